@@ -1,0 +1,36 @@
+"""Shared fixtures: a real DynamoDB-compatible server (moto) on loopback."""
+
+import os
+
+import boto3
+import pytest
+
+from pipeline.local_dynamodb import LocalDynamoDB, dummy_credentials
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_credentials():
+    """boto3's default chain finds these; nothing reaches a real AWS account."""
+    saved = {name: os.environ.get(name) for name in dummy_credentials()}
+    os.environ.update(dummy_credentials())
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def dynamodb_server(_local_credentials):
+    with LocalDynamoDB() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(dynamodb_server):
+    return boto3.client("dynamodb", endpoint_url=dynamodb_server.endpoint_url, region_name=REGION)

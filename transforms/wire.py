@@ -1,0 +1,88 @@
+"""DynamoDB wire-format items and their lossless JSON form.
+
+Items travel through the pipeline exactly as DynamoDB's low-level API returns
+them: ``{"id": {"S": "w1"}, "n": {"N": "3"}, "b": {"B": b"..."}}``. Binary
+values are ``bytes``. For JSON (dead letters, restriction coders) binary values
+are written as base64 strings, exactly as DynamoDB's own HTTP API does, and
+``item_from_json`` restores them to ``bytes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Dict, Iterable, Mapping, Optional
+
+Item = Dict[str, Dict[str, Any]]
+Key = Dict[str, Dict[str, Any]]
+
+__all__ = [
+    "Item",
+    "Key",
+    "item_to_json",
+    "item_from_json",
+    "dumps_item",
+    "loads_item",
+    "key_of",
+]
+
+
+def _value_to_json(value: Mapping[str, Any]) -> Dict[str, Any]:
+    (type_tag, payload), = value.items()
+    if type_tag == "B":
+        return {"B": base64.b64encode(payload).decode("ascii")}
+    if type_tag == "BS":
+        return {"BS": [base64.b64encode(b).decode("ascii") for b in payload]}
+    if type_tag == "L":
+        return {"L": [_value_to_json(v) for v in payload]}
+    if type_tag == "M":
+        return {"M": item_to_json(payload)}
+    return {type_tag: payload}
+
+
+def _value_from_json(value: Mapping[str, Any]) -> Dict[str, Any]:
+    (type_tag, payload), = value.items()
+    if type_tag == "B":
+        return {"B": base64.b64decode(payload, validate=True)}
+    if type_tag == "BS":
+        return {"BS": [base64.b64decode(b, validate=True) for b in payload]}
+    if type_tag == "L":
+        return {"L": [_value_from_json(v) for v in payload]}
+    if type_tag == "M":
+        return {"M": item_from_json(payload)}
+    return {type_tag: payload}
+
+
+def item_to_json(item: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """A JSON-serialisable copy of a wire-format item (binary as base64)."""
+    return {name: _value_to_json(value) for name, value in item.items()}
+
+
+def item_from_json(obj: Mapping[str, Mapping[str, Any]]) -> Item:
+    """The inverse of :func:`item_to_json`: base64 binaries become ``bytes``."""
+    return {name: _value_from_json(value) for name, value in obj.items()}
+
+
+def dumps_item(item: Optional[Mapping[str, Any]]) -> str:
+    """Deterministic JSON text of an item or key (sorted, compact)."""
+    if item is None:
+        return "null"
+    return json.dumps(
+        item_to_json(item), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def loads_item(text: str) -> Optional[Item]:
+    """The inverse of :func:`dumps_item`."""
+    obj = json.loads(text)
+    return None if obj is None else item_from_json(obj)
+
+
+def key_of(item: Mapping[str, Any], key_attributes: Iterable[str]) -> Optional[Key]:
+    """The primary-key attributes of ``item``, or None if any is missing."""
+    key = {}
+    for name in key_attributes:
+        if name not in item:
+            return None
+        key[name] = item[name]
+    return key
