@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Optional
 
 __all__ = ["LocalDynamoDB", "free_port"]
 
@@ -34,13 +33,13 @@ class LocalDynamoDB:
     credentials and a region; moto accepts any (``dummy_credentials()``).
     """
 
-    def __init__(self, port: Optional[int] = None, startup_timeout: float = 30.0):
+    def __init__(self, port: int | None = None, startup_timeout: float = 30.0):
         self._requested_port = port
         self._startup_timeout = startup_timeout
-        self._process: Optional[subprocess.Popen] = None
-        self.endpoint_url: Optional[str] = None
+        self._process: subprocess.Popen | None = None
+        self.endpoint_url: str | None = None
 
-    def start(self) -> "LocalDynamoDB":
+    def start(self) -> LocalDynamoDB:
         for _ in range(5):
             port = self._requested_port or free_port()
             env = dict(os.environ, MOTO_PORT=str(port))
@@ -89,7 +88,7 @@ class LocalDynamoDB:
                 self._process.wait()
         self._process = None
 
-    def __enter__(self) -> "LocalDynamoDB":
+    def __enter__(self) -> LocalDynamoDB:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

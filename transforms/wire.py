@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-Item = Dict[str, Dict[str, Any]]
-Key = Dict[str, Dict[str, Any]]
+Item = dict[str, dict[str, Any]]
+Key = dict[str, dict[str, Any]]
 
 __all__ = [
     "Item",
     "Key",
-    "item_to_json",
-    "item_from_json",
     "dumps_item",
-    "loads_item",
+    "item_from_json",
+    "item_to_json",
     "key_of",
+    "loads_item",
 ]
 
 
-def _value_to_json(value: Mapping[str, Any]) -> Dict[str, Any]:
-    (type_tag, payload), = value.items()
+def _value_to_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    ((type_tag, payload),) = value.items()
     if type_tag == "B":
         return {"B": base64.b64encode(payload).decode("ascii")}
     if type_tag == "BS":
@@ -40,8 +41,8 @@ def _value_to_json(value: Mapping[str, Any]) -> Dict[str, Any]:
     return {type_tag: payload}
 
 
-def _value_from_json(value: Mapping[str, Any]) -> Dict[str, Any]:
-    (type_tag, payload), = value.items()
+def _value_from_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    ((type_tag, payload),) = value.items()
     if type_tag == "B":
         return {"B": base64.b64decode(payload, validate=True)}
     if type_tag == "BS":
@@ -53,7 +54,7 @@ def _value_from_json(value: Mapping[str, Any]) -> Dict[str, Any]:
     return {type_tag: payload}
 
 
-def item_to_json(item: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+def item_to_json(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A JSON-serialisable copy of a wire-format item (binary as base64)."""
     return {name: _value_to_json(value) for name, value in item.items()}
 
@@ -63,22 +64,20 @@ def item_from_json(obj: Mapping[str, Mapping[str, Any]]) -> Item:
     return {name: _value_from_json(value) for name, value in obj.items()}
 
 
-def dumps_item(item: Optional[Mapping[str, Any]]) -> str:
+def dumps_item(item: Mapping[str, Any] | None) -> str:
     """Deterministic JSON text of an item or key (sorted, compact)."""
     if item is None:
         return "null"
-    return json.dumps(
-        item_to_json(item), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return json.dumps(item_to_json(item), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def loads_item(text: str) -> Optional[Item]:
+def loads_item(text: str) -> Item | None:
     """The inverse of :func:`dumps_item`."""
     obj = json.loads(text)
     return None if obj is None else item_from_json(obj)
 
 
-def key_of(item: Mapping[str, Any], key_attributes: Iterable[str]) -> Optional[Key]:
+def key_of(item: Mapping[str, Any], key_attributes: Iterable[str]) -> Key | None:
     """The primary-key attributes of ``item``, or None if any is missing."""
     key = {}
     for name in key_attributes:
