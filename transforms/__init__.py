@@ -1,5 +1,32 @@
-"""Reusable Beam transforms: DynamoDB parallel scan, strict decoding, index sinks."""
+"""Reusable Beam transforms: DynamoDB parallel scan, strict decoding, index sinks.
 
+::
+
+    from transforms import ReadFromDynamoDB, DecodeItems, WriteToIndex
+
+    items = p | ReadFromDynamoDB(table_name="works", total_segments=8)
+    decoded = items | DecodeItems(Work, table="works", key_attributes=("id",))
+    written = decoded.records | WriteToIndex("sqlite:///out/index.db")
+    _ = (decoded.dead_letters, written.dead_letters) | beam.Flatten() | WriteDeadLetters("out/dl")
+"""
+
+from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters
+from transforms.decode import DecodeItems, DecodeResult
+from transforms.decoder import DecodeError, compile_decoder
+from transforms.encoder import compile_encoder
 from transforms.scan_source import ReadFromDynamoDB, SegmentItem
+from transforms.write_index import IndexWriteResult, WriteToIndex
 
-__all__ = ["ReadFromDynamoDB", "SegmentItem"]
+__all__ = [
+    "DecodeError",
+    "DecodeItems",
+    "DecodeResult",
+    "IndexWriteResult",
+    "ReadDeadLetters",
+    "ReadFromDynamoDB",
+    "SegmentItem",
+    "WriteDeadLetters",
+    "WriteToIndex",
+    "compile_decoder",
+    "compile_encoder",
+]

@@ -19,6 +19,7 @@ later stages can name the segment an item came from.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -64,8 +65,15 @@ class SegmentItem(NamedTuple):
 
 
 def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> TableDescription:
-    """``DescribeTable`` with errors turned into one-line :class:`ScanError`s."""
-    client = client_config.create_client()
+    """``DescribeTable`` with errors turned into one-line :class:`ScanError`s.
+
+    Made before the pipeline starts, with few retries, so that a wrong
+    endpoint or region is reported in seconds.
+    """
+    quick = dataclasses.replace(
+        client_config, max_attempts=min(client_config.max_attempts, 3), connect_timeout=5.0
+    )
+    client = quick.create_client()
     try:
         return TableDescription.from_response(client.describe_table(TableName=table_name))
     except Exception as error:

@@ -77,6 +77,12 @@ def choose_total_segments(
     workers = workers or DEFAULT_WORKERS
     by_size = math.ceil(size_bytes / BYTES_PER_SEGMENT)
     by_workers = SEGMENTS_PER_WORKER * workers
+    if size_bytes <= 0:
+        return SegmentChoice(
+            by_workers,
+            f"{by_workers} segments: DescribeTable reports no size yet (it refreshes about "
+            f"every 6 hours), so {SEGMENTS_PER_WORKER} per worker for {workers} worker(s)",
+        )
     wanted = max(by_size, by_workers, 1)
     pages = max(1, math.ceil(size_bytes / PAGE_BYTES))
     cap = min(pages, max(item_count, 1), MAX_TOTAL_SEGMENTS)

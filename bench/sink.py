@@ -1,0 +1,177 @@
+"""Benchmark: documents/s into the embedded index, against a bare executemany.
+
+Both sides write the same records to a fresh file of the same schema (FTS5
+triggers included), in transactions of ``--batch-size`` rows, on the same
+connection settings (WAL, synchronous=NORMAL):
+
+* backend: what ``WriteToIndex`` does per batch: turn records into documents
+  (``document_id`` and ``RecordEncoder``, the compiled encoder when present)
+  and ``SQLiteIndex.write_batch`` (one ``INSERT ... SELECT FROM json_each``);
+* bare executemany: ``BEGIN IMMEDIATE; executemany(UPSERT, rows); COMMIT`` of
+  (id, body) rows made before the clock starts;
+* for reference: ``write_batch`` alone of pre-made documents, and the backend
+  with ``record.to_json()`` as encoder.
+
+Each variant runs ``--repeats`` times, alternating; the best run counts.
+The ratio backend / executemany is the figure to watch (target >= 0.8).
+Prints a table and writes it to ``bench/results/sink.md``::
+
+    .venv/bin/python bench/sink.py --records 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.models import Work
+from pipeline.sample_data import expected_records, generate_items
+from transforms.index import Document, RecordEncoder, document_id
+from transforms.index.sqlite import UPSERT, SQLiteIndex
+
+_LOGGER = logging.getLogger(__name__)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sink.md"
+
+
+def _batches(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _through_backend(
+    path: str,
+    records: Sequence[Work],
+    batch_size: int,
+    encode: Callable[[Any], str] | None = None,
+) -> float:
+    encoder = RecordEncoder(encode)
+    with SQLiteIndex(path) as index:
+        refused = []
+        started = time.perf_counter()
+        for batch in _batches(records, batch_size):
+            documents = [Document(document_id([r.id]), encoder(r)) for r in batch]
+            refused += index.write_batch(documents)
+        elapsed = time.perf_counter() - started
+        if refused or index.count() != len(records):
+            raise RuntimeError(f"the index refused documents: {refused[:3]}")
+    return elapsed
+
+
+def _premade_documents(path: str, rows: Sequence[tuple[str, str]], batch_size: int) -> float:
+    documents = [Document(doc_id, body) for doc_id, body in rows]
+    with SQLiteIndex(path) as index:
+        started = time.perf_counter()
+        for batch in _batches(documents, batch_size):
+            if index.write_batch(batch):
+                raise RuntimeError("the index refused documents")
+        return time.perf_counter() - started
+
+
+def _bare_executemany(path: str, rows: Sequence[tuple[str, str]], batch_size: int) -> float:
+    SQLiteIndex(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        started = time.perf_counter()
+        for batch in _batches(rows, batch_size):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(UPSERT, batch)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == len(rows)
+    finally:
+        conn.close()
+    return elapsed
+
+
+def _to_json(record: Any) -> str:
+    return record.to_json()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    records = list(expected_records(generate_items(args.records, malformed_fraction=0)).values())
+    encoder = RecordEncoder()
+    rows = [(document_id([r.id]), encoder(r)) for r in records]
+    assert all(body == r.to_json() for (_, body), r in zip(rows, records, strict=True))
+    body_bytes = sum(len(body.encode()) for _, body in rows) / len(rows)
+
+    main_variant = "backend: encode + write_batch (as WriteToIndex)"
+    baseline_variant = "bare executemany of pre-made rows"
+    variants: dict[str, tuple[int, Callable[[str], float]]] = {
+        main_variant: (
+            args.repeats,
+            lambda path: _through_backend(path, records, args.batch_size),
+        ),
+        baseline_variant: (
+            args.repeats,
+            lambda path: _bare_executemany(path, rows, args.batch_size),
+        ),
+        "backend write_batch of pre-made documents (no encoding)": (
+            args.repeats,
+            lambda path: _premade_documents(path, rows, args.batch_size),
+        ),
+        "backend with to_json() as encoder (reference, 1 run)": (
+            1,
+            lambda path: _through_backend(path, records, args.batch_size, encode=_to_json),
+        ),
+    }
+    best = {name: float("inf") for name in variants}
+    with tempfile.TemporaryDirectory(prefix="bench-sink-") as folder:
+        for repeat in range(args.repeats):
+            for n, (name, (repeats, run)) in enumerate(variants.items()):
+                if repeat < repeats:
+                    best[name] = min(best[name], run(os.path.join(folder, f"{repeat}-{n}.db")))
+
+    rate = {name: len(records) / seconds for name, seconds in best.items()}
+    baseline = rate[baseline_variant]
+    ratio = rate[main_variant] / baseline
+    lines = [
+        "# Embedded index sink: documents/s",
+        "",
+        f"{len(records):,} `pipeline.models:Work` records (mean JSON body {body_bytes:,.0f} B), "
+        f"batches of {args.batch_size}, best of {args.repeats}; same schema with FTS5 "
+        f"triggers, WAL, synchronous=NORMAL. Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.machine()}, {os.cpu_count()} CPUs.",
+        "",
+        "| variant | seconds | documents/s | vs executemany |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, seconds in best.items():
+        lines.append(
+            f"| {name} | {seconds:.3f} | {rate[name]:,.0f} | {rate[name] / baseline:.2f}x |"
+        )
+    lines += [
+        "",
+        f"Ratio backend / bare executemany: **{ratio:.2f}x** (target >= 0.8x).",
+        "",
+        "Regenerate: `.venv/bin/python bench/sink.py`",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

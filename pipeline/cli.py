@@ -1,0 +1,210 @@
+"""Command line: ``python -m pipeline reindex|search|replay ...``.
+
+Options the CLI does not know are Beam pipeline options (``--runner``,
+``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
+run, so a typo is an error rather than a silent default. Errors print one
+line naming what to fix, and the exit code is non-zero:
+
+* 0: finished, every item accounted for
+* 1: finished, but the counts do not add up (see the summary)
+* 2: bad command line or options
+* 3: could not start or failed (missing table, unreachable endpoint, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from pipeline.beam_args import BadBeamOption, check_beam_args
+from pipeline.logs import configure_logging
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+DEFAULT_RUNNER = "DirectRunner"
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _segment_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated segment numbers, got {text!r}"
+        ) from None
+
+
+def _add_table_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", required=True, help="DynamoDB table to read")
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pipeline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    reindex = commands.add_parser("reindex", help="read a whole table into the index")
+    _add_table_args(reindex)
+    reindex.add_argument("--model", required=True, help="MODULE:CLASS of the record dataclass")
+    reindex.add_argument("--index", required=True, help="index URI, e.g. sqlite:///out/index.db")
+    reindex.add_argument("--dead-letters", required=True, help="folder (local, gs://, s3://)")
+    reindex.add_argument("--total-segments", type=int, help="TotalSegments (default: chosen)")
+    reindex.add_argument("--segments", type=_segment_list, help="only these segments: 0,5,9")
+    reindex.add_argument("--page-size", type=int, help="Scan Limit (default: 1 MB pages)")
+    reindex.add_argument("--consistent-read", action="store_true")
+    reindex.add_argument(
+        "--strict-attributes",
+        action="store_true",
+        help="refuse attributes the model does not declare",
+    )
+    reindex.add_argument("--checkpoint-every-pages", type=_positive_int)
+    reindex.add_argument("--checkpoint-every-seconds", type=float)
+    reindex.add_argument(
+        "--workers", type=_positive_int, help="expected workers, used to choose the segment count"
+    )
+    reindex.add_argument(
+        "--dataflow-region",
+        help="Dataflow's (GCP) region, passed to Beam as --region; --region is the AWS one",
+    )
+    reindex.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=500,
+        help="documents per index write (default 500)",
+    )
+
+    search = commands.add_parser("search", help="full-text search in an index")
+    search.add_argument("--index", required=True)
+    search.add_argument("--limit", type=_positive_int, default=10)
+    search.add_argument("query", nargs="+")
+
+    replay = commands.add_parser("replay", help="decode dead letters again and index them")
+    replay.add_argument("--dead-letters", required=True, help="file, folder or glob")
+    replay.add_argument("--model", required=True)
+    replay.add_argument("--index", required=True)
+    replay.add_argument(
+        "--still-failing", help="folder for what fails again (default: beside --dead-letters)"
+    )
+    return parser
+
+
+def _with_default_runner(beam_args: list[str]) -> list[str]:
+    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
+        return beam_args
+    return [f"--runner={DEFAULT_RUNNER}", *beam_args]
+
+
+def _reindex(args, beam_args) -> int:
+    from pipeline.reindex import ReindexConfig, run_reindex
+
+    config = ReindexConfig(
+        table=args.table,
+        model=args.model,
+        index=args.index,
+        dead_letters=args.dead_letters,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        total_segments=args.total_segments,
+        segments=args.segments,
+        page_size=args.page_size,
+        consistent_read=args.consistent_read,
+        forbid_unknown=args.strict_attributes,
+        checkpoint_every_pages=args.checkpoint_every_pages,
+        checkpoint_every_seconds=args.checkpoint_every_seconds,
+        workers=args.workers,
+        batch_size=args.batch_size,
+    )
+    summary = run_reindex(config, beam_args)
+    print(summary.render())
+    return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
+
+
+def _search(args) -> int:
+    from transforms.index import open_backend
+
+    with open_backend(args.index) as index:
+        hits = index.search(" ".join(args.query), limit=args.limit)
+    for hit in hits:
+        print(f"{hit.id}\t{hit.score:.3f}\t{hit.body[:160]}")
+    print(f"{len(hits)} hit(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _replay(args, beam_args) -> int:
+    from pipeline.replay import ReplayConfig, run_replay
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    still_failing = args.still_failing or f"{args.dead_letters.rstrip('/')}-replay-{stamp}"
+    summary = run_replay(
+        ReplayConfig(args.dead_letters, args.model, args.index, still_failing), beam_args
+    )
+    print(summary.render())
+    return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
+
+
+def _one_line(error: BaseException) -> str:
+    """The most specific message in an exception chain, on one line."""
+    from transforms.scan_errors import ScanError
+
+    seen = error
+    while seen is not None:
+        if isinstance(seen, ScanError):
+            return str(seen).splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+    text = str(error).strip()
+    for marker in ("ScanError", "SegmentReadFailed", "TableNotFound", "AccessDenied"):
+        if marker + ":" in text:
+            return text.split(marker + ":", 1)[1].strip().splitlines()[0]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, beam_args = _parser().parse_known_args(argv)
+        if args.command == "search":
+            if beam_args:
+                raise _UsageError(f"unknown option(s) for search: {' '.join(beam_args)}")
+            return _search(args)
+        if getattr(args, "dataflow_region", None):
+            beam_args = [*beam_args, f"--region={args.dataflow_region}"]
+        beam_args = _with_default_runner(beam_args)
+        check_beam_args(beam_args)
+    except (_UsageError, BadBeamOption) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    configure_logging()
+    try:
+        if args.command == "reindex":
+            return _reindex(args, beam_args)
+        return _replay(args, beam_args)
+    except (ValueError, TypeError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,163 @@
+"""The reindex job: scan a table, decode, index, keep dead letters.
+
+:func:`build_reindex` applies the graph to a pipeline (testable on its own);
+:func:`run_reindex` checks everything it can before starting, runs the
+pipeline and returns a :class:`~pipeline.summary.ReindexSummary`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.summary import ReindexSummary, summarize
+from transforms.dead_letters import WriteDeadLetters
+from transforms.decode import DecodeItems
+from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.index import open_backend
+from transforms.model_attributes import fields_for_attributes
+from transforms.scan_request import ScanRequest
+from transforms.scan_source import ReadFromDynamoDB, describe_table
+from transforms.table_description import TableDescription
+from transforms.write_index import WriteToIndex
+
+__all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
+
+
+class ReindexError(RuntimeError):
+    """The reindex cannot start or did not finish; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReindexConfig:
+    """What to reindex, where to, and how to scan. Holds no credentials."""
+
+    table: str
+    model: str
+    index: str
+    dead_letters: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    total_segments: int | None = None
+    segments: tuple[int, ...] | None = None
+    page_size: int | None = None
+    consistent_read: bool = False
+    forbid_unknown: bool = False
+    checkpoint_every_pages: int | None = None
+    checkpoint_every_seconds: float | None = None
+    workers: int | None = None
+    batch_size: int = 500
+
+
+class ReindexOutputs(NamedTuple):
+    items: beam.PCollection
+    records: beam.PCollection
+    dead_letters: beam.PCollection
+    scan_request: ScanRequest
+
+
+def load_model(spec: str) -> type:
+    """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``)."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ReindexError(f"--model must look like MODULE:CLASS, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ReindexError(f"cannot import the model's module {module_name!r}: {error}") from error
+    model = getattr(module, class_name.strip(), None)
+    if not isinstance(model, type) or not dataclasses.is_dataclass(model):
+        raise ReindexError(f"{spec!r} is not a dataclass in module {module_name!r}")
+    if not hasattr(model, "from_dict"):
+        raise ReindexError(f"{spec!r} is not declared with dataclasses-json (@dataclass_json)")
+    return model
+
+
+def build_reindex(
+    p: beam.Pipeline, config: ReindexConfig, model: type, description: TableDescription
+) -> ReindexOutputs:
+    """Applies scan → decode → index (+ dead letters) to ``p``."""
+    key_attributes = description.key_attributes
+    read = ReadFromDynamoDB(
+        table_name=config.table,
+        total_segments=config.total_segments,
+        page_size=config.page_size,
+        segments=config.segments,
+        consistent_read=config.consistent_read,
+        checkpoint_every_pages=config.checkpoint_every_pages,
+        checkpoint_every_seconds=config.checkpoint_every_seconds,
+        with_segments=True,
+        workers=config.workers,
+        table_description=description,
+        client_config=DynamoDBClientConfig(
+            region_name=config.region, endpoint_url=config.endpoint_url
+        ),
+    )
+    items = p | "Read" >> read
+    decoded = items | "Decode" >> DecodeItems(
+        model,
+        table=config.table,
+        key_attributes=key_attributes,
+        forbid_unknown=config.forbid_unknown,
+        items_carry_segment=True,
+    )
+    written = decoded.records | "Index" >> WriteToIndex(
+        config.index,
+        id_fields=fields_for_attributes(model, key_attributes),
+        batch_size=config.batch_size,
+        table=config.table,
+    )
+    dead_letters = (
+        decoded.dead_letters,
+        written.dead_letters,
+    ) | "AllDeadLetters" >> beam.Flatten()
+    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    return ReindexOutputs(items, decoded.records, dead_letters, read.scan_request)
+
+
+def _check_dead_letter_path(path: str) -> None:
+    try:
+        FileSystems.mkdirs(path)
+    except Exception as error:
+        if not FileSystems.exists(path):
+            raise ReindexError(f"cannot create the dead-letter folder {path!r}: {error}") from error
+    probe = FileSystems.join(path, ".write-check")
+    try:
+        FileSystems.create(probe).close()
+        FileSystems.delete([probe])
+    except Exception as error:
+        raise ReindexError(f"cannot write dead letters to {path!r}: {error}") from error
+
+
+def _check_index(uri: str) -> int:
+    try:
+        with open_backend(uri) as index:
+            return index.count()
+    except Exception as error:
+        raise ReindexError(f"cannot open the index {uri!r}: {error}") from error
+
+
+def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
+    """Checks the inputs, runs the job to its end and summarises it."""
+    model = load_model(config.model)
+    client_config = DynamoDBClientConfig(
+        region_name=config.region, endpoint_url=config.endpoint_url
+    )
+    description = describe_table(client_config, config.table)
+    _check_dead_letter_path(config.dead_letters)
+    _check_index(config.index)
+    options = PipelineOptions(pipeline_args)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    outputs = build_reindex(pipeline, config, model, description)
+    result = pipeline.run()
+    result.wait_until_finish()
+    elapsed = time.monotonic() - started
+    index_count = _check_index(config.index)
+    return summarize(result, outputs.scan_request, config, description, elapsed, index_count)

@@ -1,0 +1,215 @@
+"""The embedded SQLite index: URIs, upserts, full-text search, concurrent writers."""
+
+import json
+import multiprocessing
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transforms.index import Document, SearchHit, normalize_uri, open_backend
+from transforms.index.sqlite import IndexSchemaError, SQLiteIndex, sqlite_path
+
+
+def _doc(doc_id, **fields):
+    return Document(doc_id, json.dumps({"id": doc_id, **fields}))
+
+
+def _rows(path):
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT id, body FROM documents").fetchall())
+
+
+@pytest.fixture
+def index(tmp_path):
+    with SQLiteIndex(str(tmp_path / "index.db")) as backend:
+        yield backend
+
+
+@pytest.mark.parametrize(
+    "uri, path",
+    [
+        ("sqlite:///out/index.db", "out/index.db"),
+        ("sqlite:////srv/data/index.db", "/srv/data/index.db"),
+        ("SQLite:///index.db", "index.db"),
+    ],
+)
+def test_uri_path_follows_the_three_and_four_slash_convention(uri, path):
+    assert sqlite_path(uri) == path
+
+
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("sqlite://out/index.db", "names a host"),
+        ("sqlite:///", "names no file"),
+        ("out/index.db", "has no scheme"),
+        ("elasticsearch://localhost:9200/works", "supported: sqlite"),
+    ],
+)
+def test_bad_uri_is_a_clear_value_error(uri, message):
+    with pytest.raises(ValueError, match=message):
+        normalize_uri(uri)
+
+
+def test_normalized_uri_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert normalize_uri("sqlite:///out/index.db") == f"sqlite:///{tmp_path}/out/index.db"
+
+
+def test_open_backend_creates_file_and_folder(tmp_path):
+    path = tmp_path / "new" / "index.db"
+    with open_backend(f"sqlite:///{path}") as backend:
+        assert isinstance(backend, SQLiteIndex)
+        assert backend.count() == 0
+    assert _rows(path) == {}
+
+
+def test_write_then_contract_query_returns_bodies(index):
+    docs = [_doc("w1", title="Gulliver"), _doc("w2", title="Utopia")]
+    assert index.write_batch(docs) == []
+    assert _rows(index.path) == dict(docs)
+
+
+def test_ids_with_nul_and_unusual_characters_are_stored_exactly(index):
+    docs = [_doc("a\x00b", title="nul"), _doc('é\u2028"\\', title="x"), _doc("😀", title="y")]
+    assert index.write_batch(docs) == []
+    assert _rows(index.path) == dict(docs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.text(min_size=1), st.text()), min_size=1, max_size=10, unique_by=lambda p: p[0]
+    )
+)
+def test_any_ids_and_bodies_round_trip(tmp_path_factory, pairs):
+    docs = [Document(doc_id, json.dumps({"t": text}, ensure_ascii=False)) for doc_id, text in pairs]
+    path = tmp_path_factory.mktemp("roundtrip") / "index.db"
+    with SQLiteIndex(str(path)) as index:
+        assert index.write_batch(docs) == []
+    assert _rows(path) == dict(docs)
+
+
+def test_upsert_overwrites_and_never_duplicates(index):
+    index.write_batch([_doc("w1", title="old"), _doc("w2", title="two")])
+    index.write_batch([_doc("w1", title="new"), _doc("w2", title="two")])
+    assert index.count() == 2
+    assert json.loads(_rows(index.path)["w1"])["title"] == "new"
+
+
+def test_search_finds_words_of_string_values_only(index):
+    index.write_batch(
+        [
+            _doc("w1", title="Travels into Remote Nations", year=1726),
+            _doc("w2", title="A Modest Proposal", notes=["satire", "Öffnung"]),
+        ]
+    )
+    assert [hit.id for hit in index.search("remote travels")] == ["w1"]
+    assert [hit.id for hit in index.search("offnung")] == ["w2"]
+    assert index.search("title") == []
+    assert index.search("1726") == []
+
+
+def test_search_hit_has_score_and_body(index):
+    doc = _doc("w1", title="utopia utopia")
+    index.write_batch([doc, _doc("w2", title="utopia and more words here")])
+    hits = index.search("utopia", limit=1)
+    assert hits == [SearchHit("w1", hits[0].score, doc.body)]
+    assert hits[0].score > 0
+
+
+def test_search_sees_updated_text_not_the_old(index):
+    index.write_batch([_doc("w1", title="before")])
+    index.write_batch([_doc("w1", title="after")])
+    assert index.search("before") == []
+    assert [hit.id for hit in index.search("after")] == ["w1"]
+
+
+def test_prefix_search_with_trailing_star(index):
+    index.write_batch([_doc("w1", title="cartography")])
+    assert [hit.id for hit in index.search("carto*")] == ["w1"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "(", ")", "*", "-", "^", "NEAR(", "a OR", "AND", 'foo"bar', "col:x", "\x00", "+ - :"],
+)
+def test_fts_syntax_characters_in_queries_do_not_crash(index, query):
+    index.write_batch([_doc("w1", title="foo bar")])
+    assert isinstance(index.search(query), list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(query=st.text())
+def test_any_text_query_does_not_crash(tmp_path_factory, query):
+    path = tmp_path_factory.getbasetemp() / "fuzz.db"
+    with SQLiteIndex(str(path)) as index:
+        index.write_batch([_doc("w1", title="foo bar")])
+        assert isinstance(index.search(query), list)
+
+
+def test_raw_query_syntax_is_passed_through_when_asked(index):
+    index.write_batch([_doc("w1", title="foo"), _doc("w2", title="bar")])
+    assert {hit.id for hit in index.search("foo OR bar", raw=True)} == {"w1", "w2"}
+    with pytest.raises(ValueError, match="bad full-text query"):
+        index.search('"unbalanced', raw=True)
+
+
+def test_refused_documents_are_reported_and_the_rest_written(index):
+    docs = [_doc("w1", title="ok"), Document("w2", "{not json"), _doc("w3", title="ok")]
+    refusals = index.write_batch(docs)
+    assert [(r.position, r.id) for r in refusals] == [(1, "w2")]
+    assert "malformed JSON" in refusals[0].reason
+    assert set(_rows(index.path)) == {"w1", "w3"}
+
+
+def test_delete_removes_document_and_its_text(index):
+    index.write_batch([_doc("w1", title="gone"), _doc("w2", title="kept")])
+    assert index.delete(["w1", "absent"]) == 1
+    assert index.count() == 1
+    assert index.search("gone") == []
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE documents (x)")
+    with pytest.raises(IndexSchemaError, match="not an index"):
+        SQLiteIndex(str(path))
+
+
+def test_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are not the pages you are looking for" * 100)
+    with pytest.raises(IndexSchemaError, match="not a SQLite database"):
+        SQLiteIndex(str(path))
+
+
+def _write_range(uri, start, stop, batch):
+    with open_backend(uri) as index:
+        for first in range(start, stop, batch):
+            docs = [
+                _doc(f"w{n}", title=f"title {n}") for n in range(first, min(first + batch, stop))
+            ]
+            assert index.write_batch(docs) == []
+
+
+def test_two_processes_writing_one_file_lose_nothing(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_write_range, args=(uri, start, start + 3000, 100))
+        for start in (0, 3000)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    rows = _rows(tmp_path / "shared.db")
+    assert set(rows) == {f"w{n}" for n in range(6000)}
+    assert json.loads(rows["w4321"])["title"] == "title 4321"
+    with open_backend(uri) as index:
+        assert [hit.id for hit in index.search("4321")] == ["w4321"]

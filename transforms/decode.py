@@ -1,0 +1,131 @@
+"""``DecodeItems``: wire-format items to model instances, failures to dead letters.
+
+Example::
+
+    decoded = items | DecodeItems(Work, table="works", key_attributes=("id",))
+    decoded.records        # PCollection of Work
+    decoded.dead_letters   # PCollection of dead-letter dicts (stage "decode")
+
+Decoding is strict (see :mod:`transforms.decoder`): an item that does not fit
+the model is never emitted half-right; it becomes a dead letter carrying the
+raw item, its key, the failing field's path and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from transforms.dead_letters import dead_letter, model_name
+from transforms.decoder import DecodeError, compile_decoder
+from transforms.wire import key_of
+
+__all__ = ["DecodeItems", "DecodeResult"]
+
+_LOGGER = logging.getLogger(__name__)
+
+METRICS_NAMESPACE = "reindex"
+
+
+class DecodeResult(NamedTuple):
+    records: beam.PCollection
+    dead_letters: beam.PCollection
+
+
+class _DecodeFn(beam.DoFn):
+    """Decodes items (or :class:`SegmentItem`s); failures go to ``DEAD_LETTERS``."""
+
+    DEAD_LETTERS = "dead_letters"
+
+    def __init__(
+        self,
+        model: type,
+        table: str | None,
+        key_attributes: tuple[str, ...],
+        forbid_unknown: bool,
+        items_carry_segment: bool,
+    ):
+        self._model = model
+        self._table = table
+        self._key_attributes = key_attributes
+        self._forbid_unknown = forbid_unknown
+        self._items_carry_segment = items_carry_segment
+        self._decode = None
+
+    def setup(self) -> None:
+        self._decode = compile_decoder(self._model, forbid_unknown=self._forbid_unknown)
+        self._decoded = Metrics.counter(METRICS_NAMESPACE, "decoded")
+        self._failed = Metrics.counter(METRICS_NAMESPACE, "decode_failed")
+
+    def process(self, element: Any) -> Iterator[Any]:
+        if self._items_carry_segment:
+            segment, total_segments, item = element
+        else:
+            segment = total_segments = None
+            item = element
+        try:
+            record = self._decode(item)
+        except DecodeError as error:
+            kind, message, field = error.error_type, error.message, error.field
+        except Exception as error:  # a decoder bug must not lose the item either
+            kind, message, field = type(error).__name__, str(error) or repr(error), None
+        else:
+            self._decoded.inc()
+            yield record
+            return
+        self._failed.inc()
+        yield pvalue.TaggedOutput(
+            self.DEAD_LETTERS,
+            dead_letter(
+                "decode",
+                error_type=kind,
+                error=message,
+                item=item,
+                field=field,
+                table=self._table,
+                key=key_of(item, self._key_attributes) if self._key_attributes else None,
+                segment=segment,
+                total_segments=total_segments,
+                model=model_name(self._model),
+            ),
+        )
+
+
+class DecodeItems(beam.PTransform):
+    """Decodes DynamoDB items into instances of a dataclasses-json ``model``.
+
+    Args:
+      model: a dataclass declared with dataclasses-json.
+      table, key_attributes: recorded in dead letters (the key is taken from
+        the raw item).
+      forbid_unknown: refuse attributes the model does not declare.
+      items_carry_segment: the input holds :class:`SegmentItem`s
+        (``ReadFromDynamoDB(..., with_segments=True)``), so dead letters can
+        name the segment.
+    """
+
+    def __init__(
+        self,
+        model: type,
+        *,
+        table: str | None = None,
+        key_attributes: Sequence[str] = (),
+        forbid_unknown: bool = False,
+        items_carry_segment: bool = False,
+    ):
+        super().__init__()
+        compile_decoder(model, forbid_unknown=forbid_unknown)  # fails early on unusable models
+        self._fn = _DecodeFn(
+            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment
+        )
+
+    def expand(self, items: beam.PCollection) -> DecodeResult:
+        outputs = items | "Decode" >> beam.ParDo(self._fn).with_outputs(
+            _DecodeFn.DEAD_LETTERS, main="records"
+        )
+        return DecodeResult(outputs.records, outputs[_DecodeFn.DEAD_LETTERS])

@@ -1,0 +1,293 @@
+"""Fast JSON text of dataclasses-json records, byte-identical to ``to_json()``.
+
+dataclasses-json's ``to_json()`` rebuilds each class's configuration and deep
+copies every value on every call. :func:`compile_encoder` reads a class's
+configuration once and keeps, per dataclass, a plan of field steps::
+
+    encode = compile_encoder(Work)     # once, e.g. in DoFn.setup()
+    text = encode(work)                # == work.to_json()
+
+Contract
+--------
+``encode(record) == record.to_json()`` for every record ``to_json()`` accepts,
+and the same exception type where it refuses one (e.g. a ``date`` value, which
+dataclasses-json cannot encode without a custom encoder).
+
+How
+---
+A field step builds the tree ``to_dict(encode_json=False)`` builds, without
+its deep copies: a nested dataclass becomes a dict of its own (letter-cased)
+keys, mappings become dicts, other collections except ``str``/``bytes``/Enum
+members become lists; ``config(exclude=...)`` sees that converted value and a
+custom ``config(encoder=...)`` the raw one, as in dataclasses-json. Leaves
+that dataclasses-json's JSON encoder converts are converted in the tree
+already (``Decimal`` and ``UUID`` to strings, ``datetime`` to its
+``timestamp()``, ``bytes`` to a list of ints, plain Enum members to their
+values), except where the unconverted value can be observed: what an
+``exclude`` predicate sees, and map keys, which JSON never converts. The
+standard library's C encoder writes the tree, with a ``default`` mirroring
+dataclasses-json's for anything left.
+
+Encoding follows the runtime type of each value, as ``to_json()`` does, so a
+value that does not match its annotation is written the same way too.
+Undefined.INCLUDE classes write their catch-all entries after their fields.
+Encoders registered in dataclasses-json's global config are read when a type
+is first seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, get_type_hints
+from uuid import UUID
+
+from dataclasses_json import CatchAll, Undefined
+from dataclasses_json import cfg as dataclasses_json_cfg
+
+__all__ = ["compile_encoder"]
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+_UNSEEN = object()
+
+
+def _json_default(value: Any) -> Any:
+    """The JSON form of a value the C encoder does not know, in the order
+    dataclasses-json's encoder tries them."""
+    if isinstance(value, Collection):
+        return dict(value) if isinstance(value, Mapping) else list(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _enum_value(member: Enum) -> Any:
+    value = member.value
+    return value if type(value) in _AS_IS else member
+
+
+_JSON_LEAVES: dict[type, Callable[[Any], Any]] = {
+    Decimal: str,
+    datetime: datetime.timestamp,
+    UUID: str,
+    bytes: list,
+}
+
+
+class _TreeBuilder:
+    """Turns values into the tree ``to_dict(encode_json=False)`` would give,
+    choosing a conversion once per runtime type.
+
+    A ``json_ready`` builder also turns the leaves that ``_json_default``
+    would convert (Decimal, datetime, UUID, bytes, Enum members) into their
+    JSON form up front; its dataclass steps use the ``faithful`` builder
+    where dataclasses-json's own tree is observable: values given to an
+    ``exclude`` predicate, and map keys (which JSON never converts).
+    """
+
+    def __init__(self, faithful: _TreeBuilder | None = None) -> None:
+        self.faithful = faithful or self
+        self.by_type: dict[type, Callable[[Any], Any] | None] = dict.fromkeys(_AS_IS)
+        self.lock = threading.RLock()
+        self.tree = self._make_tree()
+
+    def _make_tree(self) -> Callable[[Any], Any]:
+        by_type = self.by_type
+        learn = self.learn
+
+        def tree(value):
+            convert = by_type.get(type(value), _UNSEEN)
+            if convert is _UNSEEN:
+                convert = learn(type(value))
+            return value if convert is None else convert(value)
+
+        return tree
+
+    def learn(self, cls: type) -> Callable[[Any], Any] | None:
+        """The conversion for values of ``cls``; None keeps the value as is."""
+        with self.lock:
+            if cls in self.by_type:
+                return self.by_type[cls]
+            if dataclasses.is_dataclass(cls):
+                convert = self.dataclass_tree(cls)
+            elif issubclass(cls, Mapping):
+                convert = self.mapping_tree()
+            elif issubclass(cls, Collection) and not issubclass(cls, (str, bytes, Enum)):
+                convert = self.list_tree()
+            else:
+                convert = dataclasses_json_cfg.global_config.encoders.get(cls)
+                if convert is None and self.faithful is not self:
+                    convert = self.json_leaf(cls)
+            self.by_type[cls] = convert
+            return convert
+
+    @staticmethod
+    def json_leaf(cls: type) -> Callable[[Any], Any] | None:
+        """What ``_json_default`` would make of a leaf of exactly this type."""
+        if cls in _JSON_LEAVES:
+            return _JSON_LEAVES[cls]
+        if issubclass(cls, Enum) and not issubclass(cls, (str, int, float, Collection)):
+            return _enum_value
+        return None
+
+    def list_tree(self) -> Callable[[Any], list]:
+        tree = self.tree
+
+        def list_tree(values):
+            return [value if type(value) in _AS_IS else tree(value) for value in values]
+
+        return list_tree
+
+    def mapping_tree(self) -> Callable[[Any], dict]:
+        tree, key_tree = self.tree, self.faithful.tree
+
+        def mapping_tree(mapping):
+            return {
+                key if type(key) in _AS_IS else key_tree(key): value
+                if type(value) in _AS_IS
+                else tree(value)
+                for key, value in mapping.items()
+            }
+
+        return mapping_tree
+
+    def dataclass_tree(self, cls: type) -> Callable[[Any], dict]:
+        steps = _field_steps(cls)
+        keys = [key for _, key, _, _ in steps]
+        catch_all = _catch_all_name(cls)
+        if catch_all is None and len(set(keys)) == len(keys):
+            return _plain_dataclass_tree(steps, self.tree, self.faithful.tree)
+        return _general_dataclass_tree(steps, catch_all, self.faithful.tree)
+
+
+def _field_steps(cls: type) -> list[tuple[str, str, Any, Any]]:
+    """``(field name, JSON key, exclude, encoder)`` per field, with options
+    merged as dataclasses-json does: global encoders, then the class's
+    config, then the field's own metadata."""
+    class_config = getattr(cls, "dataclass_json_config", None) or {}
+    global_encoders = dataclasses_json_cfg.global_config.encoders
+    steps = []
+    for spec in dataclasses.fields(cls):
+        options = {}
+        try:
+            if spec.type in global_encoders:
+                options["encoder"] = global_encoders[spec.type]
+        except TypeError:
+            pass
+        options.update(class_config)
+        options.update(spec.metadata.get("dataclasses_json", {}))
+        letter_case = options.get("letter_case")
+        key = spec.name if letter_case is None else letter_case(spec.name)
+        steps.append((spec.name, key, options.get("exclude"), options.get("encoder")))
+    return steps
+
+
+def _catch_all_name(cls: type) -> str | None:
+    class_config = getattr(cls, "dataclass_json_config", None) or {}
+    if class_config.get("undefined") is not Undefined.INCLUDE:
+        return None
+    hints = get_type_hints(cls)
+    names = [spec.name for spec in dataclasses.fields(cls) if hints.get(spec.name) == CatchAll]
+    if len(names) != 1:
+        raise TypeError(
+            f"{cls.__qualname__} uses Undefined.INCLUDE but has no single CatchAll field"
+        )
+    return names[0]
+
+
+def _plain_dataclass_tree(
+    steps: list, tree: Callable[[Any], Any], faithful_tree: Callable[[Any], Any]
+) -> Callable[[Any], dict]:
+    """The usual case: every field has its own key, no catch-all."""
+    steps = tuple(
+        (name, key, exclude, encoder, tree if exclude is None else faithful_tree)
+        for name, key, exclude, encoder in steps
+    )
+
+    def dataclass_tree(record):
+        out = {}
+        for name, key, exclude, encoder, convert in steps:
+            value = getattr(record, name)
+            if encoder is None:
+                if type(value) not in _AS_IS:
+                    value = convert(value)
+                if exclude is None or not exclude(value):
+                    out[key] = value
+            elif exclude is None or not exclude(value):
+                out[key] = encoder(value)
+        return out
+
+    return dataclass_tree
+
+
+def _general_dataclass_tree(
+    steps: list, catch_all: str | None, tree: Callable[[Any], Any]
+) -> Callable[[Any], dict]:
+    """Undefined.INCLUDE classes and classes whose fields share a JSON key:
+    the catch-all entries follow the fields, and a shared key is an error
+    unless all but one of its fields are excluded."""
+    by_name = {name: (key, exclude, encoder) for name, key, exclude, encoder in steps}
+
+    def dataclass_tree(record):
+        values = {}
+        for name, _, _, encoder in steps:
+            value = getattr(record, name)
+            values[name] = value if encoder is not None else tree(value)
+        if catch_all is not None:
+            extra = values.pop(catch_all)
+            if isinstance(extra, dict):
+                values.update(extra)
+        out = {}
+        for name, value in values.items():
+            step = by_name.get(name)
+            if step is None:
+                out[name] = value
+                continue
+            key, exclude, encoder = step
+            if exclude is not None and exclude(value):
+                continue
+            if key in out:
+                raise ValueError(
+                    f"Multiple fields map to the same JSON key after letter case encoding: {key}"
+                )
+            out[key] = value if encoder is None else encoder(value)
+        return out
+
+    return dataclass_tree
+
+
+_BUILDER = _TreeBuilder(faithful=_TreeBuilder())
+_ENCODERS: dict[type, Callable[[Any], str]] = {}
+
+
+def compile_encoder(model: type) -> Callable[[Any], str]:
+    """Builds, once per model, the function ``record -> record.to_json()``.
+
+    The returned function encodes any dataclass value the same way, following
+    its runtime type; ``model`` only decides what is prepared up front.
+    """
+    encoder = _ENCODERS.get(model)
+    if encoder is not None:
+        return encoder
+    if not (isinstance(model, type) and dataclasses.is_dataclass(model)):
+        raise TypeError(f"compile_encoder needs a dataclass, got {model!r}")
+    _BUILDER.learn(model)
+    tree = _BUILDER.tree
+    encode = json.JSONEncoder(default=_json_default).encode
+
+    def encode_record(record: Any) -> str:
+        return encode(tree(record))
+
+    encode_record.__qualname__ = f"encode_{model.__qualname__}"
+    return _ENCODERS.setdefault(model, encode_record)
