@@ -13,11 +13,28 @@ RUNTIME = [
     "dataclasses-json>=0.6,<0.7",
 ]
 
+ELASTICSEARCH = ["elasticsearch>=8.12,<9"]
+OPENSEARCH = ["opensearch-py>=2.4,<4"]
+
 EXTRAS = {
     # A DynamoDB-compatible server for local runs: moto's server mode.
     # moto[dynamodb] plus flask is a sixth of moto[server]'s footprint.
     "local": ["moto[dynamodb]>=5.0,<6", "flask>=2", "flask-cors>=4"],
-    "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5"],
+    # Index clients: the official bulk helpers of each search server.
+    "elasticsearch": ELASTICSEARCH,
+    "opensearch": OPENSEARCH,
+    "test": [
+        "pytest>=8",
+        "hypothesis>=6.100",
+        "ruff>=0.5",
+        # moto's S3 API, for export folders on s3:// through Beam's FileSystems.
+        "moto[s3]>=5.0,<6",
+        # Loopback servers speaking the OpenSearch and Elasticsearch 8 APIs.
+        "osmem-server==0.1.6",
+        "noida-db==0.2.3",
+        *ELASTICSEARCH,
+        *OPENSEARCH,
+    ],
 }
 EXTRAS["dev"] = sorted({dep for deps in EXTRAS.values() for dep in deps})
 
