@@ -59,12 +59,72 @@ def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
 
 
+def _attribute_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected HASH or HASH,RANGE attribute names, got {text!r}"
+        )
+    return names
+
+
+def _add_source_args(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--table", help="DynamoDB table to scan")
+    source.add_argument(
+        "--from-export",
+        metavar="URI",
+        help="read a DynamoDB export instead: its folder .../AWSDynamoDB/<export id>/ "
+        "(s3://, gs:// or local)",
+    )
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    parser.add_argument(
+        "--key-attributes",
+        type=_attribute_list,
+        help="with --from-export: the table's key attributes, hash key first (e.g. id or pk,sk)",
+    )
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _add_rate_args(parser: argparse.ArgumentParser) -> None:
+    ceiling = parser.add_mutually_exclusive_group()
+    ceiling.add_argument(
+        "--max-read-units-per-second",
+        type=_positive_float,
+        help="read-capacity ceiling for the whole job",
+    )
+    ceiling.add_argument(
+        "--read-capacity-fraction",
+        type=_fraction,
+        help="ceiling as a share of the table's provisioned read capacity",
+    )
+    parser.add_argument(
+        "--reading-processes",
+        type=_positive_int,
+        help="processes reading at once, to divide the ceiling (default: from the runner)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pipeline", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     reindex = commands.add_parser("reindex", help="read a whole table into the index")
-    _add_table_args(reindex)
+    _add_source_args(reindex)
     reindex.add_argument("--model", required=True, help="MODULE:CLASS of the record dataclass")
     reindex.add_argument("--index", required=True, help="index URI, e.g. sqlite:///out/index.db")
     reindex.add_argument("--dead-letters", required=True, help="folder (local, gs://, s3://)")
@@ -80,6 +140,24 @@ def _parser() -> argparse.ArgumentParser:
     reindex.add_argument("--checkpoint-every-pages", type=_positive_int)
     reindex.add_argument("--checkpoint-every-seconds", type=float)
     reindex.add_argument(
+        "--max-retry-seconds",
+        type=_positive_float,
+        default=300.0,
+        help="how long a page is retried before its segment is reported unread (default 300)",
+    )
+    reindex.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=8,
+        help="botocore's attempts per request before the scan's own retries (default 8)",
+    )
+    reindex.add_argument(
+        "--job-attempts",
+        type=_positive_int,
+        default=1,
+        help="runs of the whole job if the runner fails it, e.g. a local worker dies (default 1)",
+    )
+    reindex.add_argument(
         "--workers", type=_positive_int, help="expected workers, used to choose the segment count"
     )
     reindex.add_argument(
@@ -92,6 +170,13 @@ def _parser() -> argparse.ArgumentParser:
         default=500,
         help="documents per index write (default 500)",
     )
+
+    _add_rate_args(reindex)
+
+    plan = commands.add_parser("plan", help="what a reindex would do, without scanning")
+    _add_table_args(plan)
+    plan.add_argument("--workers", type=_positive_int, help="expected worker processes")
+    plan.add_argument("--max-read-units-per-second", type=_positive_float)
 
     search = commands.add_parser("search", help="full-text search in an index")
     search.add_argument("--index", required=True)
@@ -133,10 +218,33 @@ def _reindex(args, beam_args) -> int:
         checkpoint_every_seconds=args.checkpoint_every_seconds,
         workers=args.workers,
         batch_size=args.batch_size,
+        max_read_units_per_second=args.max_read_units_per_second,
+        read_capacity_fraction=args.read_capacity_fraction,
+        reading_processes=args.reading_processes,
+        max_retry_seconds=args.max_retry_seconds,
+        max_attempts=args.max_attempts,
+        job_attempts=args.job_attempts,
+        from_export=args.from_export,
+        key_attributes=args.key_attributes,
     )
     summary = run_reindex(config, beam_args)
     print(summary.render())
+    problem = summary.problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
+
+
+def _plan(args) -> int:
+    from pipeline.plan import plan_reindex
+    from transforms.dynamodb_client import DynamoDBClientConfig
+    from transforms.scan_source import describe_table
+
+    description = describe_table(
+        DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url), args.table
+    )
+    print(plan_reindex(description, args.workers, args.max_read_units_per_second).render())
+    return EXIT_OK
 
 
 def _search(args) -> int:
@@ -183,10 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
-        if args.command == "search":
+        if args.command in ("search", "plan"):
             if beam_args:
-                raise _UsageError(f"unknown option(s) for search: {' '.join(beam_args)}")
-            return _search(args)
+                raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
+            return _search(args) if args.command == "search" else _plan(args)
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
         beam_args = _with_default_runner(beam_args)

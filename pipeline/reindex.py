@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import time
 from typing import NamedTuple
 
@@ -16,18 +17,23 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.summary import ReindexSummary, summarize
-from transforms.dead_letters import WriteDeadLetters
+from pipeline.summary import SCAN_STAGE, ReindexSummary, summarize
+from transforms.dead_letters import WriteDeadLetters, dead_letter, read_dead_letters
 from transforms.decode import DecodeItems
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.index import open_backend
 from transforms.model_attributes import fields_for_attributes
+from transforms.scan_errors import UnreadSegment
+from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest
 from transforms.scan_source import ReadFromDynamoDB, describe_table
 from transforms.table_description import TableDescription
 from transforms.write_index import WriteToIndex
 
 __all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
+
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class ReindexError(RuntimeError):
@@ -53,6 +59,14 @@ class ReindexConfig:
     checkpoint_every_seconds: float | None = None
     workers: int | None = None
     batch_size: int = 500
+    max_retry_seconds: float = 300.0
+    max_attempts: int = 8
+    job_attempts: int = 1
+    max_read_units_per_second: float | None = None
+    read_capacity_fraction: float | None = None
+    reading_processes: int | None = None
+    from_export: str | None = None
+    key_attributes: tuple[str, ...] | None = None
 
 
 class ReindexOutputs(NamedTuple):
@@ -94,12 +108,18 @@ def build_reindex(
         checkpoint_every_seconds=config.checkpoint_every_seconds,
         with_segments=True,
         workers=config.workers,
+        max_read_units_per_second=config.max_read_units_per_second,
+        read_capacity_fraction=config.read_capacity_fraction,
+        reading_processes=config.reading_processes,
         table_description=description,
-        client_config=DynamoDBClientConfig(
-            region_name=config.region, endpoint_url=config.endpoint_url
-        ),
+        client_config=_client_config(config),
+        retry_policy=RetryPolicy(max_retry_seconds=config.max_retry_seconds),
+        report_unread_segments=True,
     )
     items = p | "Read" >> read
+    unread = read.unread_segments | "UnreadSegments" >> beam.Map(
+        unread_segment_dead_letter, config.table
+    )
     decoded = items | "Decode" >> DecodeItems(
         model,
         table=config.table,
@@ -116,9 +136,45 @@ def build_reindex(
     dead_letters = (
         decoded.dead_letters,
         written.dead_letters,
+        unread,
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
     return ReindexOutputs(items, decoded.records, dead_letters, read.scan_request)
+
+
+def _client_config(config: ReindexConfig) -> DynamoDBClientConfig:
+    return DynamoDBClientConfig(
+        region_name=config.region,
+        endpoint_url=config.endpoint_url,
+        max_attempts=config.max_attempts,
+    )
+
+
+def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
+    """The dead letter (stage ``scan``) of a segment not read to its end.
+
+    ``key`` is the ``ExclusiveStartKey`` to resume it from (``None``: from its
+    start); there is no ``item``.
+    """
+    return dead_letter(
+        SCAN_STAGE,
+        error_type="SegmentReadFailed",
+        error=unread.error,
+        table=table,
+        key=unread.resume_key,
+        segment=unread.segment,
+        total_segments=unread.total_segments,
+    )
+
+
+def _unread_segments(path: str) -> list[dict]:
+    letters = (letter for letter in read_dead_letters(path) if letter["stage"] == SCAN_STAGE)
+    return sorted(letters, key=lambda letter: letter["segment"])
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
 def _check_dead_letter_path(path: str) -> None:
@@ -145,19 +201,36 @@ def _check_index(uri: str) -> int:
 
 def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
     """Checks the inputs, runs the job to its end and summarises it."""
+    if config.from_export:
+        from pipeline.export_reindex import run_export_reindex
+
+        return run_export_reindex(config, pipeline_args)
     model = load_model(config.model)
-    client_config = DynamoDBClientConfig(
-        region_name=config.region, endpoint_url=config.endpoint_url
-    )
-    description = describe_table(client_config, config.table)
+    description = describe_table(_client_config(config), config.table)
     _check_dead_letter_path(config.dead_letters)
     _check_index(config.index)
     options = PipelineOptions(pipeline_args)
-    started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
-    outputs = build_reindex(pipeline, config, model, description)
-    result = pipeline.run()
-    result.wait_until_finish()
+    for attempt in range(1, config.job_attempts + 1):
+        started = time.monotonic()
+        pipeline = beam.Pipeline(options=options)
+        outputs = build_reindex(pipeline, config, model, description)
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+            break
+        except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
+            if attempt == config.job_attempts:
+                raise
+            _LOGGER.warning(
+                "The job failed (%s); running it again, attempt %d of %d: documents "
+                "written again are updates and dead letters are rewritten whole",
+                _first_line(error),
+                attempt + 1,
+                config.job_attempts,
+            )
     elapsed = time.monotonic() - started
     index_count = _check_index(config.index)
-    return summarize(result, outputs.scan_request, config, description, elapsed, index_count)
+    summary = summarize(result, outputs.scan_request, config, description, elapsed, index_count)
+    if summary.unread_segment_count:
+        summary.unread = _unread_segments(config.dead_letters)
+    return summary

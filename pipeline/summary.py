@@ -1,9 +1,12 @@
 """The end-of-run report of a reindex, built from the pipeline's metrics.
 
 The job is accounted for when every scanned item was either indexed or
-dead-lettered: ``scanned == indexed + dead_lettered``. The table's
-``ItemCount`` is shown beside it, but DynamoDB refreshes it only about every
-six hours, so it is informational.
+dead-lettered: ``scanned == indexed + dead_lettered``, stage by stage
+(``scanned == decoded + decode dead letters``, ``decoded == indexed + index
+dead letters``), when the index holds at least the documents written, and
+when every segment was read to its end. The table's ``ItemCount`` is shown
+beside it, but DynamoDB refreshes it only about every six hours, so it is
+informational.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.scan_request import ScanRequest
 from transforms.table_description import TableDescription
+from transforms.wire import dumps_item
 
-__all__ = ["ReindexSummary", "counter_totals", "summarize"]
+__all__ = ["SCAN_STAGE", "ReindexSummary", "counter_totals", "summarize"]
+
+SCAN_STAGE = "scan"
+"""Dead-letter stage of a segment not read to its end (``key``: where to resume)."""
+UNREAD_SHOWN = 8
 
 _SEGMENT_COUNTER = re.compile(r"items_segment_(\d+)$")
 PER_SEGMENT_SHOWN = 32
@@ -56,11 +64,72 @@ class ReindexSummary:
     retries: int = 0
     throttles: int = 0
     checkpoints: int = 0
+    response_bytes: int = 0
+    unread_segment_count: int = 0
+    unread: list[dict] = dataclasses.field(default_factory=list)
+
+    def checks(self) -> list[tuple[str, bool]]:
+        """``(what is checked, holds)`` for every reconciliation of the run."""
+        decode_letters = self.dead_lettered_by_stage.get("decode", 0)
+        index_letters = self.dead_lettered_by_stage.get("index", 0)
+        return [
+            (
+                f"scanned {self.scanned:,} == indexed {self.indexed:,} + "
+                f"dead-lettered {self.dead_lettered:,}",
+                self.scanned == self.indexed + self.dead_lettered,
+            ),
+            (
+                f"scanned {self.scanned:,} == decoded {self.decoded:,} + "
+                f"decode dead letters {decode_letters:,}",
+                self.scanned == self.decoded + decode_letters,
+            ),
+            (
+                f"decoded {self.decoded:,} == indexed {self.indexed:,} + "
+                f"index dead letters {index_letters:,}",
+                self.decoded == self.indexed + index_letters,
+            ),
+            (
+                f"index holds {self.index_count:,} documents >= indexed {self.indexed:,}",
+                self.index_count >= self.indexed,
+            ),
+            (
+                f"{self.segments_read - self.unread_segment_count} of {self.segments_read} "
+                "segment(s) read to their end",
+                self.unread_segment_count == 0,
+            ),
+        ]
 
     @property
     def accounted_for(self) -> bool:
-        """Every scanned item was indexed or dead-lettered."""
-        return self.scanned == self.indexed + self.dead_lettered
+        """Every scanned item was indexed or dead-lettered, and nothing was left unread."""
+        return all(holds for _, holds in self.checks())
+
+    def problem(self) -> str | None:
+        """One line saying what does not add up, or None."""
+        if self.unread_segment_count:
+            return self._unread_line()
+        failed = [what for what, holds in self.checks() if not holds]
+        if not failed:
+            return None
+        return "the counts do not add up: " + "; ".join(failed)
+
+    def _unread_line(self) -> str:
+        shown = [
+            f"segment {letter['segment']} from "
+            + (f"ExclusiveStartKey {dumps_item(letter['key'])}" if letter["key"] else "its start")
+            for letter in self.unread[:UNREAD_SHOWN]
+        ]
+        if len(self.unread) > UNREAD_SHOWN:
+            shown.append(f"and {len(self.unread) - UNREAD_SHOWN} more")
+        segments = ",".join(str(letter["segment"]) for letter in self.unread)
+        reason = self.unread[0]["error"].splitlines()[0] if self.unread else "see the log"
+        return (
+            f"{self.unread_segment_count} of {self.segments_read} segment(s) of table "
+            f"{self.table!r} were not read to their end: {', '.join(shown) or 'see the log'} "
+            f"(first error: {reason}); everything read was indexed or dead-lettered: "
+            f"re-run with --segments {segments or '...'} and another --dead-letters folder "
+            "to complete"
+        )
 
     @property
     def items_per_second(self) -> float:
@@ -73,6 +142,7 @@ class ReindexSummary:
             f"{self.total_segments} segment(s) in {self.elapsed_seconds:.1f} s "
             f"({self.items_per_second:,.0f} items/s)",
             f"  scanned        {self.scanned:>10,}  ({self.pages:,} pages, "
+            f"{self.response_bytes / 1e6:,.1f} MB, "
             f"{self.read_units:,.1f} read units, {self.retries:,} retries, "
             f"{self.throttles:,} throttled, {self.checkpoints:,} checkpoints)",
             f"  decoded        {self.decoded:>10,}",
@@ -81,14 +151,21 @@ class ReindexSummary:
             f"  indexed        {self.indexed:>10,}  -> {self.index} "
             f"(now holds {self.index_count:,} documents)",
             f"  table ItemCount {self.table_item_count:>9,}  (DescribeTable; refreshed about "
-            "every 6 hours, approximate)",
+            "every 6 hours, approximate: "
+            f"scanned {self.scanned - self.table_item_count:+,}, not checked)",
             "  per segment    " + self._per_segment_text(),
         ]
-        verdict = "OK" if self.accounted_for else "MISMATCH: some items are not accounted for"
-        lines.append(
-            f"  check: scanned {self.scanned:,} == indexed {self.indexed:,} + "
-            f"dead-lettered {self.dead_lettered:,}: {verdict}"
-        )
+        for letter in self.unread:
+            start = (
+                f"ExclusiveStartKey {dumps_item(letter['key'])}" if letter["key"] else "its start"
+            )
+            lines.append(
+                f"  unread segment {letter['segment']} of {letter['total_segments']}: "
+                f"resume at {start} ({letter['error'].splitlines()[0]})"
+            )
+        for what, holds in self.checks():
+            verdict = "OK" if holds else "MISMATCH"
+            lines.append(f"  check: {what}: {verdict}")
         return "\n".join(lines)
 
     def _per_segment_text(self) -> str:
@@ -138,7 +215,8 @@ def summarize(
         segments_read=request.segment_count,
         scanned=totals.get(("dynamodb", "items"), 0),
         decoded=totals.get(("reindex", "decoded"), 0),
-        dead_lettered=totals.get(("reindex", "dead_letters"), 0),
+        dead_lettered=totals.get(("reindex", "dead_letters"), 0)
+        - totals.get(("reindex", f"dead_letters_{SCAN_STAGE}"), 0),
         dead_lettered_by_stage=_by_stage(totals, ("decode", "index")),
         indexed=totals.get(("reindex", "indexed"), 0),
         index_count=index_count,
@@ -150,4 +228,6 @@ def summarize(
         retries=totals.get(("dynamodb", "retries"), 0),
         throttles=totals.get(("dynamodb", "throttles"), 0),
         checkpoints=totals.get(("dynamodb", "checkpoints"), 0),
+        response_bytes=totals.get(("dynamodb", "response_bytes"), 0),
+        unread_segment_count=totals.get(("dynamodb", "unread_segments"), 0),
     )

@@ -7,6 +7,8 @@ that names the table, the endpoint or the segment and where to resume.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -25,11 +27,14 @@ __all__ = [
     "RETRYABLE_ERROR_CODES",
     "AccessDenied",
     "EndpointUnreachable",
+    "IncompleteScanResponse",
     "InvalidCredentials",
     "InvalidScanRequest",
     "ScanError",
     "SegmentReadFailed",
     "TableNotFound",
+    "UnreadSegment",
+    "check_scan_response",
     "explain",
     "is_retryable",
 ]
@@ -98,6 +103,39 @@ class SegmentReadFailed(ScanError):
         self.resume_key = resume_key
 
 
+class IncompleteScanResponse(RuntimeError):
+    """A Scan answer without its ``Items``: the body was cut short or garbled.
+
+    botocore retries a DynamoDB body whose ``x-amz-crc32`` does not match,
+    but when its attempts run out it returns what it parsed, which for a cut
+    JSON body is ``{"message": ...}``: taken as a page, that would read as the
+    segment's empty last page and silently end it. Retried like a 5xx.
+    """
+
+
+def check_scan_response(response: dict) -> dict:
+    """``response`` if it is a whole Scan page; raises :class:`IncompleteScanResponse`."""
+    if not isinstance(response.get("Items"), list):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise IncompleteScanResponse(
+            f"Scan response (HTTP {status}) has no Items list: body cut short or garbled"
+        )
+    return response
+
+
+class UnreadSegment(NamedTuple):
+    """A segment the scan gave up on: where to resume it and why it stopped.
+
+    ``resume_key`` is the ``ExclusiveStartKey`` of the first page not read
+    (``None``: the segment's beginning).
+    """
+
+    segment: int
+    total_segments: int
+    resume_key: Key | None
+    error: str
+
+
 def _status(error: ClientError) -> int:
     return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
 
@@ -107,7 +145,7 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         return code in RETRYABLE_ERROR_CODES or _status(error) >= 500
-    return isinstance(error, _TRANSIENT_EXCEPTIONS)
+    return isinstance(error, (*_TRANSIENT_EXCEPTIONS, IncompleteScanResponse))
 
 
 def explain(error: BaseException, table_name: str, endpoint: str | None) -> ScanError:

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from transforms.scan_errors import explain, is_retryable, segment_failed
+from transforms.rate_limit import ReadRateLimiter
+from transforms.scan_errors import check_scan_response, explain, is_retryable, segment_failed
 from transforms.scan_request import ScanRequest
 from transforms.wire import Item, Key
 
@@ -37,6 +38,7 @@ class ScanPage:
     scanned_count: int
     retries: int = 0
     throttles: int = 0
+    response_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +51,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.cap_seconds, self.base_seconds * (2**attempt)))
+
+
+def _consumed_units(response: dict[str, Any]) -> float:
+    return float((response.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
 
 
 def _is_throttle(error: BaseException) -> bool:
@@ -71,6 +77,7 @@ class ScanPageReader:
         endpoint_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        limiter: ReadRateLimiter | None = None,
     ):
         self._client = client
         self._request = request
@@ -78,6 +85,20 @@ class ScanPageReader:
         self._endpoint_url = endpoint_url
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._limiter = limiter
+
+    def _scan(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """One Scan call, within the read-rate ceiling if there is one."""
+        if self._limiter is None:
+            return self._client.scan(**kwargs)
+        reserved = self._limiter.reserve()
+        consumed = 0.0
+        try:
+            response = self._client.scan(**kwargs)
+            consumed = _consumed_units(response)
+            return response
+        finally:
+            self._limiter.settle(reserved, consumed)
 
     def read(self, segment: int, start_key: Key | None) -> ScanPage:
         """The page of ``segment`` that starts after ``start_key``."""
@@ -87,7 +108,7 @@ class ScanPageReader:
         throttles = 0
         while True:
             try:
-                response = self._client.scan(**kwargs)
+                response = check_scan_response(self._scan(kwargs))
             except Exception as error:  # classified below; nothing is swallowed
                 if not is_retryable(error):
                     raise explain(error, self._request.table_name, self._endpoint_url) from error
@@ -111,14 +132,13 @@ class ScanPageReader:
                 attempt += 1
                 self._sleep(delay)
                 continue
-            retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            metadata = response.get("ResponseMetadata", {})
             return ScanPage(
                 items=response.get("Items", []),
                 last_evaluated_key=response.get("LastEvaluatedKey") or None,
-                consumed_read_units=float(
-                    (response.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0)
-                ),
+                consumed_read_units=_consumed_units(response),
                 scanned_count=int(response.get("ScannedCount", 0)),
-                retries=attempt + retries,
+                retries=attempt + metadata.get("RetryAttempts", 0),
                 throttles=throttles,
+                response_bytes=int(metadata.get("HTTPHeaders", {}).get("content-length", 0)),
             )
