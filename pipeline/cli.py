@@ -9,6 +9,7 @@ line naming what to fix, and the exit code is non-zero:
 * 1: finished, but the counts do not add up (see the summary)
 * 2: bad command line or options
 * 3: could not start or failed (missing table, unreachable endpoint, ...)
+* 4: finished, but more items failed to decode than --max-dead-letter-fraction allows
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pipeline.logs import configure_logging
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 
 DEFAULT_RUNNER = "DirectRunner"
 
@@ -172,6 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _add_rate_args(reindex)
+    reindex.add_argument(
+        "--max-dead-letter-fraction",
+        type=float,
+        help="fail the job when a larger share of the items does not decode, e.g. 0.05",
+    )
 
     plan = commands.add_parser("plan", help="what a reindex would do, without scanning")
     _add_table_args(plan)
@@ -226,9 +232,20 @@ def _reindex(args, beam_args) -> int:
         job_attempts=args.job_attempts,
         from_export=args.from_export,
         key_attributes=args.key_attributes,
+        max_dead_letter_fraction=args.max_dead_letter_fraction,
     )
     summary = run_reindex(config, beam_args)
     print(summary.render())
+    limit = config.max_dead_letter_fraction
+    failed = summary.dead_lettered_by_stage.get("decode", 0)
+    if limit is not None and summary.scanned and failed / summary.scanned > limit:
+        print(
+            f"error: {failed:,} of {summary.scanned:,} items ({failed / summary.scanned:.1%}) "
+            f"did not decode, more than --max-dead-letter-fraction {limit:.1%}; the dead "
+            f"letters in {config.dead_letters} say what to fix",
+            file=sys.stderr,
+        )
+        return EXIT_THRESHOLD
     problem = summary.problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -280,7 +297,13 @@ def _one_line(error: BaseException) -> str:
             return str(seen).splitlines()[0]
         seen = seen.__cause__ or seen.__context__
     text = str(error).strip()
-    for marker in ("ScanError", "SegmentReadFailed", "TableNotFound", "AccessDenied"):
+    for marker in (
+        "ScanError",
+        "SegmentReadFailed",
+        "TableNotFound",
+        "AccessDenied",
+        "DeadLetterThresholdExceeded",
+    ):
         if marker + ":" in text:
             return text.split(marker + ":", 1)[1].strip().splitlines()[0]
     lines = [line for line in text.splitlines() if line.strip()]

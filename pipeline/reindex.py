@@ -65,6 +65,7 @@ class ReindexConfig:
     max_read_units_per_second: float | None = None
     read_capacity_fraction: float | None = None
     reading_processes: int | None = None
+    max_dead_letter_fraction: float | None = None
     from_export: str | None = None
     key_attributes: tuple[str, ...] | None = None
 

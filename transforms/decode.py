@@ -25,7 +25,7 @@ from transforms.dead_letters import dead_letter, model_name
 from transforms.decoder import DecodeError, compile_decoder
 from transforms.wire import key_of
 
-__all__ = ["DecodeItems", "DecodeResult"]
+__all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,6 +107,10 @@ class DecodeItems(beam.PTransform):
       items_carry_segment: the input holds :class:`SegmentItem`s
         (``ReadFromDynamoDB(..., with_segments=True)``), so dead letters can
         name the segment.
+      max_dead_letter_fraction: fail the job when a larger share of the items
+        does not decode (like Beam's ``with_exception_handling(threshold=...)``).
+        The check runs once all items are decoded; the dead letters are still
+        written, so nothing is lost.
     """
 
     def __init__(
@@ -117,8 +121,14 @@ class DecodeItems(beam.PTransform):
         key_attributes: Sequence[str] = (),
         forbid_unknown: bool = False,
         items_carry_segment: bool = False,
+        max_dead_letter_fraction: float | None = None,
     ):
         super().__init__()
+        if max_dead_letter_fraction is not None and not 0 <= max_dead_letter_fraction < 1:
+            raise ValueError(
+                f"max_dead_letter_fraction must be in [0, 1), got {max_dead_letter_fraction}"
+            )
+        self._max_fraction = max_dead_letter_fraction
         compile_decoder(model, forbid_unknown=forbid_unknown)  # fails early on unusable models
         self._fn = _DecodeFn(
             model, table, tuple(key_attributes), forbid_unknown, items_carry_segment
@@ -128,4 +138,39 @@ class DecodeItems(beam.PTransform):
         outputs = items | "Decode" >> beam.ParDo(self._fn).with_outputs(
             _DecodeFn.DEAD_LETTERS, main="records"
         )
-        return DecodeResult(outputs.records, outputs[_DecodeFn.DEAD_LETTERS])
+        records, dead_letters = outputs.records, outputs[_DecodeFn.DEAD_LETTERS]
+        if self._max_fraction is not None:
+            _ = (
+                (
+                    records | "CountDecoded" >> beam.Map(lambda _: (1, 0)),
+                    dead_letters | "CountFailed" >> beam.Map(lambda _: (0, 1)),
+                )
+                | "Counts" >> beam.Flatten()
+                | "Totals" >> beam.CombineGlobally(_add_pairs)
+                | "Threshold" >> beam.Map(_check_threshold, self._max_fraction)
+            )
+        return DecodeResult(records, dead_letters)
+
+
+class DeadLetterThresholdExceeded(RuntimeError):
+    """More items failed to decode than ``max_dead_letter_fraction`` allows."""
+
+
+def _add_pairs(pairs) -> tuple[int, int]:
+    decoded = failed = 0
+    for one, other in pairs:
+        decoded += one
+        failed += other
+    return decoded, failed
+
+
+def _check_threshold(totals: tuple[int, int], max_fraction: float) -> tuple[int, int]:
+    decoded, failed = totals
+    total = decoded + failed
+    if total and failed / total > max_fraction:
+        raise DeadLetterThresholdExceeded(
+            f"DeadLetterThresholdExceeded: {failed:,} of {total:,} items "
+            f"({failed / total:.1%}) did not decode, more than the allowed "
+            f"{max_fraction:.1%}; see the dead letters for what to fix"
+        )
+    return totals
