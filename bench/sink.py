@@ -22,6 +22,7 @@ Prints a table and writes it to ``bench/results/sink.md``::
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -35,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import Target, draw_png
 from pipeline.models import Work
 from pipeline.sample_data import expected_records, generate_items
 from transforms.index import Document, RecordEncoder, document_id
@@ -170,6 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
+    target = Target("sink / bare executemany", ratio, 0.8, True, "x")
+    figures = {"documents_per_second": rate, "records": len(records)}
+    payload = {"figures": figures, "targets": [target.as_dict()]}
+    args.output.with_suffix(".json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+    def plot(figure):
+        axes = figure.add_subplot()
+        axes.barh(list(rate), list(rate.values()), color="#4c72b0")
+        axes.set_xlabel("documents/s into the embedded index")
+        axes.tick_params(axis="y", labelsize="small")
+
+    draw_png(plot, args.output.with_suffix(".png"))
     return 0
 
 

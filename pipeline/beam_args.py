@@ -33,8 +33,21 @@ def _all_option_classes():
     return seen.values()
 
 
+CREDENTIAL_OPTIONS = ("--s3_access_key_id", "--s3_secret_access_key", "--s3_session_token")
+"""Beam options that would store AWS credentials in the pipeline options, which are
+pickled, shipped to workers and shown by runners' UIs: refused."""
+
+
 def check_beam_args(args: Sequence[str]) -> None:
-    """Raises :class:`BadBeamOption` for unknown flags or unparseable values."""
+    """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials."""
+    secrets = sorted(
+        {arg.split("=", 1)[0] for arg in args if arg.split("=", 1)[0] in CREDENTIAL_OPTIONS}
+    )
+    if secrets:
+        raise BadBeamOption(
+            f"{', '.join(secrets)}: credentials are never pipeline options (they would be "
+            "pickled and shown); use the environment, AWS_PROFILE or a role"
+        )
     parser = _RaisingParser(allow_abbrev=False)
     for cls in _all_option_classes():
         try:

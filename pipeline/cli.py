@@ -10,6 +10,8 @@ line naming what to fix, and the exit code is non-zero:
 * 2: bad command line or options
 * 3: could not start or failed (missing table, unreachable endpoint, ...)
 * 4: finished, but more items failed to decode than --max-dead-letter-fraction allows
+* 5: finished, but --swap-alias did not move the alias (the new index failed
+  verification or the counts do not add up); the new index is left for inspection
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.logs import configure_logging
 __all__ = ["main"]
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
+EXIT_NOT_SWAPPED = 5
 
 DEFAULT_RUNNER = "DirectRunner"
 
@@ -85,6 +88,13 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
         type=_attribute_list,
         help="with --from-export: the table's key attributes, hash key first (e.g. id or pk,sk)",
     )
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -150,7 +160,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-attempts",
         type=_positive_int,
         default=8,
-        help="botocore's attempts per request before the scan's own retries (default 8)",
+        help="botocore's retries of a request before the scan's own retries (default 8)",
+    )
+    reindex.add_argument(
+        "--resume-from",
+        help="dead letters of an earlier run: read only the segments it left unread",
     )
     reindex.add_argument(
         "--job-attempts",
@@ -168,8 +182,30 @@ def _parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=500,
-        help="documents per index write (default 500)",
+        help="documents per index write (default: 500 for sqlite, 5000 for search servers)",
+    )
+    reindex.add_argument(
+        "--batch-bytes",
+        type=_positive_int,
+        help="bytes of documents per index write (default: 8 MiB sqlite, 10 MiB servers)",
+    )
+    reindex.add_argument(
+        "--version-field",
+        help="model field with the record's version: an older record never overwrites a "
+        "newer one (search servers)",
+    )
+    reindex.add_argument(
+        "--swap-alias",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="build a new index, verify it, then move the alias NAME (default: the index "
+        "named by --index; 'documents' for sqlite) to it in one step",
+    )
+    reindex.add_argument(
+        "--keep",
+        type=_non_negative_int,
+        help="with --swap-alias: previous indexes kept for rollback (default 1)",
     )
 
     _add_rate_args(reindex)
@@ -230,9 +266,14 @@ def _reindex(args, beam_args) -> int:
         max_retry_seconds=args.max_retry_seconds,
         max_attempts=args.max_attempts,
         job_attempts=args.job_attempts,
+        resume_from=args.resume_from,
         from_export=args.from_export,
         key_attributes=args.key_attributes,
         max_dead_letter_fraction=args.max_dead_letter_fraction,
+        batch_bytes=args.batch_bytes,
+        version_field=args.version_field,
+        swap_alias=args.swap_alias,
+        keep=1 if args.keep is None else args.keep,
     )
     summary = run_reindex(config, beam_args)
     print(summary.render())
@@ -249,11 +290,16 @@ def _reindex(args, beam_args) -> int:
     problem = summary.problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
+    swap = summary.alias_swap
+    if swap is not None and not swap.swapped:
+        print(f"error: the alias {swap.alias!r} was not moved: {swap.reason}", file=sys.stderr)
+        return EXIT_NOT_SWAPPED
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
 
 
 def _plan(args) -> int:
     from pipeline.plan import plan_reindex
+    from pipeline.plan_export import compare_read_paths
     from transforms.dynamodb_client import DynamoDBClientConfig
     from transforms.scan_source import describe_table
 
@@ -261,6 +307,12 @@ def _plan(args) -> int:
         DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url), args.table
     )
     print(plan_reindex(description, args.workers, args.max_read_units_per_second).render())
+    print()
+    print(
+        compare_read_paths(
+            description.size_bytes, description.item_count, args.max_read_units_per_second
+        ).render()
+    )
     return EXIT_OK
 
 
@@ -268,6 +320,12 @@ def _search(args) -> int:
     from transforms.index import open_backend
 
     with open_backend(args.index) as index:
+        if not index.count():
+            print(
+                f"error: the index {args.index} holds no documents: check --index",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         hits = index.search(" ".join(args.query), limit=args.limit)
     for hit in hits:
         print(f"{hit.id}\t{hit.score:.3f}\t{hit.body[:160]}")
@@ -279,7 +337,12 @@ def _replay(args, beam_args) -> int:
     from pipeline.replay import ReplayConfig, run_replay
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    still_failing = args.still_failing or f"{args.dead_letters.rstrip('/')}-replay-{stamp}"
+    source = args.dead_letters.rstrip("/")
+    if source.endswith(".jsonl"):
+        default = f"{source[: -len('.jsonl')]}-replay-{stamp}.jsonl"
+    else:
+        default = f"{source}-replay-{stamp}"
+    still_failing = args.still_failing or default
     summary = run_replay(
         ReplayConfig(args.dead_letters, args.model, args.index, still_failing), beam_args
     )
@@ -318,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if beam_args:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
             return _search(args) if args.command == "search" else _plan(args)
+        if getattr(args, "keep", None) is not None and args.swap_alias is None:
+            raise _UsageError("--keep needs --swap-alias")
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
         beam_args = _with_default_runner(beam_args)

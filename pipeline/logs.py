@@ -21,7 +21,10 @@ class _DropKnownNoise(logging.Filter):
 
 
 def configure_logging() -> None:
-    """Call before importing Beam; safe to call twice."""
+    """Call before importing Beam; safe to call twice.
+
+    Log records redact credentials and signatures (``transforms.log_redaction``).
+    """
     root = logging.getLogger()
     if any(isinstance(f, _DropKnownNoise) for h in root.handlers for f in h.filters):
         return
@@ -32,3 +35,6 @@ def configure_logging() -> None:
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(logging.INFO)
+    from transforms.log_redaction import install_secret_redaction  # imports Beam: after the handler
+
+    install_secret_redaction()

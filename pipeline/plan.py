@@ -52,8 +52,8 @@ class ReindexPlan:
         if self.max_read_units_per_second:
             rate = self.max_read_units_per_second
             lines.append(
-                f"  at {rate:,.0f} read units/s: about {_duration(self.eventual_seconds)} "
-                f"(strongly consistent: {_duration(self.strong_read_units / rate)})"
+                f"  at {rate:,.0f} read units/s: about {duration(self.eventual_seconds)} "
+                f"(strongly consistent: {duration(self.strong_read_units / rate)})"
             )
             if d.read_capacity_units:
                 share = rate / d.read_capacity_units
@@ -66,7 +66,8 @@ class ReindexPlan:
         return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A short human duration: seconds, minutes or hours."""
     if seconds < 90:
         return f"{seconds:,.0f} s"
     if seconds < 5400:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import os
 import time
 from typing import NamedTuple
 
@@ -28,6 +29,7 @@ from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest
 from transforms.scan_source import ReadFromDynamoDB, describe_table
 from transforms.table_description import TableDescription
+from transforms.wire import dumps_item, loads_item
 from transforms.write_index import WriteToIndex
 
 __all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
@@ -58,16 +60,22 @@ class ReindexConfig:
     checkpoint_every_pages: int | None = None
     checkpoint_every_seconds: float | None = None
     workers: int | None = None
-    batch_size: int = 500
+    batch_size: int | None = None
     max_retry_seconds: float = 300.0
     max_attempts: int = 8
     job_attempts: int = 1
+    resume_from: str | None = None
+    start_keys: tuple[tuple[int, str], ...] | None = None
     max_read_units_per_second: float | None = None
     read_capacity_fraction: float | None = None
     reading_processes: int | None = None
     max_dead_letter_fraction: float | None = None
     from_export: str | None = None
     key_attributes: tuple[str, ...] | None = None
+    batch_bytes: int | None = None
+    version_field: str | None = None
+    swap_alias: str | None = None
+    keep: int = 1
 
 
 class ReindexOutputs(NamedTuple):
@@ -116,6 +124,7 @@ def build_reindex(
         client_config=_client_config(config),
         retry_policy=RetryPolicy(max_retry_seconds=config.max_retry_seconds),
         report_unread_segments=True,
+        start_keys={s: loads_item(key) for s, key in config.start_keys or ()},
     )
     items = p | "Read" >> read
     unread = read.unread_segments | "UnreadSegments" >> beam.Map(
@@ -133,6 +142,8 @@ def build_reindex(
         id_fields=fields_for_attributes(model, key_attributes),
         batch_size=config.batch_size,
         table=config.table,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
     )
     dead_letters = (
         decoded.dead_letters,
@@ -168,6 +179,48 @@ def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
     )
 
 
+def _same_folder(a: str, b: str) -> bool:
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def resume_config(config: ReindexConfig) -> ReindexConfig:
+    """``config`` narrowed to what the run whose dead letters are at
+    ``config.resume_from`` left unread: its unread segments, each from its resume key."""
+    if config.total_segments is not None or config.segments is not None:
+        raise ReindexError(
+            "--resume-from takes the segments from the earlier run: "
+            "drop --total-segments and --segments"
+        )
+    if _same_folder(config.resume_from, config.dead_letters):
+        raise ReindexError(
+            f"--dead-letters must be another folder than --resume-from {config.resume_from!r}, "
+            "which holds the earlier run's dead letters"
+        )
+    unread = _unread_segments(config.resume_from)
+    if not unread:
+        raise ReindexError(
+            f"the dead letters at {config.resume_from!r} record no unread segment: "
+            "nothing to resume"
+        )
+    tables = sorted({str(letter["table"]) for letter in unread})
+    totals = sorted({letter["total_segments"] for letter in unread})
+    if tables != [config.table] or len(totals) != 1:
+        raise ReindexError(
+            f"the unread segments at {config.resume_from!r} are of table(s) {tables} with "
+            f"TotalSegments {totals}, not of one scan of table {config.table!r}"
+        )
+    return dataclasses.replace(
+        config,
+        total_segments=totals[0],
+        segments=tuple(letter["segment"] for letter in unread),
+        start_keys=tuple(
+            (letter["segment"], dumps_item(letter["key"])) for letter in unread if letter["key"]
+        ),
+    )
+
+
 def _unread_segments(path: str) -> list[dict]:
     letters = (letter for letter in read_dead_letters(path) if letter["stage"] == SCAN_STAGE)
     return sorted(letters, key=lambda letter: letter["segment"])
@@ -179,6 +232,8 @@ def _first_line(error: BaseException) -> str:
 
 
 def _check_dead_letter_path(path: str) -> None:
+    if path.endswith(".jsonl"):
+        path = FileSystems.split(path)[0] or "."
     try:
         FileSystems.mkdirs(path)
     except Exception as error:
@@ -197,16 +252,60 @@ def _check_index(uri: str) -> int:
         with open_backend(uri) as index:
             return index.count()
     except Exception as error:
-        raise ReindexError(f"cannot open the index {uri!r}: {error}") from error
+        raise ReindexError(f"cannot open the index {_without_userinfo(uri)!r}: {error}") from error
+
+
+def _without_userinfo(uri: str) -> str:
+    """``uri`` with any ``user:password@`` removed, fit for messages."""
+    scheme, sep, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
+
+
+def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
+    """Builds a new index behind the alias, verifies it and swaps it in (``--swap-alias``).
+
+    The alias moves only when the run adds up and the new index holds
+    exactly the documents written; ``summary.alias_swap`` says what happened.
+    A run that fails leaves no new index behind.
+    """
+    from transforms.index.alias import prepare_swap
+
+    if config.from_export:
+        from transforms.export_manifest import read_export_manifest
+
+        if read_export_manifest(config.from_export, verify_checksums=False).incremental:
+            raise ReindexError(
+                "--swap-alias needs a full export: an incremental export holds only the "
+                "changes, so the new index would miss every unchanged record"
+            )
+    try:
+        swap = prepare_swap(config.index, config.swap_alias or None)
+    except ValueError as error:
+        raise ReindexError(f"--swap-alias: {error}") from error
+    try:
+        summary = run_reindex(
+            dataclasses.replace(config, index=swap.build_uri, swap_alias=None), pipeline_args
+        )
+    except BaseException:
+        swap.abandon()
+        raise
+    reason = None if summary.accounted_for else "the run's counts do not add up (see the checks)"
+    summary.alias_swap = swap.complete(summary.indexed, keep=config.keep, abort_reason=reason)
+    return summary
 
 
 def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
     """Checks the inputs, runs the job to its end and summarises it."""
+    if config.swap_alias is not None:
+        return _run_behind_alias(config, pipeline_args)
     if config.from_export:
         from pipeline.export_reindex import run_export_reindex
 
         return run_export_reindex(config, pipeline_args)
     model = load_model(config.model)
+    if config.resume_from:
+        config = resume_config(config)
     description = describe_table(_client_config(config), config.table)
     _check_dead_letter_path(config.dead_letters)
     _check_index(config.index)
@@ -221,7 +320,11 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
             break
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
             if attempt == config.job_attempts:
-                raise
+                after = f" after {attempt} attempts" if attempt > 1 else ""
+                raise ReindexError(
+                    f"the runner failed the job{after} ({_first_line(error)}); what was "
+                    "indexed stays: run again to finish (--job-attempts N runs it again itself)"
+                ) from error
             _LOGGER.warning(
                 "The job failed (%s); running it again, attempt %d of %d: documents "
                 "written again are updates and dead letters are rewritten whole",

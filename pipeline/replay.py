@@ -92,7 +92,13 @@ def _rebuild(letter: dict[str, Any], model: type) -> Iterator[Any]:
 
 
 def _first_letter(pattern: str) -> dict[str, Any] | None:
-    return next(iter(read_dead_letters(pattern)), None)
+    """The first dead letter, after reading every line once: a corrupt line anywhere
+    is then one clear error before the job starts, not a failed job."""
+    first = None
+    for letter in read_dead_letters(pattern):
+        if first is None:
+            first = letter
+    return first
 
 
 def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -345,9 +345,13 @@ def _s(value: str) -> dict[str, str]:
 
 
 def _n(value: Any) -> dict[str, str]:
-    """A number in canonical form, as DynamoDB returns it (no trailing zeros)."""
+    """A number in canonical form, as DynamoDB returns it (no trailing zeros).
+
+    All of DynamoDB's 38 significant digits are kept (``normalize`` rounds to
+    the context's precision, 28 by default).
+    """
     if isinstance(value, Decimal):
-        return {"N": format(value.normalize(), "f")}
+        return {"N": format(value.normalize(Context(prec=38)), "f")}
     return {"N": str(int(value))}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
 
@@ -67,6 +68,7 @@ class ReindexSummary:
     response_bytes: int = 0
     unread_segment_count: int = 0
     unread: list[dict] = dataclasses.field(default_factory=list)
+    alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
 
     def checks(self) -> list[tuple[str, bool]]:
         """``(what is checked, holds)`` for every reconciliation of the run."""
@@ -127,8 +129,8 @@ class ReindexSummary:
             f"{self.unread_segment_count} of {self.segments_read} segment(s) of table "
             f"{self.table!r} were not read to their end: {', '.join(shown) or 'see the log'} "
             f"(first error: {reason}); everything read was indexed or dead-lettered: "
-            f"re-run with --segments {segments or '...'} and another --dead-letters folder "
-            "to complete"
+            f"re-run with --resume-from {self.dead_letters_path} and another --dead-letters "
+            f"folder to read the rest (or --segments {segments} to read them again whole)"
         )
 
     @property
@@ -166,6 +168,8 @@ class ReindexSummary:
         for what, holds in self.checks():
             verdict = "OK" if holds else "MISMATCH"
             lines.append(f"  check: {what}: {verdict}")
+        if self.alias_swap is not None:
+            lines.append(self.alias_swap.render())
         return "\n".join(lines)
 
     def _per_segment_text(self) -> str:

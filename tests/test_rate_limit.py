@@ -67,7 +67,7 @@ def test_ceiling_from_a_fraction_of_provisioned_capacity():
 
 def test_fraction_of_an_on_demand_table_asks_for_an_explicit_ceiling():
     on_demand = TableDescription("t", ("id",), 0, 0, "PAY_PER_REQUEST", None)
-    with pytest.raises(ValueError, match="on-demand.*--max-read-units-per-second"):
+    with pytest.raises(ValueError, match=r"on-demand.*--max-read-units-per-second"):
         job_read_ceiling(None, 0.5, on_demand)
 
 
@@ -105,7 +105,7 @@ def test_parallel_scan_holds_the_ceiling_across_threads(dynamodb_server, table_6
 
 
 def test_pipeline_holds_the_ceiling(dynamodb_server, table_600):
-    table, items = table_600
+    table, _ = table_600
     wire_faults.reset()
     config = wire_faults.ObservedClientConfig(
         region_name="us-east-1", endpoint_url=dynamodb_server.endpoint_url

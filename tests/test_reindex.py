@@ -194,6 +194,16 @@ def test_cli_replay_after_a_model_fix(dynamodb_server, works_table, tmp_path):
     assert still == {i: f for i, f in bad.items() if i not in fixed}
 
 
+def test_cli_dead_letters_to_a_single_file(dynamodb_server, works_table, tmp_path):
+    table, _, bad = works_table
+    args = reindex_args(dynamodb_server, table, tmp_path)
+    args[args.index("--dead-letters") + 1] = str(tmp_path / "letters" / "dead.jsonl")
+    done = cli(*args, "--runner=FnApiRunner", "--total-segments=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == ["dead.jsonl"]
+    assert dead_letter_fields(str(tmp_path / "letters" / "dead.jsonl")) == bad
+
+
 def test_cli_bad_beam_option_is_one_clear_line(dynamodb_server, works_table, tmp_path):
     table, _, _ = works_table
     done = cli(*reindex_args(dynamodb_server, table, tmp_path), "--runer=FnApiRunner")

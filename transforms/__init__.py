@@ -13,7 +13,9 @@
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters
 from transforms.decode import DecodeItems, DecodeResult
 from transforms.decoder import DecodeError, compile_decoder
+from transforms.delete_index import DeleteFromIndex, DeleteResult
 from transforms.encoder import compile_encoder
+from transforms.export_source import ExportReadResult, ReadFromDynamoDBExport
 from transforms.scan_source import ReadFromDynamoDB, SegmentItem
 from transforms.write_index import IndexWriteResult, WriteToIndex
 
@@ -21,9 +23,13 @@ __all__ = [
     "DecodeError",
     "DecodeItems",
     "DecodeResult",
+    "DeleteFromIndex",
+    "DeleteResult",
+    "ExportReadResult",
     "IndexWriteResult",
     "ReadDeadLetters",
     "ReadFromDynamoDB",
+    "ReadFromDynamoDBExport",
     "SegmentItem",
     "WriteDeadLetters",
     "WriteToIndex",

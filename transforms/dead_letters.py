@@ -308,7 +308,8 @@ def _remove_stale_files(written: list[str], folder: str) -> Iterator[str]:
 class WriteDeadLetters(beam.PTransform):
     """Writes dead-letter dicts as JSON lines to ``PATH/dead-letters-SSSSS-of-NNNNN.jsonl``.
 
-    ``path`` is a folder (local, ``gs://``, ``s3://``...; created as needed).
+    ``path`` is a folder (local, ``gs://``, ``s3://``...; created as needed),
+    or, when it ends in ``.jsonl``, the one file to write (a single shard).
     ``num_shards=0`` lets the runner choose. Counts every dead letter in the
     Beam counters ``reindex/dead_letters`` and ``reindex/dead_letters_<stage>``.
     Returns the PCollection of the file names written (at least one, empty
@@ -323,11 +324,19 @@ class WriteDeadLetters(beam.PTransform):
             raise ValueError(f"dead-letter path {path!r} must be a folder, not a glob")
         if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 0:
             raise ValueError(f"num_shards must be an int >= 0, got {num_shards!r}")
+        self._single_file = path.endswith(FILE_SUFFIX)
         self._folder = path
         self._prefix = FileSystems.join(path, FILE_PREFIX)
         self._num_shards = num_shards
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        if self._single_file:
+            return (
+                dead_letters
+                | "Encode" >> beam.ParDo(_CountAndEncode())
+                | "Write"
+                >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
+            )
         written = (
             dead_letters
             | "Encode" >> beam.ParDo(_CountAndEncode())

@@ -9,6 +9,10 @@ Example::
 Decoding is strict (see :mod:`transforms.decoder`): an item that does not fit
 the model is never emitted half-right; it becomes a dead letter carrying the
 raw item, its key, the failing field's path and the reason.
+
+The worker's garbage-collector threshold is raised when the DoFn is set up
+(:mod:`transforms.gc_thresholds`): with the default, collections of the many
+short-lived records cost more than decoding them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decoder import DecodeError, compile_decoder
+from transforms.gc_thresholds import raise_young_threshold
 from transforms.wire import key_of
 
 __all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult"]
@@ -58,6 +63,7 @@ class _DecodeFn(beam.DoFn):
         self._decode = None
 
     def setup(self) -> None:
+        raise_young_threshold()
         self._decode = compile_decoder(self._model, forbid_unknown=self._forbid_unknown)
         self._decoded = Metrics.counter(METRICS_NAMESPACE, "decoded")
         self._failed = Metrics.counter(METRICS_NAMESPACE, "decode_failed")

@@ -14,6 +14,7 @@ import dataclasses
 import boto3
 from botocore.config import Config
 
+from transforms.log_redaction import install_secret_redaction
 from transforms.scan_wire import install_fast_scan_parser
 
 __all__ = ["DynamoDBClientConfig"]
@@ -57,7 +58,12 @@ class DynamoDBClientConfig:
         )
 
     def create_client(self):
-        """A new low-level DynamoDB client; credentials from boto3's default chain."""
+        """A new low-level DynamoDB client; credentials from boto3's default chain.
+
+        Also makes this process's log records redact credentials and signatures
+        (:mod:`transforms.log_redaction`), whatever level botocore logs at.
+        """
+        install_secret_redaction()
         session = boto3.session.Session()
         client = session.client(
             "dynamodb",

@@ -117,9 +117,11 @@ def check_scan_response(response: dict) -> dict:
     """``response`` if it is a whole Scan page; raises :class:`IncompleteScanResponse`."""
     if not isinstance(response.get("Items"), list):
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise IncompleteScanResponse(
+        error = IncompleteScanResponse(
             f"Scan response (HTTP {status}) has no Items list: body cut short or garbled"
         )
+        error.response = {"ResponseMetadata": response.get("ResponseMetadata", {})}
+        raise error
     return response
 
 

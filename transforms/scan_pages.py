@@ -57,6 +57,12 @@ def _consumed_units(response: dict[str, Any]) -> float:
     return float((response.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
 
 
+def _botocore_retries(error: BaseException) -> int:
+    """Retries botocore made inside a call that still failed (0 where it does not say)."""
+    response = getattr(error, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+
+
 def _is_throttle(error: BaseException) -> bool:
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code", "") in {
@@ -106,6 +112,7 @@ class ScanPageReader:
         started = time.monotonic()
         attempt = 0
         throttles = 0
+        failed_call_retries = 0
         while True:
             try:
                 response = check_scan_response(self._scan(kwargs))
@@ -113,6 +120,7 @@ class ScanPageReader:
                 if not is_retryable(error):
                     raise explain(error, self._request.table_name, self._endpoint_url) from error
                 throttles += _is_throttle(error)
+                failed_call_retries += _botocore_retries(error)
                 if time.monotonic() - started > self._retry_policy.max_retry_seconds:
                     raise segment_failed(
                         error,
@@ -138,7 +146,7 @@ class ScanPageReader:
                 last_evaluated_key=response.get("LastEvaluatedKey") or None,
                 consumed_read_units=_consumed_units(response),
                 scanned_count=int(response.get("ScannedCount", 0)),
-                retries=attempt + metadata.get("RetryAttempts", 0),
+                retries=attempt + failed_call_retries + metadata.get("RetryAttempts", 0),
                 throttles=throttles,
                 response_bytes=int(metadata.get("HTTPHeaders", {}).get("content-length", 0)),
             )

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from transforms.scan_restriction import validate_segments
-from transforms.wire import Key
+from transforms.wire import Key, loads_item
 
 __all__ = ["ScanRequest"]
 
@@ -41,6 +41,9 @@ class ScanRequest:
     expression_attribute_values: tuple[tuple[str, Any], ...] | None = None
     estimated_items: int = 0
     estimated_bytes: int = 0
+    start_keys: tuple[tuple[int, str], ...] | None = None
+    """``(segment, dumps_item(ExclusiveStartKey))`` of segments that resume
+    where an earlier scan stopped; the others start at their beginning."""
 
     def __post_init__(self):
         if not self.table_name or not isinstance(self.table_name, str):
@@ -57,6 +60,17 @@ class ScanRequest:
             )
         if self.projection is not None and not self.projection:
             raise ValueError("projection must name at least one attribute, or be None")
+        scanned = set(range(self.total_segments) if self.segments is None else self.segments)
+        for segment, _ in self.start_keys or ():
+            if segment not in scanned:
+                raise ValueError(f"start key given for segment {segment}, which is not scanned")
+
+    def start_key(self, segment: int) -> Key | None:
+        """Where ``segment`` starts: its entry in ``start_keys``, else its beginning."""
+        for number, key in self.start_keys or ():
+            if number == segment:
+                return loads_item(key)
+        return None
 
     @property
     def segment_count(self) -> int:

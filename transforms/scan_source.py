@@ -35,7 +35,7 @@ from apache_beam.transforms.core import RestrictionProvider
 
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.rate_limit import process_share, shared_limiter
-from transforms.scan_errors import ScanError, UnreadSegment, explain
+from transforms.scan_errors import SegmentReadFailed, UnreadSegment, explain
 from transforms.scan_pages import RetryPolicy, ScanPageReader
 from transforms.scan_request import ScanRequest
 from transforms.scan_restriction import (
@@ -158,7 +158,9 @@ class _ScanRestrictionProvider(RestrictionProvider):
 
     def split(self, request: ScanRequest, restriction):
         if isinstance(restriction, TableRestriction):
-            yield from restriction.split()
+            for part in restriction.split():
+                start_key = request.start_key(part.segment)
+                yield part if start_key is None else part.with_keys(start_key, None)
         else:
             yield restriction
 
@@ -303,7 +305,7 @@ class _ScanSegmentsFn(beam.DoFn):
         while True:
             try:
                 page = reader.read(segment, start_key)
-            except ScanError as error:
+            except SegmentReadFailed as error:
                 if not self._settings.report_unread:
                     raise
                 yield from self._give_up(tracker, request, segment, start_key, error)
@@ -364,8 +366,10 @@ class ReadFromDynamoDB(beam.PTransform):
       checkpoint_every_pages, checkpoint_every_seconds: self-checkpoint
         interval; ignored (with a warning) on runners that drop residuals.
       with_segments: emit :class:`SegmentItem` instead of bare items.
-      report_unread_segments: when a segment cannot be read on (retries
-        exhausted, access lost), claim its rest and report it as an
+      start_keys: ``{segment: ExclusiveStartKey}`` for segments that resume
+        where an earlier scan stopped (see ``report_unread_segments``).
+      report_unread_segments: when a segment cannot be read on (a transient
+        fault outlasted the retries), claim its rest and report it as an
         :class:`~transforms.scan_errors.UnreadSegment` in the PCollection
         ``self.unread_segments`` (set when the transform is applied), so
         the job finishes with everything it did read; by default the job fails.
@@ -406,6 +410,7 @@ class ReadFromDynamoDB(beam.PTransform):
         client_config: DynamoDBClientConfig | None = None,
         retry_policy: RetryPolicy = RetryPolicy(),
         report_unread_segments: bool = False,
+        start_keys: Mapping[int, Any] | None = None,
     ):
         super().__init__()
         self._report_unread = report_unread_segments
@@ -450,6 +455,9 @@ class ReadFromDynamoDB(beam.PTransform):
             max_read_units_per_second, read_capacity_fraction, self._description
         )
         self.scan_request = self._build_request()
+        if start_keys:
+            resume = tuple(sorted((s, dumps_item(key)) for s, key in start_keys.items()))
+            self.scan_request = dataclasses.replace(self.scan_request, start_keys=resume)
 
     def _build_request(self) -> ScanRequest:
         return build_scan_request(

@@ -46,8 +46,9 @@ __all__ = ["SCAN_PARSE_EVENT", "install_fast_scan_parser", "split_scan_body"]
 SCAN_PARSE_EVENT = "before-parse.dynamodb.Scan"
 _HANDLER_ID = "transforms.scan_wire.fast_scan_parser"
 
-# Tag names as they appear in the JSON text; ``\u0042`` is an escaped "B".
-_BINARY_MARKERS = (b'"B"', b'"BS"', b"\\u0042")
+# How binary tags appear in the JSON text, and escaped letters of their names.
+_BINARY_TAGS = (b'"B"', b'"BS"')
+_ESCAPED_LETTERS = (b"\\u0042", b"\\u0053")
 _JSON_NULL = re.compile(rb"[:,\[]\s*null")
 _b64decode = base64.b64decode
 
@@ -77,10 +78,6 @@ def _parse_scan_items(response_dict: dict, customized_response_dict: dict, **_: 
     response_dict["body"] = rest
 
 
-def _might_hold_binary(body: bytes) -> bool:
-    return any(marker in body for marker in _BINARY_MARKERS)
-
-
 def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
     """A Scan response body as ``(items, the body without "Items")``.
 
@@ -99,12 +96,10 @@ def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
     items = response.pop("Items", None)
     if not isinstance(items, list):
         return None
-    if _might_hold_binary(body):
-        try:
-            for item in items:
-                _binaries_to_bytes(item.values())
-        except (AttributeError, TypeError, ValueError, binascii.Error):
-            return None
+    try:
+        _decode_binaries(items, body)
+    except (AttributeError, TypeError, ValueError, binascii.Error):
+        return None
     return items, json.dumps(response).encode()
 
 
@@ -124,6 +119,40 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
     finally:
         gc.enable()
+
+
+def _decode_binaries(items: list[Item], body: bytes) -> None:
+    """Turns every base64 ``B``/``BS`` payload of ``items`` into ``bytes``, in place.
+
+    Most binaries sit at the top level of an item, and every one of them shows
+    in the text as a ``"B"`` or ``"BS"`` key. So the top level of each item is
+    converted first; the nested maps and lists are only walked when the text
+    holds more such keys than were found there, or spells a tag's letter
+    with a ``\\u`` escape.
+    """
+    if any(escaped in body for escaped in _ESCAPED_LETTERS):
+        marked = -1
+    else:
+        marked = sum(body.count(tag) for tag in _BINARY_TAGS)
+        if not marked:
+            return
+    found = 0
+    for item in items:
+        for value in item.values():
+            if "B" in value:
+                value["B"] = _b64decode(value["B"])
+                found += 1
+            elif "BS" in value:
+                value["BS"] = [_b64decode(payload) for payload in value["BS"]]
+                found += 1
+    if found == marked:
+        return
+    for item in items:
+        for value in item.values():
+            if "M" in value:
+                _binaries_to_bytes(value["M"].values())
+            elif "L" in value:
+                _binaries_to_bytes(value["L"])
 
 
 def _binaries_to_bytes(values: Iterable[dict[str, Any]]) -> None:

@@ -15,14 +15,29 @@ dead letter carrying the document and the reason. Errors that are not about
 one document (index unreachable, disk full) fail the bundle, which the runner
 retries.
 
+Batches close at ``batch_size`` documents or ``batch_bytes`` bytes of
+bodies, whichever comes first, and at the end of each bundle; both default
+to what suits the backend (SQLite: 500 documents, 8 MiB; Elasticsearch and
+OpenSearch: 5,000 documents, 10 MiB, i.e. requests of about 5-15 MB).
+
+``version_field`` (search servers only) names a model field holding the
+record's version (a non-negative int, or a datetime taken as epoch
+milliseconds): it is written as an external version, so an older record
+never overwrites a newer one, and a document the index already holds in
+the same or a newer version counts as written.
+
 Counters (namespace ``reindex``): ``indexed`` documents written,
-``index_refused`` dead letters emitted here.
+``index_refused`` dead letters emitted here, ``index_retries`` documents
+sent again after a 429/5xx, ``index_version_conflicts`` documents the index
+already held in a newer version.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -31,7 +46,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dead_letters import dead_letter, model_name
-from transforms.index import Document, RecordEncoder, document_id, normalize_uri, open_backend
+from transforms.index import (
+    Document,
+    RecordEncoder,
+    backend_class,
+    document_id,
+    normalize_uri,
+    open_backend,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +61,9 @@ __all__ = ["IndexWriteResult", "WriteToIndex"]
 
 METRICS_NAMESPACE = "reindex"
 STAGE = "index"
+MAX_VERSION = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MILLISECOND = _EPOCH.resolution * 1000
 
 
 class IndexWriteResult(NamedTuple):
@@ -57,12 +82,39 @@ class _IndexMetrics:
     def __init__(self) -> None:
         self.indexed = Metrics.counter(METRICS_NAMESPACE, "indexed")
         self.refused = Metrics.counter(METRICS_NAMESPACE, "index_refused")
+        self.from_backend = {
+            "retried": Metrics.counter(METRICS_NAMESPACE, "index_retries"),
+            "version_conflicts": Metrics.counter(METRICS_NAMESPACE, "index_version_conflicts"),
+        }
 
 
 class _Pending(NamedTuple):
     record: Any
     timestamp: Any
     window: Any
+
+
+def external_version(value: Any) -> int:
+    """``value`` as an external version: an int in ``0 .. 2**63 - 1``.
+
+    Accepts ints, integral Decimals (DynamoDB numbers) and datetimes (epoch
+    milliseconds; a naive datetime is taken as UTC). ``TypeError`` or
+    ``ValueError`` otherwise.
+    """
+    if isinstance(value, bool):
+        raise TypeError("a version cannot be a bool")
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        value = (aware - _EPOCH) // _ONE_MILLISECOND
+    elif isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ValueError(f"a version must be a whole number, got {value}")
+        value = int(value)
+    elif not isinstance(value, int):
+        raise TypeError(f"a version must be an int or datetime, got {type(value).__name__}")
+    if not 0 <= value <= MAX_VERSION:
+        raise ValueError(f"a version must be between 0 and 2**63 - 1, got {value}")
+    return value
 
 
 class _WriteBatchesFn(beam.DoFn):
@@ -80,22 +132,34 @@ class _WriteBatchesFn(beam.DoFn):
         batch_size: int,
         encode: Callable[[Any], str] | None,
         table: str | None,
+        batch_bytes: int = 8 * 2**20,
+        version_field: str | None = None,
     ):
         self._uri = uri
         self._id_fields = id_fields
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
+        self._version_field = version_field
         self._encode = encode
         self._table = table
         self._index = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the configuration travels; the open index (and its credentials) never does."""
+        runtime = ("_index", "_encoder", "_metrics", "_backend_counts", "_pending")
+        return {k: v for k, v in self.__dict__.items() if k not in runtime} | {"_index": None}
 
     def setup(self) -> None:
         self._index = open_backend(self._uri)
         self._encoder = RecordEncoder(self._encode)
         self._metrics = _IndexMetrics()
-        self._pending: list[_Pending] = []
+        self._backend_counts: dict[str, int] = {}
+        self._pending: list[tuple[_Pending, Document, int | None]] = []
+        self._pending_bytes = 0
 
     def start_bundle(self) -> None:
         self._pending = []
+        self._pending_bytes = 0
 
     def process(
         self,
@@ -103,8 +167,21 @@ class _WriteBatchesFn(beam.DoFn):
         timestamp=beam.DoFn.TimestampParam,
         window=beam.DoFn.WindowParam,
     ) -> Iterator[Any]:
-        self._pending.append(_Pending(record, timestamp, window))
-        if len(self._pending) >= self._batch_size:
+        entry = _Pending(record, timestamp, window)
+        made = self._document(entry)
+        if not isinstance(made, Document):
+            yield made
+            return
+        version = None
+        if self._version_field is not None:
+            version = self._version(entry, made.body)
+            if isinstance(version, pvalue.TaggedOutput):
+                yield version
+                return
+        self._pending.append((entry, made, version))
+        body = made.body
+        self._pending_bytes += len(body) if body.isascii() else len(body.encode("utf-8", "replace"))
+        if len(self._pending) >= self._batch_size or self._pending_bytes >= self._batch_bytes:
             yield from self._flush()
 
     def finish_bundle(self) -> Iterator[Any]:
@@ -157,19 +234,39 @@ class _WriteBatchesFn(beam.DoFn):
         except (TypeError, ValueError) as e:
             return self._refused(entry, body, "InvalidId", str(e), ",".join(self._id_fields))
 
+    def _version(self, entry: _Pending, body: str) -> int | pvalue.TaggedOutput:
+        """The record's external version, or the dead letter saying why there is none."""
+        name = self._version_field
+        value = getattr(entry.record, name, None)
+        if value is None:
+            return self._refused(
+                entry, body, "MissingVersion", f"version field {name!r} is missing or None", name
+            )
+        try:
+            return external_version(value)
+        except (TypeError, ValueError) as e:
+            return self._refused(entry, body, "InvalidVersion", str(e), name)
+
+    def _publish_backend_counts(self) -> None:
+        for name, total in self._index.write_counters().items():
+            counter = self._metrics.from_backend.get(name)
+            delta = total - self._backend_counts.get(name, 0)
+            if counter is not None and delta:
+                counter.inc(delta)
+            self._backend_counts[name] = total
+
     def _flush(self) -> Iterator[Any]:
-        pending, self._pending = self._pending, []
-        documents, sources = [], []
-        for entry in pending:
-            made = self._document(entry)
-            if isinstance(made, Document):
-                documents.append(made)
-                sources.append(entry)
-            else:
-                yield made
-        if not documents:
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
             return
-        refusals = {refusal.position: refusal for refusal in self._index.write_batch(documents)}
+        documents = [document for _, document, _ in pending]
+        sources = [entry for entry, _, _ in pending]
+        if self._version_field is None:
+            written = self._index.write_batch(documents)
+        else:
+            written = self._index.write_batch(documents, versions=[v for _, _, v in pending])
+        self._publish_backend_counts()
+        refusals = {refusal.position: refusal for refusal in written}
         self._metrics.indexed.inc(len(documents) - len(refusals))
         for position, (document, entry) in enumerate(zip(documents, sources, strict=True)):
             refusal = refusals.get(position)
@@ -182,12 +279,16 @@ class _WriteBatchesFn(beam.DoFn):
 class WriteToIndex(beam.PTransform):
     """Writes records (dataclasses-json instances) to the index at ``uri``.
 
-    ``uri``: e.g. ``sqlite:///out/index.db`` (see ``transforms.index``);
+    ``uri``: e.g. ``sqlite:///out/index.db`` or
+    ``elasticsearch+https://host:9200/works`` (see ``transforms.index``);
     checked here, and a relative path is made absolute. ``id_fields``: the
-    model fields holding the table's key, hash key first. ``batch_size``:
-    documents per write. ``encode``: a picklable ``record -> str`` for the
-    body; by default the compiled encoder, byte-identical to ``to_json()``.
-    ``table``: the table name recorded in dead letters.
+    model fields holding the table's key, hash key first. ``batch_size``,
+    ``batch_bytes``: a write holds at most this many documents and about
+    this many bytes of bodies (``None``: the backend's defaults).
+    ``encode``: a picklable ``record -> str`` for the body; by default the
+    compiled encoder, byte-identical to ``to_json()``. ``table``: the table
+    name recorded in dead letters. ``version_field``: the model field
+    holding the record's external version (search servers only).
 
     Returns an :class:`IndexWriteResult` (``.indexed``, ``.dead_letters``).
     """
@@ -200,12 +301,17 @@ class WriteToIndex(beam.PTransform):
         uri: str,
         *,
         id_fields: Sequence[str] = ("id",),
-        batch_size: int = 500,
+        batch_size: int | None = None,
         encode: Callable[[Any], str] | None = None,
         table: str | None = None,
+        batch_bytes: int | None = None,
+        version_field: str | None = None,
     ):
         super().__init__()
         self._uri = normalize_uri(uri)
+        backend = backend_class(self._uri)
+        batch_size = backend.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        batch_bytes = backend.DEFAULT_BATCH_BYTES if batch_bytes is None else batch_bytes
         if isinstance(id_fields, str):
             raise TypeError(f"id_fields must be a sequence of field names, e.g. ({id_fields!r},)")
         self._id_fields = tuple(id_fields)
@@ -215,6 +321,18 @@ class WriteToIndex(beam.PTransform):
             raise ValueError(f"id_fields must name at least one field, got {id_fields!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(batch_bytes, bool) or not isinstance(batch_bytes, int) or batch_bytes < 1:
+            raise ValueError(f"batch_bytes must be a positive int, got {batch_bytes!r}")
+        if version_field is not None:
+            if not isinstance(version_field, str) or not version_field:
+                raise ValueError(f"version_field must name a field, got {version_field!r}")
+            if not backend.SUPPORTS_VERSIONS:
+                raise ValueError(
+                    f"version_field needs a backend with external versions "
+                    f"(elasticsearch, opensearch); {self._uri.split(':', 1)[0]} has none"
+                )
+        self._batch_bytes = batch_bytes
+        self._version_field = version_field
         if encode is not None and not callable(encode):
             raise TypeError(f"encode must be callable, got {type(encode).__name__}")
         self._batch_size = batch_size
@@ -223,7 +341,15 @@ class WriteToIndex(beam.PTransform):
 
     def expand(self, records: beam.PCollection) -> IndexWriteResult:
         outputs = records | "WriteBatches" >> beam.ParDo(
-            _WriteBatchesFn(self._uri, self._id_fields, self._batch_size, self._encode, self._table)
+            _WriteBatchesFn(
+                self._uri,
+                self._id_fields,
+                self._batch_size,
+                self._encode,
+                self._table,
+                batch_bytes=self._batch_bytes,
+                version_field=self._version_field,
+            )
         ).with_outputs(self.DEAD_LETTERS, main=self.INDEXED)
         return IndexWriteResult(outputs[self.INDEXED], outputs[self.DEAD_LETTERS])
 
@@ -232,4 +358,6 @@ class WriteToIndex(beam.PTransform):
             "uri": self._uri,
             "id_fields": ",".join(self._id_fields),
             "batch_size": self._batch_size,
+            "batch_bytes": self._batch_bytes,
+            "version_field": self._version_field or "",
         }

@@ -8,7 +8,11 @@ benchmarks::
         refusals = index.write_batch([Document("w1", '{"id": "w1"}')])
         hits = index.search("gulliver travels", limit=5)
 
-Supported schemes: ``sqlite`` (the embedded index, ``transforms.index.sqlite``).
+Supported schemes: ``sqlite`` (the embedded index, ``transforms.index.sqlite``),
+``elasticsearch+http(s)`` and ``opensearch+http(s)`` / ``opensearch+aws+https``
+(``transforms.index.elasticsearch``, ``transforms.index.opensearch``), and
+``sqlite+table`` (one physical table of an embedded index, used while
+building behind an alias: ``transforms.index.alias``).
 A new backend subclasses :class:`IndexBackend` and is registered in
 ``_BACKENDS`` by its import path, so its client library is only imported when
 the scheme is used.
@@ -41,9 +45,16 @@ __all__ = [
 
 _BACKENDS = {
     "sqlite": "transforms.index.sqlite:SQLiteIndex",
+    "sqlite+table": "transforms.index.sqlite_table:SQLiteTableIndex",
+    "elasticsearch+http": "transforms.index.elasticsearch:ElasticsearchIndex",
+    "elasticsearch+https": "transforms.index.elasticsearch:ElasticsearchIndex",
+    "opensearch+http": "transforms.index.opensearch:OpenSearchIndex",
+    "opensearch+https": "transforms.index.opensearch:OpenSearchIndex",
+    "opensearch+aws+https": "transforms.index.opensearch:OpenSearchIndex",
+    "opensearch+aws+http": "transforms.index.opensearch:OpenSearchIndex",
 }
 
-SUPPORTED_SCHEMES = tuple(sorted(_BACKENDS))
+SUPPORTED_SCHEMES = tuple(_BACKENDS)
 
 
 class SearchHit(NamedTuple):
@@ -70,7 +81,16 @@ class IndexBackend(abc.ABC):
     every other document of the batch is durably written when it returns.
     Errors that are not about one document (the index is unreachable, the
     disk is full) are raised, so that the caller retries the whole batch.
+
+    ``DEFAULT_BATCH_SIZE`` and ``DEFAULT_BATCH_BYTES`` are the batch limits
+    that suit the backend; ``SUPPORTS_VERSIONS`` says that ``write_batch``
+    takes ``versions=`` (external versions: an older document never
+    overwrites a newer one).
     """
+
+    DEFAULT_BATCH_SIZE = 500
+    DEFAULT_BATCH_BYTES = 8 * 2**20
+    SUPPORTS_VERSIONS = False
 
     @classmethod
     @abc.abstractmethod
@@ -105,6 +125,10 @@ class IndexBackend(abc.ABC):
         are taken literally. ``raw=True`` passes the backend's own query syntax
         through; a malformed raw query raises ``ValueError``.
         """
+
+    def write_counters(self) -> dict[str, int]:
+        """Running totals of write events worth a metric (retries, ...); none by default."""
+        return {}
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -151,6 +151,10 @@ class SQLiteIndex(IndexBackend):
     creates the file, its folder and the schema when missing.
     """
 
+    _upsert = UPSERT
+    _upsert_json_array = UPSERT_JSON_ARRAY
+    _search = _SEARCH
+
     def __init__(self, path: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
         self.path = os.path.abspath(path)
         folder = os.path.dirname(self.path)
@@ -263,7 +267,7 @@ class SQLiteIndex(IndexBackend):
             for position, row in zip(positions, rows, strict=True):
                 self._conn.execute("SAVEPOINT document")
                 try:
-                    self._conn.execute(UPSERT, row)
+                    self._conn.execute(self._upsert, row)
                 except (sqlite3.Error, UnicodeEncodeError) as e:
                     self._conn.execute("ROLLBACK TO document")
                     if not _is_document_error(e):
@@ -283,10 +287,10 @@ class SQLiteIndex(IndexBackend):
         back to ``executemany``.
         """
         if any("\x00" in doc_id or "\x00" in body for doc_id, body in rows):
-            self._conn.executemany(UPSERT, rows)
+            self._conn.executemany(self._upsert, rows)
         else:
             payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-            self._conn.execute(UPSERT_JSON_ARRAY, (payload,))
+            self._conn.execute(self._upsert_json_array, (payload,))
 
     def delete(self, ids: Iterable[str]) -> int:
         with self._write_transaction():
@@ -311,7 +315,7 @@ class SQLiteIndex(IndexBackend):
         if not expression.strip():
             return []
         try:
-            rows = self._conn.execute(_SEARCH, (expression, limit)).fetchall()
+            rows = self._conn.execute(self._search, (expression, limit)).fetchall()
         except sqlite3.OperationalError as e:
             if not raw:
                 raise

@@ -1,0 +1,169 @@
+"""Timed reads of the replay server: the Beam pipeline and a bare threaded loop.
+
+Shared by ``bench/pipeline_overhead.py`` and ``bench/scaling.py``. Both sides
+read the same table, from the same server, with the same segments, the same
+client (``DynamoDBClientConfig``, fast page parsing) and the same decoder
+(``compile_decoder(Work)``), and throw the records away:
+
+* :func:`run_pipeline`: ``ReadFromDynamoDB | DecodeItems(Work) | null sink`` on
+  the in-process DirectRunner engine (``FnApiRunner``), in its multi-threaded
+  mode with one worker thread per segment, so that segments are read at once;
+* :func:`run_bare_loop`: one thread per segment, each with its own client,
+  calling ``scan`` page after page and decoding every item.
+
+Each returns a :class:`Run`: items, wall seconds (from start to finish, the
+pipeline's construction and start-up included), the seconds from the first
+record to the last, and the CPU seconds of this process (the server runs in
+its own).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.models import Work
+from transforms import DecodeItems, ReadFromDynamoDB
+from transforms.decoder import compile_decoder
+from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.gc_thresholds import raise_young_threshold
+
+__all__ = ["Run", "run_bare_loop", "run_pipeline"]
+
+REGION = "us-east-1"
+
+
+@dataclasses.dataclass
+class Run:
+    items: int
+    wall_seconds: float
+    active_seconds: float
+    cpu_seconds: float
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items / self.wall_seconds
+
+    @property
+    def active_items_per_second(self) -> float:
+        return self.items / self.active_seconds if self.active_seconds else 0.0
+
+
+class _Arrivals:
+    """Counts records and notes the first and last arrival (one process)."""
+
+    lock = threading.Lock()
+    count = 0
+    first: float | None = None
+    last = 0.0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.count, cls.first, cls.last = 0, None, 0.0
+
+    @classmethod
+    def note(cls, count: int) -> None:
+        now = time.perf_counter()
+        with cls.lock:
+            if cls.first is None:
+                cls.first = now
+            cls.count += count
+            cls.last = now
+
+
+class _NullSink(beam.DoFn):
+    """Drops records, counting them per bundle."""
+
+    def start_bundle(self):
+        self._count = 0
+
+    def process(self, record):
+        if not self._count:
+            _Arrivals.note(0)
+        self._count += 1
+        return ()
+
+    def finish_bundle(self):
+        _Arrivals.note(self._count)
+
+
+def run_pipeline(
+    endpoint_url: str, table: str, segments: int, page_size: int | None, items: int
+) -> Run:
+    """Read + decode + null sink on the DirectRunner, one thread per segment."""
+    options = PipelineOptions(
+        [
+            "--runner=FnApiRunner",
+            "--direct_running_mode=multi_threading",
+            f"--direct_num_workers={segments}",
+        ]
+    )
+    _Arrivals.reset()
+    cpu, wall = time.process_time(), time.perf_counter()
+    with beam.Pipeline(options=options) as p:
+        read = p | ReadFromDynamoDB(
+            table_name=table,
+            total_segments=segments,
+            page_size=page_size,
+            endpoint_url=endpoint_url,
+            region_name=REGION,
+        )
+        decoded = read | DecodeItems(Work)
+        _ = decoded.records | beam.ParDo(_NullSink())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if _Arrivals.count != items:
+        raise RuntimeError(f"the pipeline decoded {_Arrivals.count} records, expected {items}")
+    return Run(items, wall, _Arrivals.last - (_Arrivals.first or _Arrivals.last), cpu)
+
+
+def run_bare_loop(
+    endpoint_url: str, table: str, segments: int, page_size: int | None, items: int
+) -> Run:
+    """One thread per segment: ``client.scan`` page after page, each item decoded."""
+    raise_young_threshold()
+    decode = compile_decoder(Work)
+    config = DynamoDBClientConfig(region_name=REGION, endpoint_url=endpoint_url)
+    clients = [config.create_client() for _ in range(segments)]
+    counts = [0] * segments
+    errors: list[BaseException] = []
+    _Arrivals.reset()
+
+    def read(segment: int) -> None:
+        request = {"TableName": table, "ReturnConsumedCapacity": "TOTAL"}
+        if segments > 1:
+            request.update(Segment=segment, TotalSegments=segments)
+        if page_size:
+            request["Limit"] = page_size
+        try:
+            while True:
+                response = clients[segment].scan(**request)
+                _Arrivals.note(0)
+                page = response["Items"]
+                for item in page:
+                    decode(item)
+                counts[segment] += len(page)
+                _Arrivals.note(len(page))
+                if "LastEvaluatedKey" not in response:
+                    return
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    threads = [threading.Thread(target=read, args=(s,)) for s in range(segments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    for client in clients:
+        client.close()
+    if errors:
+        raise errors[0]
+    if sum(counts) != items:
+        raise RuntimeError(f"the loop decoded {sum(counts)} records, expected {items}")
+    return Run(items, wall, _Arrivals.last - (_Arrivals.first or _Arrivals.last), cpu)
