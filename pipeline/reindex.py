@@ -271,6 +271,11 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
     """
     from transforms.index.alias import prepare_swap
 
+    if config.resume_from:
+        raise ReindexError(
+            "--swap-alias cannot be combined with --resume-from: a resumed run reads only "
+            "the segments left unread, so the new index would miss everything else"
+        )
     if config.from_export:
         from transforms.export_manifest import read_export_manifest
 

@@ -387,3 +387,22 @@ def test_cli_keep_needs_swap_alias(tmp_path):
         "2",
     )
     assert done.returncode == 2 and "--keep needs --swap-alias" in done.stderr
+
+
+def test_cli_swap_alias_refuses_a_resumed_run(dynamodb_server, small_table, tmp_path):
+    table, _ = small_table
+    (tmp_path / "earlier").mkdir()
+    done = _reindex(
+        dynamodb_server,
+        table,
+        f"sqlite:///{tmp_path}/index.db",
+        tmp_path,
+        "--swap-alias",
+        "--resume-from",
+        str(tmp_path / "earlier"),
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        "error: --swap-alias cannot be combined with --resume-from: a resumed run reads only "
+        "the segments left unread, so the new index would miss everything else"
+    ]
