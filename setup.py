@@ -23,6 +23,8 @@ EXTRAS = {
     # Index clients: the official bulk helpers of each search server.
     "elasticsearch": ELASTICSEARCH,
     "opensearch": OPENSEARCH,
+    # Plots of the benchmarks in bench/ (the figures print without it).
+    "bench": ["matplotlib>=3.7"],
     "test": [
         "pytest>=8",
         "hypothesis>=6.100",

@@ -4,7 +4,8 @@
     python bench/run_all.py --quick    # small sizes, a minute or two: a smoke run
 
 Each benchmark writes ``bench/results/NAME.{md,json,png}``; this script then
-gathers their targets into ``bench/results/summary.md``. A benchmark that
+gathers the targets of all of them (``--only`` reruns some, the others keep
+their last results) into ``bench/results/summary.md``. A benchmark that
 fails is reported and the others still run; the exit status is 1 then.
 """
 
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds[name] = time.perf_counter() - began
 
     rows = []
-    for name in chosen:
+    for name in BENCHMARKS:
         path = RESULTS / f"{name}.json"
         if name in failed or not path.exists():
             rows.append([name, "failed", "", "", ""])
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "# Benchmarks: the targets of the performance issue",
             "",
             f"{'Quick' if args.quick else 'Full'} run of `python bench/run_all.py"
-            f"{' --quick' if args.quick else ''}` in "
+            f"{' --quick' if args.quick else ''}{' --only ' + args.only if args.only else ''}` in "
             f"{time.perf_counter() - started:.0f} s ({machine_line()}).",
             "",
             markdown_table(["benchmark", "target", "measured", "bound", ""], rows, "lllrl"),

@@ -10,8 +10,9 @@ are binaries, which travel as base64 text and come out as ``bytes``.
 :func:`install_fast_scan_parser` registers a handler on the client's
 ``before-parse.dynamodb.Scan`` event. For a successful response it reads the
 body once with ``json.loads``, turns ``B`` and ``BS`` payloads into ``bytes``
-(walking the items only when the body holds a binary tag at all), hands the
-items to botocore as an already-parsed part of the response, and leaves the
+(the text is searched for binary tags first: most pages need no walk, or one
+over the top level of their items), hands the items to botocore as an
+already-parsed part of the response, and leaves the
 rest of the body (``LastEvaluatedKey``, ``Count``, ``ScannedCount``,
 ``ConsumedCapacity``) to botocore's own parser. Everything else stays
 botocore's: signing, endpoints, credentials, the ``x-amz-crc32`` check and the
@@ -21,7 +22,7 @@ parsing and never see the difference. Error responses are not touched.
 Contract: ``client.scan(...)`` returns the same response with or without the
 handler (tests compare both on tables with every attribute type). The handler
 steps aside, and botocore parses the page as usual, for a body that is not a
-JSON object with a list of items, that holds a JSON ``null`` anywhere (which
+JSON object with a list of items, that holds a JSON ``null`` value (which
 botocore drops from structures), or whose binaries do not decode. The one
 known difference is for responses DynamoDB does not send today: a value whose
 type tag botocore's model does not know is passed on as sent, where botocore
