@@ -23,14 +23,19 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.export_summary import ExportReindexSummary, summarize_export
-from pipeline.reindex import ReindexError, _check_dead_letter_path, _check_index, load_model
+from pipeline.reindex import (
+    ReindexError,
+    check_dead_letter_path,
+    check_index,
+    index_records,
+    load_model,
+)
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode import DecodeItems
 from transforms.delete_index import DeleteFromIndex
 from transforms.export_manifest import ExportManifest, ExportManifestError, read_export_manifest
 from transforms.export_source import ReadFromDynamoDBExport, first_record_keys
 from transforms.model_attributes import fields_for_attributes
-from transforms.write_index import WriteToIndex
 
 __all__ = [
     "ExportReindexOutputs",
@@ -102,12 +107,7 @@ def build_export_reindex(
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
     )
-    written = decoded.records | "Index" >> WriteToIndex(
-        config.index,
-        id_fields=fields_for_attributes(model, key_attributes),
-        batch_size=config.batch_size,
-        table=table,
-    )
+    written = index_records(decoded.records, config, model, key_attributes, table)
     deleted = read.removed_keys | "Delete" >> DeleteFromIndex(
         config.index,
         key_attributes=key_attributes,
@@ -149,12 +149,12 @@ def run_export_reindex(config, pipeline_args: list[str]) -> ExportReindexSummary
         fields_for_attributes(model, key_attributes)
     except ValueError as error:
         raise ReindexError(str(error)) from error
-    _check_dead_letter_path(config.dead_letters)
-    _check_index(config.index)
+    check_dead_letter_path(config.dead_letters)
+    check_index(config.index)
     started = time.monotonic()
     build_export_reindex(pipeline, config, model, manifest, key_attributes)
     result = pipeline.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started
-    index_count = _check_index(config.index)
+    index_count = check_index(config.index)
     return summarize_export(result, config, manifest, elapsed, index_count)

@@ -137,14 +137,7 @@ def build_reindex(
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
     )
-    written = decoded.records | "Index" >> WriteToIndex(
-        config.index,
-        id_fields=fields_for_attributes(model, key_attributes),
-        batch_size=config.batch_size,
-        table=config.table,
-        batch_bytes=config.batch_bytes,
-        version_field=config.version_field,
-    )
+    written = index_records(decoded.records, config, model, key_attributes, config.table)
     dead_letters = (
         decoded.dead_letters,
         written.dead_letters,
@@ -231,7 +224,19 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def _check_dead_letter_path(path: str) -> None:
+def index_records(records, config: ReindexConfig, model: type, key_attributes, table):
+    """Writes ``records`` to ``config.index``; ids from the model's key fields."""
+    return records | "Index" >> WriteToIndex(
+        config.index,
+        id_fields=fields_for_attributes(model, key_attributes),
+        batch_size=config.batch_size,
+        table=table,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
+    )
+
+
+def check_dead_letter_path(path: str) -> None:
     if path.endswith(".jsonl"):
         path = FileSystems.split(path)[0] or "."
     try:
@@ -247,7 +252,7 @@ def _check_dead_letter_path(path: str) -> None:
         raise ReindexError(f"cannot write dead letters to {path!r}: {error}") from error
 
 
-def _check_index(uri: str) -> int:
+def check_index(uri: str) -> int:
     try:
         with open_backend(uri) as index:
             return index.count()
@@ -312,8 +317,8 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     if config.resume_from:
         config = resume_config(config)
     description = describe_table(_client_config(config), config.table)
-    _check_dead_letter_path(config.dead_letters)
-    _check_index(config.index)
+    check_dead_letter_path(config.dead_letters)
+    check_index(config.index)
     options = PipelineOptions(pipeline_args)
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
@@ -338,7 +343,7 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
                 config.job_attempts,
             )
     elapsed = time.monotonic() - started
-    index_count = _check_index(config.index)
+    index_count = check_index(config.index)
     summary = summarize(result, outputs.scan_request, config, description, elapsed, index_count)
     if summary.unread_segment_count:
         summary.unread = _unread_segments(config.dead_letters)

@@ -13,20 +13,18 @@ import sqlite3
 import subprocess
 import sys
 
+from pipeline.reindex import ReindexConfig
 from pipeline.sample_data import create_table, generate_items, seed_table
 from tests.tables import unique_name
 from transforms.dead_letters import read_dead_letters
+from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.scan_source import describe_table
+from transforms.table_description import TableDescription
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IN_PROCESS = ("--runner=FnApiRunner",)
-MULTI_PROCESS = (
-    "--runner=FnApiRunner",
-    "--direct_running_mode=multi_processing",
-    "--direct_num_workers=2",
-)
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m pipeline ARGS`` from the project root; never hangs past ``timeout``."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
@@ -38,29 +36,71 @@ def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess
     )
 
 
-def reindex_args(
-    endpoint_url: str,
-    table: str,
+def index_sink_args(
     tmp_path,
     *,
     dead_letters: str = "dead",
     model: str = "pipeline.models:Work",
+    index: str | None = None,
 ) -> list[str]:
+    """``--model MODEL --index INDEX --dead-letters TMP/DEAD``.
+
+    ``index`` defaults to the SQLite index ``sqlite:///TMP/index.db``.
+    """
+    return [
+        "--model",
+        model,
+        "--index",
+        index or f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / dead_letters),
+    ]
+
+
+def reindex_args(endpoint_url: str, table: str, tmp_path, **sink: str) -> list[str]:
+    """``reindex`` of ``table`` at ``endpoint_url``; ``sink`` as for :func:`index_sink_args`."""
     return [
         "reindex",
         "--table",
         table,
-        "--model",
-        model,
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / dead_letters),
+        *index_sink_args(tmp_path, **sink),
         "--endpoint-url",
         endpoint_url,
         "--region",
         "us-east-1",
     ]
+
+
+def replay_args(dead_letters_path, tmp_path, *, model: str = "pipeline.models:Work") -> list[str]:
+    """``replay`` of the dead letters at ``dead_letters_path`` into ``tmp_path``'s index."""
+    return [
+        "replay",
+        "--dead-letters",
+        str(dead_letters_path),
+        "--model",
+        model,
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+    ]
+
+
+def reindex_config(endpoint_url: str, table: str, tmp_path, **overrides) -> ReindexConfig:
+    """What :func:`reindex_args` asks for, as a config for ``build_reindex`` in this process."""
+    return ReindexConfig(
+        table=table,
+        model="pipeline.models:Work",
+        index=f"sqlite:///{tmp_path}/index.db",
+        dead_letters=str(tmp_path / "dead"),
+        endpoint_url=endpoint_url,
+        region="us-east-1",
+        **overrides,
+    )
+
+
+def table_description(endpoint_url: str, table: str) -> TableDescription:
+    """``DescribeTable`` of ``table`` at ``endpoint_url`` (region us-east-1)."""
+    config = DynamoDBClientConfig(region_name="us-east-1", endpoint_url=endpoint_url)
+    return describe_table(config, table)
 
 
 def sample_table(client, prefix: str, items: int, malformed_fraction: float, seed: int):
@@ -75,6 +115,7 @@ def sample_table(client, prefix: str, items: int, malformed_fraction: float, see
 
 
 def index_rows(db_path) -> dict[str, str]:
+    """``{id: body}`` of every document in the SQLite index at ``db_path``."""
     with sqlite3.connect(db_path) as connection:
         return dict(connection.execute("SELECT id, body FROM documents").fetchall())
 

@@ -9,10 +9,7 @@ them" case, which no real server does on purpose, comes from the fault proxy
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -21,11 +18,11 @@ import pytest
 from pipeline.sample_data import create_table, generate_items, seed_table
 from tests.bulk_fault_proxy import FaultPlan, FaultProxy
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
+from tests.reindex_runs import cli, index_rows, reindex_args
 from tests.tables import unique_name
 from transforms.index import Document, open_backend
 from transforms.index.alias import prepare_swap, rollback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 SERVERS = {
     "es@noida": ("elasticsearch+http", "elasticsearch_url"),
@@ -40,11 +37,6 @@ def _docs(prefix: str, count: int, word: str) -> list[Document]:
 def _write(uri: str, documents: list[Document]) -> None:
     with open_backend(uri) as backend:
         assert backend.write_batch(documents) == []
-
-
-def _live_rows(path) -> dict[str, str]:
-    with sqlite3.connect(path) as conn:
-        return dict(conn.execute("SELECT id, body FROM documents").fetchall())
 
 
 def _tables(path) -> set[str]:
@@ -67,13 +59,13 @@ def test_sqlite_first_swap_retires_the_plain_index_in_one_step(tmp_path):
     swap = prepare_swap(uri, now=T0)
     assert swap.build_name == "documents__20261128120000"
     _write(swap.build_uri, _docs("new", 8, "banana"))
-    assert set(_live_rows(path)) == {f"old{n}" for n in range(5)}
+    assert set(index_rows(path)) == {f"old{n}" for n in range(5)}
     assert _search_ids(uri, "banana") == set()
 
     result = swap.complete(8)
 
     assert result.swapped and result.found == 8
-    assert _live_rows(path) == {d.id: d.body for d in _docs("new", 8, "banana")}
+    assert index_rows(path) == {d.id: d.body for d in _docs("new", 8, "banana")}
     assert _search_ids(uri, "banana") == {f"new{n}" for n in range(8)}
     assert _search_ids(uri, "apple") == set()
     (retired,) = result.previous
@@ -98,7 +90,7 @@ def test_sqlite_keep_prunes_the_oldest_and_rollback_restores_the_previous(tmp_pa
     assert _search_ids(uri, "gamma") == {f"gamma{n}" for n in range(5)}
 
     assert rollback(uri) == second.new_index
-    assert set(_live_rows(path)) == {f"beta{n}" for n in range(4)}
+    assert set(index_rows(path)) == {f"beta{n}" for n in range(4)}
     assert _search_ids(uri, "beta") == {f"beta{n}" for n in range(4)}
     assert _search_ids(uri, "gamma") == set()
 
@@ -122,7 +114,7 @@ def test_sqlite_failed_verification_moves_nothing_and_is_never_kept_for_rollback
 
     assert not result.swapped and result.found == 3
     assert "holds 3 documents, but 5 were written" in result.reason
-    assert set(_live_rows(path)) == {f"good{n}" for n in range(4)}
+    assert set(index_rows(path)) == {f"good{n}" for n in range(4)}
     assert "NOT MOVED" in result.render()
     later = prepare_swap(uri, now=T0 + timedelta(hours=2))
     _write(later.build_uri, _docs("later", 2, "later"))
@@ -299,31 +291,9 @@ def small_table(dynamodb_client):
     return name, {s.record.id: s.record.to_json() for s in samples}
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def _reindex(dynamodb_server, table, index, tmp_path, *extra):
-    return _cli(
-        "reindex",
-        "--table",
-        table,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        index,
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--endpoint-url",
-        dynamodb_server.endpoint_url,
-        "--region",
-        "us-east-1",
+    return cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path, index=index),
         "--runner",
         "FnApiRunner",
         *extra,
@@ -336,11 +306,11 @@ def test_cli_swap_alias_on_sqlite_twice(dynamodb_server, small_table, tmp_path):
     first = _reindex(dynamodb_server, table, uri, tmp_path, "--swap-alias")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "alias          documents -> documents__" in first.stdout
-    assert _live_rows(tmp_path / "index.db") == good
+    assert index_rows(tmp_path / "index.db") == good
     second = _reindex(dynamodb_server, table, uri, tmp_path, "--swap-alias", "documents")
     assert second.returncode == 0, second.stderr[-2000:]
-    assert _live_rows(tmp_path / "index.db") == good
-    found = _cli("search", "--index", uri, "--limit", "2", "the")
+    assert index_rows(tmp_path / "index.db") == good
+    found = cli("search", "--index", uri, "--limit", "2", "the")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2
 
 
@@ -358,7 +328,7 @@ def test_cli_swap_alias_on_elasticsearch_and_refusal_exit_code(
     (live,) = _aliases(elasticsearch_url, alias)
     with open_backend(f"{base}/{alias}") as index:
         assert index.count() == len(good)
-    found = _cli("search", "--index", f"{base}/{alias}", "--limit", "3", "the")
+    found = cli("search", "--index", f"{base}/{alias}", "--limit", "3", "the")
     assert found.returncode == 0, found.stderr[-2000:]
     assert all(line.split("\t")[0] in good for line in found.stdout.splitlines())
 
@@ -373,7 +343,7 @@ def test_cli_swap_alias_on_elasticsearch_and_refusal_exit_code(
 
 
 def test_cli_keep_needs_swap_alias(tmp_path):
-    done = _cli(
+    done = cli(
         "reindex",
         "--table",
         "t",

@@ -23,13 +23,14 @@ from pipeline.sample_data import generate_items, item_size, seed_table, work_to_
 from tests.catalogue_models import OddlyNamed
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
-    IN_PROCESS,
     cli,
     dead_letters,
     index_rows,
     last_error_line,
     reindex_args,
+    replay_args,
 )
+from tests.runners import IN_PROCESS
 from tests.tables import create_table, seeded_table, unique_name
 from transforms import ReadFromDynamoDB
 from transforms.dead_letters import dead_letter, dumps_dead_letter
@@ -269,16 +270,7 @@ def test_items_dynamodb_cannot_hold_replayed_from_hand_made_dead_letters(tmp_pat
     ]
     (folder / "dead-letters-00000-of-00001.jsonl").write_text("\n".join(lines) + "\n")
     done = cli(
-        "replay",
-        "--dead-letters",
-        str(folder),
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--still-failing",
-        str(tmp_path / "still"),
-        *IN_PROCESS,
+        *replay_args(folder, tmp_path), "--still-failing", str(tmp_path / "still"), *IN_PROCESS
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = index_rows(tmp_path / "index.db")
@@ -458,15 +450,6 @@ def test_corrupt_dead_letter_file_given_to_replay(tmp_path):
     good = dead_letter("decode", error_type="X", error="e", item={"id": {"S": "w1"}})
     path = folder / "dead-letters-00000-of-00001.jsonl"
     path.write_text(dumps_dead_letter(good) + "\n" + '{"stage": "decode", "item": \n')
-    done = cli(
-        "replay",
-        "--dead-letters",
-        str(folder),
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        *IN_PROCESS,
-    )
+    done = cli(*replay_args(folder, tmp_path), *IN_PROCESS)
     assert one_line_error(done, 2).startswith(f"error: {path}:2: corrupt dead letter: not JSON")
     assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")

@@ -6,10 +6,9 @@ import re
 
 import apache_beam as beam
 import pytest
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
+from tests.runners import reindex_counters, run_pipeline
 from transforms.dead_letters import (
     FIELDS,
     CorruptDeadLetter,
@@ -23,7 +22,6 @@ from transforms.dead_letters import (
     read_dead_letters,
 )
 
-RUNNER = "FnApiRunner"
 ITEM = {
     "id": {"S": "w17"},
     "thumb": {"B": b"\x00\xff\x10"},
@@ -57,14 +55,6 @@ def _decode_letter(**overrides):
 def _write_lines(path, lines):
     with open(path, "w", encoding="utf-8") as f:
         f.write("".join(line + "\n" for line in lines))
-
-
-def _run(build, *args):
-    pipeline = beam.Pipeline(runner=RUNNER, options=PipelineOptions(list(args)))
-    build(pipeline)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
 
 
 def test_record_has_exactly_the_contract_keys_in_order():
@@ -176,7 +166,7 @@ def test_write_dead_letters_through_a_pipeline_reads_back_equal(tmp_path):
     letters.append(dead_letter("index", error_type="IndexRefused", error="no", document="{}"))
     folder = str(tmp_path / "dl")
 
-    result = _run(lambda p: p | beam.Create(letters) | WriteDeadLetters(folder))
+    result = run_pipeline(lambda p: p | beam.Create(letters) | WriteDeadLetters(folder))
 
     names = os.listdir(folder)
     assert names and all(
@@ -185,16 +175,16 @@ def test_write_dead_letters_through_a_pipeline_reads_back_equal(tmp_path):
     back = list(read_dead_letters(folder))
     key = dumps_dead_letter
     assert sorted(map(key, back)) == sorted(map(key, letters))
-    counters = {
-        c.key.metric.name: c.committed
-        for c in result.metrics().query(MetricsFilter().with_namespace("reindex"))["counters"]
+    assert reindex_counters(result) == {
+        "dead_letters": 51,
+        "dead_letters_decode": 50,
+        "dead_letters_index": 1,
     }
-    assert counters == {"dead_letters": 51, "dead_letters_decode": 50, "dead_letters_index": 1}
 
 
 def test_no_dead_letters_still_writes_an_empty_file(tmp_path):
     folder = tmp_path / "dl"
-    _run(lambda p: p | beam.Create([]) | WriteDeadLetters(str(folder)))
+    run_pipeline(lambda p: p | beam.Create([]) | WriteDeadLetters(str(folder)))
     assert [f.read_text() for f in folder.glob("dead-letters-*.jsonl")] == [""]
     assert list(read_dead_letters(str(folder))) == []
 
@@ -202,8 +192,8 @@ def test_no_dead_letters_still_writes_an_empty_file(tmp_path):
 def test_rewrite_removes_files_of_an_earlier_run(tmp_path):
     folder = str(tmp_path / "dl")
     first = [_decode_letter(segment=n) for n in range(6)]
-    _run(lambda p: p | beam.Create(first) | WriteDeadLetters(folder, num_shards=3))
-    _run(lambda p: p | beam.Create(first[:1]) | WriteDeadLetters(folder, num_shards=1))
+    run_pipeline(lambda p: p | beam.Create(first) | WriteDeadLetters(folder, num_shards=3))
+    run_pipeline(lambda p: p | beam.Create(first[:1]) | WriteDeadLetters(folder, num_shards=1))
     assert os.listdir(folder) == ["dead-letters-00000-of-00001.jsonl"]
     assert list(read_dead_letters(folder)) == first[:1]
 
@@ -217,9 +207,9 @@ def test_read_dead_letters_transform_restores_bytes(tmp_path):
         read = p | ReadDeadLetters(str(tmp_path))
         assert_that(read, equal_to(letters))
 
-    _run(build)
+    run_pipeline(build)
 
 
 def test_read_dead_letters_transform_fails_early_when_nothing_matches(tmp_path):
     with pytest.raises(DeadLetterSourceNotFound):
-        beam.Pipeline(runner=RUNNER) | ReadDeadLetters(str(tmp_path / "none-*.jsonl"))
+        beam.Pipeline(runner="FnApiRunner") | ReadDeadLetters(str(tmp_path / "none-*.jsonl"))

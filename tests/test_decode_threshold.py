@@ -7,7 +7,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.models import Work
 from pipeline.sample_data import generate_items
-from tests.test_reindex import cli, reindex_args
+from tests.reindex_runs import cli, reindex_args
 from transforms import DecodeItems
 
 SAMPLES = list(generate_items(40, malformed_fraction=0.25, seed=3))  # 10 of 40 malformed
@@ -55,7 +55,7 @@ def test_cli_threshold_exit_code_keeps_dead_letters(dynamodb_server, small_table
     from transforms.dead_letters import read_dead_letters
 
     done = cli(
-        *reindex_args(dynamodb_server, small_table, tmp_path),
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path),
         "--max-dead-letter-fraction",
         "0.1",
         "--runner=FnApiRunner",

@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import pickle
-import sqlite3
 import zlib
 from decimal import Decimal
 
@@ -39,6 +38,8 @@ from tests.export_folders import (
     upload_folder,
     write_export,
 )
+from tests.reindex_runs import index_rows, index_sink_args
+from tests.runners import IN_PROCESS, RUNNERS
 from transforms.dead_letters import read_dead_letters
 from transforms.delete_index import DeleteFromIndex, key_document_id
 from transforms.export_files import DataFileReader, TruncatedDataFile, filesystem_options
@@ -58,15 +59,6 @@ from transforms.export_restriction import (
 from transforms.export_source import ExportIntegrityError, ReadFromDynamoDBExport
 from transforms.index import Document, document_id, open_backend
 from transforms.wire import dumps_item
-
-IN_PROCESS = ["--runner=FnApiRunner"]
-MULTI_PROCESS = [
-    "--runner=FnApiRunner",
-    "--direct_running_mode=multi_processing",
-    "--direct_num_workers=2",
-]
-PORTABLE = ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"]
-RUNNERS = {"in_process": IN_PROCESS, "multi_process": MULTI_PROCESS, "portable": PORTABLE}
 
 _buckets = itertools.count()
 
@@ -591,11 +583,6 @@ def test_delete_from_index_removes_the_documents_written_for_those_keys(tmp_path
     assert key_document_id({"pk": {"S": "a"}, "sk": {"N": "1"}}, ("pk", "sk")) == '["a",1]'
 
 
-def index_rows(db_path):
-    with sqlite3.connect(db_path) as connection:
-        return dict(connection.execute("SELECT id, body FROM documents").fetchall())
-
-
 def export_config(tmp_path, export_root, **overrides):
     return ReindexConfig(
         table=None,
@@ -689,6 +676,12 @@ def run_cli(capsys, *args):
     return code, captured.out, captured.err
 
 
+def export_reindex_args(export: str, tmp_path, *, key_attributes: str | None = "id") -> list[str]:
+    """``reindex --from-export EXPORT [--key-attributes KEYS]`` into ``tmp_path``."""
+    keys = ["--key-attributes", key_attributes] if key_attributes else []
+    return ["reindex", "--from-export", export, *keys, *index_sink_args(tmp_path)]
+
+
 def test_cli_reindex_from_an_export_on_s3(dynamodb_server, tmp_path, capsys, works):
     base = tmp_path / "export"
     folder = write_export(base, full_records([s.item for s in works]), files=3)
@@ -698,17 +691,7 @@ def test_cli_reindex_from_an_export_on_s3(dynamodb_server, tmp_path, capsys, wor
     upload_folder(s3, bucket, base)
     code, out, err = run_cli(
         capsys,
-        "reindex",
-        "--from-export",
-        f"s3://{bucket}/{folder.key_prefix()}/",
-        "--key-attributes",
-        "id",
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
+        *export_reindex_args(f"s3://{bucket}/{folder.key_prefix()}/", tmp_path),
         *s3_args(dynamodb_server, IN_PROCESS),
     )
     assert code == 0, err
@@ -722,17 +705,7 @@ def test_cli_reports_a_truncated_file_and_keeps_the_rest(tmp_path, capsys, works
     _edit(folder.data_path(0), lambda c: c[: len(c) // 2])
     code, out, err = run_cli(
         capsys,
-        "reindex",
-        "--from-export",
-        folder.root,
-        "--key-attributes",
-        "id",
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
+        *export_reindex_args(folder.root, tmp_path),
         *IN_PROCESS,
     )
     assert code == cli.EXIT_MISMATCH
@@ -761,12 +734,7 @@ def test_cli_table_or_export(tmp_path, capsys, args, message):
         capsys,
         "reindex",
         *args,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
+        *index_sink_args(tmp_path),
     )
     assert code == cli.EXIT_USAGE and message in err
 
@@ -776,15 +744,7 @@ def test_cli_corrupt_manifest_is_one_line(tmp_path, capsys, items_120):
     _edit(os.path.join(folder.root, "manifest-summary.json"), lambda c: c[:30])
     code, _, err = run_cli(
         capsys,
-        "reindex",
-        "--from-export",
-        folder.root,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
+        *export_reindex_args(folder.root, tmp_path, key_attributes=None),
         *IN_PROCESS,
     )
     assert code == cli.EXIT_FAILED
@@ -823,17 +783,7 @@ def test_cli_swap_alias_refuses_an_incremental_export(tmp_path, capsys):
     )
     code, _, err = run_cli(
         capsys,
-        "reindex",
-        "--from-export",
-        folder.root,
-        "--key-attributes",
-        "id",
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
+        *export_reindex_args(folder.root, tmp_path),
         "--swap-alias",
         *IN_PROCESS,
     )

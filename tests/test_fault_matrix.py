@@ -22,8 +22,6 @@ import pytest
 
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
-    IN_PROCESS,
-    MULTI_PROCESS,
     cli,
     dead_letters,
     index_rows,
@@ -33,6 +31,7 @@ from tests.reindex_runs import (
     sample_table,
     summary_count,
 )
+from tests.runners import IN_PROCESS, MULTI_PROCESS
 from transforms.index.sqlite import SQLiteIndex
 from transforms.wire import dumps_item
 
@@ -142,6 +141,20 @@ def prepared_index(tmp_path, *statements):
             connection.execute(statement)
 
 
+def reindex_with_trigger(dynamodb_server, table, tmp_path, *, when: str, ids, action: str):
+    """``reindex`` into an index that runs ``action`` ``when`` one of ``ids`` is inserted.
+
+    ``when`` is ``BEFORE`` or ``AFTER``: the timing of the SQLite INSERT trigger.
+    """
+    listed = ", ".join(f"'{key}'" for key in ids)
+    prepared_index(
+        tmp_path,
+        f"CREATE TRIGGER fault {when} INSERT ON documents WHEN new.id IN ({listed}) "
+        f"BEGIN {action}; END",
+    )
+    return cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+
+
 HOLD_LOCK = """
 import sqlite3, sys, time
 connection = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -171,13 +184,14 @@ def test_busy_index_is_waited_for(dynamodb_server, works, tmp_path):
 def test_documents_the_index_refuses_become_dead_letters(dynamodb_server, works, tmp_path):
     table, good, bad = works
     refused = sorted(good)[::40]
-    ids = ", ".join(f"'{key}'" for key in refused)
-    prepared_index(
+    done = reindex_with_trigger(
+        dynamodb_server,
+        table,
         tmp_path,
-        f"CREATE TRIGGER refuse_some BEFORE INSERT ON documents WHEN new.id IN ({ids}) "
-        "BEGIN SELECT RAISE(ABORT, 'refused by the index'); END",
+        when="BEFORE",
+        ids=refused,
+        action="SELECT RAISE(ABORT, 'refused by the index')",
     )
-    done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
     assert done.returncode == 0, done.stderr[-3000:]
     assert index_rows(tmp_path / "index.db") == {k: v for k, v in good.items() if k not in refused}
     letters = dead_letters(tmp_path / "dead")
@@ -191,13 +205,14 @@ def test_index_that_loses_documents_fails_the_reconciliation(dynamodb_server, wo
     """The index takes every write but keeps fewer documents: exit 1, named."""
     table, good, _ = works
     lost = sorted(good)[:5]
-    ids = ", ".join(f"'{key}'" for key in lost)
-    prepared_index(
+    done = reindex_with_trigger(
+        dynamodb_server,
+        table,
         tmp_path,
-        f"CREATE TRIGGER lose_some AFTER INSERT ON documents WHEN new.id IN ({ids}) "
-        "BEGIN DELETE FROM documents WHERE id = new.id; END",
+        when="AFTER",
+        ids=lost,
+        action="DELETE FROM documents WHERE id = new.id",
     )
-    done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
     assert done.returncode == 1, done.stderr[-3000:]
     held = len(good) - len(lost)
     assert f"check: index holds {held:,} documents >= indexed {len(good):,}: MISMATCH" in (

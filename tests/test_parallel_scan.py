@@ -18,9 +18,7 @@ def table_900(dynamodb_client):
 
 
 def scan(server, table, **kwargs):
-    return parallel_scan(
-        table, endpoint_url=server.endpoint_url, region_name="us-east-1", **kwargs
-    )
+    return parallel_scan(table, endpoint_url=server.endpoint_url, region_name="us-east-1", **kwargs)
 
 
 @pytest.mark.parametrize("total_segments, page_size, threads", [(1, None, 1), (8, 13, 3)])

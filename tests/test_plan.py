@@ -1,13 +1,10 @@
 """``plan``: the numbers a user needs before pointing a job at a table."""
 
-import subprocess
-import sys
-
 import pytest
 
 from pipeline.plan import plan_reindex, scan_read_units
+from tests.reindex_runs import cli
 from tests.tables import seeded_table
-from tests.test_reindex import ROOT
 from transforms.table_description import TableDescription
 
 GB = 1 << 30
@@ -38,26 +35,18 @@ def test_plan_without_a_ceiling_says_how_to_set_one():
 
 def test_cli_plan(dynamodb_server, dynamodb_client):
     table = seeded_table(dynamodb_client, "plan", [{"id": {"S": f"x{i}"}} for i in range(30)])
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "plan",
-            "--table",
-            table,
-            "--endpoint-url",
-            dynamodb_server.endpoint_url,
-            "--region",
-            "us-east-1",
-            "--workers",
-            "2",
-            "--max-read-units-per-second",
-            "100",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = cli(
+        "plan",
+        "--table",
+        table,
+        "--endpoint-url",
+        dynamodb_server.endpoint_url,
+        "--region",
+        "us-east-1",
+        "--workers",
+        "2",
+        "--max-read-units-per-second",
+        "100",
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

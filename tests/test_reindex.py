@@ -6,33 +6,25 @@ the malformed items, each with the field that is wrong.
 """
 
 import json
-import os
-import sqlite3
-import subprocess
-import sys
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.models import Work
-from pipeline.reindex import ReindexConfig, build_reindex
+from pipeline.reindex import build_reindex
 from pipeline.sample_data import create_table, generate_items, seed_table
+from tests.reindex_runs import (
+    cli,
+    index_rows,
+    reindex_args,
+    reindex_config,
+    replay_args,
+    table_description,
+)
+from tests.runners import RUNNERS
 from tests.tables import unique_name
 from transforms.dead_letters import read_dead_letters
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.scan_source import describe_table
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNNERS = {
-    "in_process": ["--runner=FnApiRunner"],
-    "multi_process": [
-        "--runner=FnApiRunner",
-        "--direct_running_mode=multi_processing",
-        "--direct_num_workers=2",
-    ],
-    "portable": ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -48,28 +40,13 @@ def works_table(dynamodb_client):
     return name, good, bad
 
 
-def index_rows(db_path):
-    with sqlite3.connect(db_path) as connection:
-        return dict(connection.execute("SELECT id, body FROM documents").fetchall())
-
-
 def dead_letter_fields(path):
     return {dl["key"]["id"]["S"]: dl["field"] for dl in read_dead_letters(path)}
 
 
 def run_graph(server, table, tmp_path, runner_args, **overrides):
-    config = ReindexConfig(
-        table=table,
-        model="pipeline.models:Work",
-        index=f"sqlite:///{tmp_path}/index.db",
-        dead_letters=str(tmp_path / "dead"),
-        endpoint_url=server.endpoint_url,
-        region="us-east-1",
-        **overrides,
-    )
-    description = describe_table(
-        DynamoDBClientConfig(region_name="us-east-1", endpoint_url=server.endpoint_url), table
-    )
+    config = reindex_config(server.endpoint_url, table, tmp_path, **overrides)
+    description = table_description(server.endpoint_url, table)
     with beam.Pipeline(options=PipelineOptions(runner_args)) as p:
         build_reindex(p, config, Work, description)
     return tmp_path / "index.db", str(tmp_path / "dead")
@@ -112,38 +89,10 @@ def test_second_run_leaves_the_same_index(dynamodb_server, works_table, tmp_path
 # --- the command line -------------------------------------------------------
 
 
-def cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def reindex_args(server, table, tmp_path):
-    return [
-        "reindex",
-        "--table",
-        table,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--endpoint-url",
-        server.endpoint_url,
-        "--region",
-        "us-east-1",
-    ]
-
-
 def test_cli_reindex_end_to_end(dynamodb_server, works_table, tmp_path):
     table, good, bad = works_table
     done = cli(
-        *reindex_args(dynamodb_server, table, tmp_path),
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
         "--total-segments",
         "4",
         "--runner",
@@ -166,20 +115,16 @@ def test_cli_reindex_end_to_end(dynamodb_server, works_table, tmp_path):
 
 def test_cli_replay_after_a_model_fix(dynamodb_server, works_table, tmp_path):
     table, good, bad = works_table
-    done = cli(*reindex_args(dynamodb_server, table, tmp_path), "--runner", "FnApiRunner")
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path), "--runner", "FnApiRunner"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     letters = list(read_dead_letters(str(tmp_path / "dead")))
     fixed = {dl["key"]["id"]["S"] for dl in letters if dl["item"].get("title") == {"NULL": True}}
     assert fixed
 
     replay = cli(
-        "replay",
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--model",
-        "tests.fixed_models:WorkWithOptionalTitle",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
+        *replay_args(tmp_path / "dead", tmp_path, model="tests.fixed_models:WorkWithOptionalTitle"),
         "--still-failing",
         str(tmp_path / "still"),
         "--runner",
@@ -196,7 +141,7 @@ def test_cli_replay_after_a_model_fix(dynamodb_server, works_table, tmp_path):
 
 def test_cli_dead_letters_to_a_single_file(dynamodb_server, works_table, tmp_path):
     table, _, bad = works_table
-    args = reindex_args(dynamodb_server, table, tmp_path)
+    args = reindex_args(dynamodb_server.endpoint_url, table, tmp_path)
     args[args.index("--dead-letters") + 1] = str(tmp_path / "letters" / "dead.jsonl")
     done = cli(*args, "--runner=FnApiRunner", "--total-segments=2")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -206,7 +151,7 @@ def test_cli_dead_letters_to_a_single_file(dynamodb_server, works_table, tmp_pat
 
 def test_cli_bad_beam_option_is_one_clear_line(dynamodb_server, works_table, tmp_path):
     table, _, _ = works_table
-    done = cli(*reindex_args(dynamodb_server, table, tmp_path), "--runer=FnApiRunner")
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), "--runer=FnApiRunner")
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "error: unknown option(s): --runer=FnApiRunner "
@@ -215,7 +160,10 @@ def test_cli_bad_beam_option_is_one_clear_line(dynamodb_server, works_table, tmp
 
 
 def test_cli_missing_table_is_one_clear_line(dynamodb_server, tmp_path):
-    done = cli(*reindex_args(dynamodb_server, "no-such-table", tmp_path), "--runner=FnApiRunner")
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, "no-such-table", tmp_path),
+        "--runner=FnApiRunner",
+    )
     assert done.returncode == 3
     assert done.stderr.strip().splitlines() == [
         f"error: table 'no-such-table' was not found at endpoint {dynamodb_server.endpoint_url}: "
@@ -228,10 +176,7 @@ def test_cli_unreachable_endpoint_is_one_clear_line(tmp_path):
 
     url = f"http://127.0.0.1:{free_port()}"
 
-    class Closed:
-        endpoint_url = url
-
-    done = cli(*reindex_args(Closed, "works", tmp_path), "--runner=FnApiRunner", timeout=120)
+    done = cli(*reindex_args(url, "works", tmp_path), "--runner=FnApiRunner", timeout=120)
     assert done.returncode == 3
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach endpoint {url}")

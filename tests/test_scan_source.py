@@ -15,20 +15,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 import transforms.scan_source as scan_source
+from tests.runners import IN_PROCESS, MULTI_PROCESS, PORTABLE, RUNNERS
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB, SegmentItem
 from transforms.scan_errors import TableNotFound
 from transforms.scan_pages import RetryPolicy
 from transforms.wire import dumps_item
-
-IN_PROCESS = ["--runner=FnApiRunner"]
-MULTI_PROCESS = [
-    "--runner=FnApiRunner",
-    "--direct_running_mode=multi_processing",
-    "--direct_num_workers=2",
-]
-PORTABLE = ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"]
-RUNNERS = {"in_process": IN_PROCESS, "multi_process": MULTI_PROCESS, "portable": PORTABLE}
 
 
 def canonical(item):

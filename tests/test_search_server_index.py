@@ -25,14 +25,13 @@ from decimal import Decimal
 import apache_beam as beam
 import pytest
 from apache_beam.internal import pickler
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.display import DisplayData
 from dataclasses_json import dataclass_json
 
 from tests.bulk_fault_proxy import FaultPlan, FaultProxy
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
+from tests.runners import reindex_counters, run_pipeline
 from transforms.index import Document, backend_class, normalize_uri, open_backend
 from transforms.index.elasticsearch import ElasticsearchIndex
 from transforms.index.opensearch import OpenSearchIndex, aws_signing
@@ -414,30 +413,6 @@ def test_credentials_reach_the_server_as_headers(
 # -- pipelines ---------------------------------------------------------------------------------
 
 
-RUNNERS = {
-    "in_process": ["--runner=FnApiRunner"],
-    "multi_process": [
-        "--runner=FnApiRunner",
-        "--direct_running_mode=multi_processing",
-        "--direct_num_workers=2",
-    ],
-    "portable": ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
-}
-
-
-def _run(build, *args, runner: str = "in_process"):
-    pipeline = beam.Pipeline(options=PipelineOptions([*RUNNERS[runner], *args]))
-    build(pipeline)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
-
-
-def _counters(result) -> dict[str, int]:
-    query = result.metrics().query(MetricsFilter().with_namespace("reindex"))
-    return {c.key.metric.name: c.committed for c in query["counters"]}
-
-
 @pytest.mark.parametrize(
     "name, runner",
     [
@@ -462,10 +437,10 @@ def test_pipeline_writes_every_record_and_the_index_holds_them(request, name, ru
         assert_that(written.indexed, equal_to([b.id for b in books]), label="Ids")
         assert_that(written.dead_letters, equal_to([]), label="NoDeadLetters")
 
-    result = _run(build, runner=runner)
+    result = run_pipeline(build, runner=runner)
     assert _stored(target, index) == _expected(books)
     if runner == "in_process":
-        assert _counters(result) == {"indexed": 1000}
+        assert reindex_counters(result) == {"indexed": 1000}
 
 
 def test_pipeline_retries_transient_faults_and_dead_letters_refusals(target):
@@ -490,8 +465,8 @@ def test_pipeline_retries_transient_faults_and_dead_letters_refusals(target):
             )
             assert_that(reasons, equal_to([True] * 3), label="Reasons")
 
-        result = _run(build)
-    counters = _counters(result)
+        result = run_pipeline(build)
+    counters = reindex_counters(result)
     assert counters["indexed"] == 1497 and counters["index_refused"] == 3
     assert counters["index_retries"] == proxy.stats.transient_failures > 100
     assert _stored(target, index) == _expected([b for b in books if b.id not in refused])
@@ -514,8 +489,8 @@ def test_pipeline_version_field_never_lets_an_older_record_win(target):
         written = p | beam.Create(older) | WriteToIndex(target.uri(index), version_field="version")
         assert_that(written.indexed, equal_to([b.id for b in older]))
 
-    result = _run(build)
-    assert _counters(result) == {"indexed": 200, "index_version_conflicts": 200}
+    result = run_pipeline(build)
+    assert reindex_counters(result) == {"indexed": 200, "index_version_conflicts": 200}
     assert _stored(target, index) == _expected(newest)
 
 
@@ -556,7 +531,7 @@ def test_secrets_never_travel_with_the_transform_or_reach_logs_and_dead_letters(
                 | beam.io.WriteToText(str(dead_letters), shard_name_template="")
             )
 
-        _run(build)
+        run_pipeline(build)
     letters = dead_letters.read_text()
     assert letters.count('"stage": "index"') == 1 and "b9" in letters
     assert SECRET not in letters

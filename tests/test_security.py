@@ -15,20 +15,19 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.models import Work
-from pipeline.reindex import ReindexConfig, build_reindex
+from pipeline.reindex import build_reindex
 from tests.reindex_runs import (
-    IN_PROCESS,
-    MULTI_PROCESS,
     cli,
     dead_letters,
     index_rows,
     keyed_fields,
     reindex_args,
+    reindex_config,
     sample_table,
+    table_description,
 )
-from transforms.dynamodb_client import DynamoDBClientConfig
+from tests.runners import IN_PROCESS, RUNNERS
 from transforms.log_redaction import REDACTED, redact_secrets
-from transforms.scan_source import describe_table
 
 ACCESS_KEY_ID = "AKIAZZCANARY7KEY0001"
 SECRET_ACCESS_KEY = "canary/Secret+AccessKey0000000000000000001"
@@ -63,7 +62,7 @@ def test_nothing_secret_in_output_logs_dead_letters_or_index(
             dynamodb_server.endpoint_url, table, tmp_path, model="tests.verbose_models:LoudWork"
         ),
         "--total-segments=2",
-        *(IN_PROCESS if runner == "in_process" else MULTI_PROCESS),
+        *RUNNERS[runner],
         env=dict(os.environ, **CANARY_ENV),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -88,18 +87,8 @@ def test_nothing_secret_in_pipeline_options_or_pickled_dofns(
     for name, value in CANARY_ENV.items():
         monkeypatch.setenv(name, value)
     table, _, _ = works
-    config = ReindexConfig(
-        table=table,
-        model="pipeline.models:Work",
-        index=f"sqlite:///{tmp_path}/index.db",
-        dead_letters=str(tmp_path / "dead"),
-        endpoint_url=dynamodb_server.endpoint_url,
-        region="us-east-1",
-    )
-    description = describe_table(
-        DynamoDBClientConfig(region_name="us-east-1", endpoint_url=dynamodb_server.endpoint_url),
-        table,
-    )
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path)
+    description = table_description(dynamodb_server.endpoint_url, table)
     pipeline = beam.Pipeline(options=PipelineOptions(list(IN_PROCESS)))
     build_reindex(pipeline, config, Work, description)
     graph = pipeline.to_runner_api().SerializeToString()

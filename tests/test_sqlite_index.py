@@ -8,17 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.reindex_runs import index_rows
 from transforms.index import Document, SearchHit, normalize_uri, open_backend
 from transforms.index.sqlite import IndexSchemaError, SQLiteIndex, sqlite_path
 
 
 def _doc(doc_id, **fields):
     return Document(doc_id, json.dumps({"id": doc_id, **fields}))
-
-
-def _rows(path):
-    with sqlite3.connect(path) as conn:
-        return dict(conn.execute("SELECT id, body FROM documents").fetchall())
 
 
 @pytest.fixture
@@ -63,19 +59,19 @@ def test_open_backend_creates_file_and_folder(tmp_path):
     with open_backend(f"sqlite:///{path}") as backend:
         assert isinstance(backend, SQLiteIndex)
         assert backend.count() == 0
-    assert _rows(path) == {}
+    assert index_rows(path) == {}
 
 
 def test_write_then_contract_query_returns_bodies(index):
     docs = [_doc("w1", title="Gulliver"), _doc("w2", title="Utopia")]
     assert index.write_batch(docs) == []
-    assert _rows(index.path) == dict(docs)
+    assert index_rows(index.path) == dict(docs)
 
 
 def test_ids_with_nul_and_unusual_characters_are_stored_exactly(index):
     docs = [_doc("a\x00b", title="nul"), _doc('é\u2028"\\', title="x"), _doc("😀", title="y")]
     assert index.write_batch(docs) == []
-    assert _rows(index.path) == dict(docs)
+    assert index_rows(index.path) == dict(docs)
 
 
 @settings(max_examples=60, deadline=None)
@@ -89,14 +85,14 @@ def test_any_ids_and_bodies_round_trip(tmp_path_factory, pairs):
     path = tmp_path_factory.mktemp("roundtrip") / "index.db"
     with SQLiteIndex(str(path)) as index:
         assert index.write_batch(docs) == []
-    assert _rows(path) == dict(docs)
+    assert index_rows(path) == dict(docs)
 
 
 def test_upsert_overwrites_and_never_duplicates(index):
     index.write_batch([_doc("w1", title="old"), _doc("w2", title="two")])
     index.write_batch([_doc("w1", title="new"), _doc("w2", title="two")])
     assert index.count() == 2
-    assert json.loads(_rows(index.path)["w1"])["title"] == "new"
+    assert json.loads(index_rows(index.path)["w1"])["title"] == "new"
 
 
 def test_search_finds_words_of_string_values_only(index):
@@ -162,7 +158,7 @@ def test_refused_documents_are_reported_and_the_rest_written(index):
     refusals = index.write_batch(docs)
     assert [(r.position, r.id) for r in refusals] == [(1, "w2")]
     assert "malformed JSON" in refusals[0].reason
-    assert set(_rows(index.path)) == {"w1", "w3"}
+    assert set(index_rows(index.path)) == {"w1", "w3"}
 
 
 def test_delete_removes_document_and_its_text(index):
@@ -208,7 +204,7 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path):
     for worker in workers:
         worker.join(timeout=120)
     assert [worker.exitcode for worker in workers] == [0, 0]
-    rows = _rows(tmp_path / "shared.db")
+    rows = index_rows(tmp_path / "shared.db")
     assert set(rows) == {f"w{n}" for n in range(6000)}
     assert json.loads(rows["w4321"])["title"] == "title 4321"
     with open_backend(uri) as index:

@@ -18,8 +18,6 @@ import pytest
 
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
-    IN_PROCESS,
-    MULTI_PROCESS,
     cli,
     dead_letters,
     index_rows,
@@ -29,6 +27,7 @@ from tests.reindex_runs import (
     sample_table,
     summary_count,
 )
+from tests.runners import IN_PROCESS, MULTI_PROCESS
 
 SCAN_OPTIONS = ("--total-segments", "6", "--page-size", "30")
 
@@ -37,6 +36,18 @@ SCAN_OPTIONS = ("--total-segments", "6", "--page-size", "30")
 def works(dynamodb_client):
     """300 sample works, 5% malformed."""
     return sample_table(dynamodb_client, "workers", 300, 0.05, seed=23)
+
+
+def reindex_with_one_fault(dynamodb_server, table, tmp_path, fault: str, *options: str):
+    """``reindex`` through a proxy that injects ``fault`` once, after five requests.
+
+    Returns ``(proxy, completed process)``.
+    """
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {fault: 1.0}, after_requests=5, max_faults=1
+    ) as proxy:
+        done = cli(*reindex_args(proxy.url, table, tmp_path), *SCAN_OPTIONS, *options)
+    return proxy, done
 
 
 def assert_exactly_once(stdout, tmp_path, good, bad):
@@ -48,15 +59,9 @@ def assert_exactly_once(stdout, tmp_path, good, bad):
 
 def test_worker_killed_mid_segment_then_job_runs_again(dynamodb_server, works, tmp_path):
     table, good, bad = works
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=5, max_faults=1
-    ) as proxy:
-        done = cli(
-            *reindex_args(proxy.url, table, tmp_path),
-            *SCAN_OPTIONS,
-            "--job-attempts=2",
-            *MULTI_PROCESS,
-        )
+    proxy, done = reindex_with_one_fault(
+        dynamodb_server, table, tmp_path, "kill_sender", "--job-attempts=2", *MULTI_PROCESS
+    )
     assert len(proxy.killed_pids) == 1, proxy.injected
     assert done.returncode == 0, done.stderr[-3000:]
     assert "running it again, attempt 2 of 2" in done.stderr
@@ -65,15 +70,9 @@ def test_worker_killed_mid_segment_then_job_runs_again(dynamodb_server, works, t
 
 def test_bundle_raising_after_some_pages_then_job_runs_again(dynamodb_server, works, tmp_path):
     table, good, bad = works
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"denied": 1.0}, after_requests=5, max_faults=1
-    ) as proxy:
-        done = cli(
-            *reindex_args(proxy.url, table, tmp_path),
-            *SCAN_OPTIONS,
-            "--job-attempts=2",
-            *IN_PROCESS,
-        )
+    proxy, done = reindex_with_one_fault(
+        dynamodb_server, table, tmp_path, "denied", "--job-attempts=2", *IN_PROCESS
+    )
     assert proxy.injected["denied"] == 1
     assert done.returncode == 0, done.stderr[-3000:]
     assert "The job failed (AccessDenied: access denied to table" in done.stderr
@@ -82,10 +81,9 @@ def test_bundle_raising_after_some_pages_then_job_runs_again(dynamodb_server, wo
 
 def test_worker_killed_without_job_attempts_is_one_clear_line(dynamodb_server, works, tmp_path):
     table, _, _ = works
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=5, max_faults=1
-    ) as proxy:
-        done = cli(*reindex_args(proxy.url, table, tmp_path), *SCAN_OPTIONS, *MULTI_PROCESS)
+    proxy, done = reindex_with_one_fault(
+        dynamodb_server, table, tmp_path, "kill_sender", *MULTI_PROCESS
+    )
     assert len(proxy.killed_pids) == 1
     assert done.returncode == 3
     assert last_error_line(done.stderr).startswith("error: the runner failed the job")

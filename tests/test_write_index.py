@@ -1,25 +1,20 @@
 """Document ids and ``WriteToIndex`` through real pipelines, checked by reading the index."""
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import apache_beam as beam
 import pytest
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from dataclasses_json import dataclass_json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.reindex_runs import index_rows
+from tests.runners import reindex_counters, run_pipeline
 from transforms.index import document_id, open_backend
 from transforms.write_index import WriteToIndex
-
-RUNNER = "FnApiRunner"
-MULTI_PROCESSING = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-PORTABLE = ["--job_endpoint=embed", "--environment_type=LOOPBACK"]
 
 
 @dataclass_json
@@ -41,24 +36,6 @@ class Edition:
 
 def _books(count, title="Book"):
     return [Book(f"b{n}", f"{title} {n}", tags=["tag", f"t{n % 7}"]) for n in range(count)]
-
-
-def _rows(path):
-    with sqlite3.connect(path) as conn:
-        return dict(conn.execute("SELECT id, body FROM documents").fetchall())
-
-
-def _run(build, *args, runner=RUNNER):
-    pipeline = beam.Pipeline(runner=runner, options=PipelineOptions(list(args)))
-    build(pipeline)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
-
-
-def _counters(result):
-    query = result.metrics().query(MetricsFilter().with_namespace("reindex"))
-    return {c.key.metric.name: c.committed for c in query["counters"]}
 
 
 def _without_time(letter):
@@ -176,9 +153,9 @@ def test_writes_every_record_once_with_its_json(tmp_path):
         assert_that(written.indexed, equal_to([b.id for b in books]), label="Ids")
         assert_that(written.dead_letters, equal_to([]), label="NoDeadLetters")
 
-    result = _run(build)
-    assert _rows(path) == {b.id: b.to_json() for b in books}
-    assert _counters(result) == {"indexed": 1234}
+    result = run_pipeline(build)
+    assert index_rows(path) == {b.id: b.to_json() for b in books}
+    assert reindex_counters(result) == {"indexed": 1234}
 
 
 def test_multi_processing_writers_lose_nothing(tmp_path):
@@ -194,8 +171,8 @@ def test_multi_processing_writers_lose_nothing(tmp_path):
         )
         assert_that(written.indexed, equal_to([b.id for b in books]))
 
-    _run(build, *MULTI_PROCESSING)
-    assert _rows(path) == {b.id: b.to_json() for b in books}
+    run_pipeline(build, runner="multi_process")
+    assert index_rows(path) == {b.id: b.to_json() for b in books}
 
 
 def test_portable_job_api_writes_every_record(tmp_path):
@@ -206,16 +183,16 @@ def test_portable_job_api_writes_every_record(tmp_path):
         written = p | beam.Create(books) | WriteToIndex(f"sqlite:///{path}", batch_size=64)
         assert_that(written.indexed, equal_to([b.id for b in books]))
 
-    _run(build, *PORTABLE, runner="PortableRunner")
-    assert _rows(path) == {b.id: b.to_json() for b in books}
+    run_pipeline(build, runner="portable")
+    assert index_rows(path) == {b.id: b.to_json() for b in books}
 
 
 def test_rerun_overwrites_instead_of_duplicating(tmp_path):
     uri = f"sqlite:///{tmp_path / 'index.db'}"
-    _run(lambda p: p | beam.Create(_books(300, "First")) | WriteToIndex(uri))
+    run_pipeline(lambda p: p | beam.Create(_books(300, "First")) | WriteToIndex(uri))
     second = _books(200, "Second")
-    _run(lambda p: p | beam.Create(second) | WriteToIndex(uri))
-    rows = _rows(tmp_path / "index.db")
+    run_pipeline(lambda p: p | beam.Create(second) | WriteToIndex(uri))
+    rows = index_rows(tmp_path / "index.db")
     assert len(rows) == 300
     assert rows["b0"] == second[0].to_json()
     assert json.loads(rows["b250"])["title"] == "First 250"
@@ -244,9 +221,9 @@ def test_record_without_id_becomes_a_dead_letter_with_its_document(tmp_path):
         letters = written.dead_letters | beam.Map(_without_time)
         assert_that(letters, equal_to([expected]))
 
-    result = _run(build)
-    assert _rows(path) == {b.id: b.to_json() for b in records[:10]}
-    assert _counters(result) == {"indexed": 10, "index_refused": 1}
+    result = run_pipeline(build)
+    assert index_rows(path) == {b.id: b.to_json() for b in records[:10]}
+    assert reindex_counters(result) == {"indexed": 10, "index_refused": 1}
 
 
 def test_documents_the_index_refuses_become_dead_letters(tmp_path):
@@ -264,8 +241,8 @@ def test_documents_the_index_refuses_become_dead_letters(tmp_path):
         )
         assert_that(summary, equal_to([("IndexRefused", "{broken", True)] * 2))
 
-    _run(build)
-    assert set(_rows(path)) == {f"b{n}" for n in range(5)}
+    run_pipeline(build)
+    assert set(index_rows(path)) == {f"b{n}" for n in range(5)}
 
 
 def test_composite_key_ids_and_search(tmp_path):
@@ -280,6 +257,6 @@ def test_composite_key_ids_and_search(tmp_path):
         )
         assert_that(written.indexed, equal_to(['["978-0",1]', '["978-0",2]', '["978-0",3]']))
 
-    _run(build)
+    run_pipeline(build)
     with open_backend(f"sqlite:///{path}") as index:
         assert [hit.id for hit in index.search("gulliver 2")] == ['["978-0",2]']

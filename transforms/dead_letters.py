@@ -334,8 +334,7 @@ class WriteDeadLetters(beam.PTransform):
             return (
                 dead_letters
                 | "Encode" >> beam.ParDo(_CountAndEncode())
-                | "Write"
-                >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
+                | "Write" >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
             )
         written = (
             dead_letters

@@ -16,11 +16,12 @@ at a fraction, which would only duplicate that work.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from apache_beam.coders import Coder
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
+
+from transforms.json_restriction_coder import JsonRestrictionCoder
 
 __all__ = [
     "DataFileRestriction",
@@ -222,10 +223,10 @@ class DataFileTracker(RestrictionTracker):
         return True
 
 
-class ExportRestrictionCoder(Coder):
+class ExportRestrictionCoder(JsonRestrictionCoder):
     """Deterministic JSON encoding of both restriction types."""
 
-    def encode(self, restriction) -> bytes:
+    def to_json(self, restriction) -> dict:
         if isinstance(restriction, ExportFilesRestriction):
             obj = {"kind": "files", "file_count": restriction.file_count}
         elif isinstance(restriction, DataFileRestriction):
@@ -239,10 +240,9 @@ class ExportRestrictionCoder(Coder):
             }
         else:
             raise ValueError(f"ExportRestrictionCoder cannot encode {restriction!r}")
-        return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        return obj
 
-    def decode(self, encoded: bytes):
-        obj = json.loads(encoded.decode("utf-8"))
+    def from_json(self, obj: Mapping[str, Any]):
         kind = obj.get("kind")
         if kind == "files":
             return ExportFilesRestriction(obj["file_count"])
@@ -255,15 +255,3 @@ class ExportRestrictionCoder(Coder):
                 obj["expected_lines"],
             )
         raise ValueError(f"not an encoded export restriction: kind={kind!r}")
-
-    def is_deterministic(self) -> bool:
-        return True
-
-    def to_type_hint(self):
-        return object
-
-    def __eq__(self, other):
-        return type(self) is type(other)
-
-    def __hash__(self):
-        return hash(type(self))

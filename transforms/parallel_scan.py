@@ -24,7 +24,12 @@ from transforms.rate_limit import ReadRateLimiter
 from transforms.scan_pages import RetryPolicy, ScanPageReader
 from transforms.scan_request import ScanRequest
 from transforms.scan_restriction import validate_segments
-from transforms.scan_source import SegmentItem, build_scan_request, scan_options
+from transforms.scan_source import (
+    SegmentItem,
+    build_scan_request,
+    check_rate_options,
+    scan_options,
+)
 from transforms.table_description import TableDescription
 
 __all__ = ["parallel_scan"]
@@ -108,10 +113,7 @@ def parallel_scan(
     """
     if total_segments is not None:
         validate_segments(total_segments, tuple(segments) if segments is not None else None)
-    if max_read_units_per_second is not None and not max_read_units_per_second > 0:
-        raise ValueError(
-            f"max_read_units_per_second must be positive, got {max_read_units_per_second}"
-        )
+    check_rate_options(max_read_units_per_second, None, None)
     client_config = client_config or DynamoDBClientConfig(
         region_name=region_name, endpoint_url=endpoint_url
     )

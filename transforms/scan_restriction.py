@@ -17,13 +17,12 @@ a segment's key range.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from apache_beam.coders import Coder
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 
+from transforms.json_restriction_coder import JsonRestrictionCoder
 from transforms.wire import Key, dumps_item, item_from_json, item_to_json
 
 __all__ = [
@@ -288,28 +287,14 @@ class SegmentRestrictionTracker(RestrictionTracker):
         return True
 
 
-class ScanRestrictionCoder(Coder):
+class ScanRestrictionCoder(JsonRestrictionCoder):
     """Deterministic JSON encoding of both restriction types (keys of any type)."""
 
-    def encode(self, restriction) -> bytes:
-        return json.dumps(_to_json(restriction), sort_keys=True, separators=(",", ":")).encode(
-            "utf-8"
-        )
+    def to_json(self, restriction) -> dict:
+        return _to_json(restriction)
 
-    def decode(self, encoded: bytes):
-        return _from_json(json.loads(encoded.decode("utf-8")))
-
-    def is_deterministic(self) -> bool:
-        return True
-
-    def to_type_hint(self):
-        return object
-
-    def __eq__(self, other):
-        return type(self) is type(other)
-
-    def __hash__(self):
-        return hash(type(self))
+    def from_json(self, obj: Mapping[str, Any]):
+        return _from_json(obj)
 
 
 def _key_to_json(key: Key | None) -> dict | None:

@@ -415,7 +415,7 @@ class ReadFromDynamoDB(beam.PTransform):
         super().__init__()
         self._report_unread = report_unread_segments
         self.unread_segments = None
-        _check_rate_options(max_read_units_per_second, read_capacity_fraction, reading_processes)
+        check_rate_options(max_read_units_per_second, read_capacity_fraction, reading_processes)
         if total_segments is not None:
             validate_segments(total_segments, tuple(segments) if segments is not None else None)
         if checkpoint_every_pages is not None and checkpoint_every_pages < 1:
@@ -512,11 +512,12 @@ class ReadFromDynamoDB(beam.PTransform):
         return scans.items
 
 
-def _check_rate_options(
+def check_rate_options(
     max_read_units_per_second: float | None,
     read_capacity_fraction: float | None,
     processes: int | None,
 ) -> None:
+    """Raises ``ValueError`` naming the read-rate option that is out of range or doubled."""
     if max_read_units_per_second is not None and read_capacity_fraction is not None:
         raise ValueError("give max_read_units_per_second or read_capacity_fraction, not both")
     if max_read_units_per_second is not None and not max_read_units_per_second > 0:

@@ -12,13 +12,13 @@ Needs ``pip install 'elasticsearch>=8.12,<9'`` (the ``elasticsearch`` extra).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transforms.index.search_server import (
-    DEFAULT_TIMEOUT,
     SearchServerIndex,
     basic_auth_from_environment,
+    client_options,
     error_outcome,
     parse_server_uri,
 )
@@ -26,10 +26,6 @@ from transforms.index.search_server import (
 _LOGGER = logging.getLogger(__name__)
 
 __all__ = ["ElasticsearchIndex"]
-
-
-def _pair(action: tuple[dict, str | None]) -> tuple[dict, str | None]:
-    return action
 
 
 class ElasticsearchIndex(SearchServerIndex):
@@ -47,32 +43,16 @@ class ElasticsearchIndex(SearchServerIndex):
                 "pip install 'elasticsearch>=8.12,<9'"
             ) from error
         location = parse_server_uri(cls.normalize_uri(uri))
-        options: dict[str, Any] = {
-            "request_timeout": location.option("timeout", DEFAULT_TIMEOUT),
-            "max_retries": 0,
-            "retry_on_status": (),
-            "retry_on_timeout": False,
+        options = {
+            **client_options(location, "request_timeout"),
             **basic_auth_from_environment(allow_api_key=True),
         }
-        if location.option("ca_certs") is not None:
-            options["ca_certs"] = location.option("ca_certs")
-        if location.option("verify_certs") is not None:
-            options["verify_certs"] = location.option("verify_certs")
         return cls(location, Elasticsearch(location.urls, **options))
 
-    def _streaming_bulk(self, actions: Iterable[tuple[dict, str | None]], count: int) -> Iterator:
+    def _streaming_bulk_helper(self) -> Callable[..., Iterator]:
         from elasticsearch.helpers import streaming_bulk
 
-        return streaming_bulk(
-            self._client,
-            actions,
-            chunk_size=max(count, 1),
-            max_chunk_bytes=self._max_request_bytes,
-            expand_action_callback=_pair,
-            raise_on_error=False,
-            raise_on_exception=True,
-            max_retries=0,
-        )
+        return streaming_bulk
 
     def _request_failure(self, error: BaseException):
         from elastic_transport import ConnectionError as TransportConnectionError

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transforms.index.search_server import (
-    DEFAULT_TIMEOUT,
     SearchServerIndex,
     ServerURI,
     basic_auth_from_environment,
+    client_options,
     error_outcome,
     parse_server_uri,
 )
@@ -35,10 +35,6 @@ _LOGGER = logging.getLogger(__name__)
 __all__ = ["OpenSearchIndex", "aws_signing"]
 
 _AWS_ENDPOINT = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(es|aoss)\.amazonaws\.com(?::\d+)?$")
-
-
-def _pair(action: tuple[dict, str | None]) -> tuple[dict, str | None]:
-    return action
 
 
 def aws_signing(location: ServerURI) -> tuple[str, str]:
@@ -88,37 +84,19 @@ class OpenSearchIndex(SearchServerIndex):
                 "pip install 'opensearch-py>=2.4,<4'"
             ) from error
         location = parse_server_uri(cls.normalize_uri(uri))
-        options: dict[str, Any] = {
-            "timeout": location.option("timeout", DEFAULT_TIMEOUT),
-            "max_retries": 0,
-            "retry_on_status": (),
-            "retry_on_timeout": False,
-        }
+        options = client_options(location, "timeout")
         if location.aws:
             options["http_auth"] = _sigv4_auth(location)
         else:
             auth = basic_auth_from_environment(allow_api_key=False)
             if auth:
                 options["http_auth"] = auth["basic_auth"]
-        if location.option("ca_certs") is not None:
-            options["ca_certs"] = location.option("ca_certs")
-        if location.option("verify_certs") is not None:
-            options["verify_certs"] = location.option("verify_certs")
         return cls(location, OpenSearch(hosts=location.urls, **options))
 
-    def _streaming_bulk(self, actions: Iterable[tuple[dict, str | None]], count: int) -> Iterator:
+    def _streaming_bulk_helper(self) -> Callable[..., Iterator]:
         from opensearchpy.helpers import streaming_bulk
 
-        return streaming_bulk(
-            self._client,
-            actions,
-            chunk_size=max(count, 1),
-            max_chunk_bytes=self._max_request_bytes,
-            expand_action_callback=_pair,
-            raise_on_error=False,
-            raise_on_exception=True,
-            max_retries=0,
-        )
+        return streaming_bulk
 
     def _request_failure(self, error: BaseException):
         from opensearchpy import SSLError, TransportError

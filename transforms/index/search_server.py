@@ -71,6 +71,7 @@ __all__ = [
     "ServerURI",
     "basic_auth_from_environment",
     "check_index_name",
+    "client_options",
     "error_outcome",
     "parse_server_uri",
 ]
@@ -287,6 +288,31 @@ def basic_auth_from_environment(allow_api_key: bool) -> dict[str, Any]:
     return {}
 
 
+def client_options(location: ServerURI, timeout_name: str) -> dict[str, Any]:
+    """The client options both products take for ``location``.
+
+    The request timeout (passed as ``timeout_name``, which the two clients
+    spell differently), no retries in the client (``write_batch`` retries the
+    refused items itself), and the URI's ``ca_certs`` and ``verify_certs``
+    when given. Credentials are left to the caller.
+    """
+    options: dict[str, Any] = {
+        timeout_name: location.option("timeout", DEFAULT_TIMEOUT),
+        "max_retries": 0,
+        "retry_on_status": (),
+        "retry_on_timeout": False,
+    }
+    for name in ("ca_certs", "verify_certs"):
+        if location.option(name) is not None:
+            options[name] = location.option(name)
+    return options
+
+
+def _action_pair(action: tuple[dict, str | None]) -> tuple[dict, str | None]:
+    """``streaming_bulk``'s ``expand_action_callback``: actions are already ``(action, body)``."""
+    return action
+
+
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """Capped exponential backoff with jitter for documents refused with 429 or 5xx.
@@ -401,8 +427,8 @@ class SearchServerIndex(IndexBackend):
 
     # -- what subclasses supply ------------------------------------------------------------
 
-    def _streaming_bulk(self, actions: Iterable[tuple[dict, str | None]], count: int) -> Iterator:
-        """The client's ``helpers.streaming_bulk`` over ``(action, body)`` pairs."""
+    def _streaming_bulk_helper(self) -> Callable[..., Iterator]:
+        """The library's ``helpers.streaming_bulk``, imported on use (the library is optional)."""
         raise NotImplementedError
 
     def _request_failure(self, error: BaseException) -> _Outcome | None:
@@ -417,6 +443,23 @@ class SearchServerIndex(IndexBackend):
         raise NotImplementedError
 
     # -- IndexBackend ----------------------------------------------------------------------
+
+    def _streaming_bulk(self, actions: Iterable[tuple[dict, str | None]], count: int) -> Iterator:
+        """The client's ``helpers.streaming_bulk`` over ``(action, body)`` pairs.
+
+        Chunks of ``count`` actions at most (and of the URI's request bytes),
+        per-item results rather than exceptions, and no retries in the helper.
+        """
+        return self._streaming_bulk_helper()(
+            self._client,
+            actions,
+            chunk_size=max(count, 1),
+            max_chunk_bytes=self._max_request_bytes,
+            expand_action_callback=_action_pair,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=0,
+        )
 
     @classmethod
     def normalize_uri(cls, uri: str) -> str:
