@@ -67,7 +67,8 @@ from transforms.export_restriction import (
     ExportFilesRestriction,
     ExportRestrictionCoder,
 )
-from transforms.scan_source import SegmentItem, residuals_are_honoured
+from transforms.runner_capabilities import residuals_are_honoured
+from transforms.scan_request import SegmentItem
 from transforms.wire import Key
 
 __all__ = [

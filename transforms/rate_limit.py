@@ -18,7 +18,15 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["ReadRateLimiter", "process_share", "shared_limiter"]
+from transforms.table_description import TableDescription
+
+__all__ = [
+    "ReadRateLimiter",
+    "check_rate_options",
+    "job_read_ceiling",
+    "process_share",
+    "shared_limiter",
+]
 
 _INITIAL_ESTIMATE = 1.0
 _SMOOTHING = 0.2
@@ -80,3 +88,38 @@ def process_share(job_units_per_second: float, reading_processes: int) -> float:
     if reading_processes < 1:
         raise ValueError(f"reading_processes must be at least 1, got {reading_processes}")
     return job_units_per_second / reading_processes
+
+
+def check_rate_options(
+    max_read_units_per_second: float | None,
+    read_capacity_fraction: float | None,
+    processes: int | None,
+) -> None:
+    """Raises ``ValueError`` naming the read-rate option that is out of range or doubled."""
+    if max_read_units_per_second is not None and read_capacity_fraction is not None:
+        raise ValueError("give max_read_units_per_second or read_capacity_fraction, not both")
+    if max_read_units_per_second is not None and not max_read_units_per_second > 0:
+        raise ValueError(
+            f"max_read_units_per_second must be positive, got {max_read_units_per_second}"
+        )
+    if read_capacity_fraction is not None and not 0 < read_capacity_fraction <= 1:
+        raise ValueError(f"read_capacity_fraction must be in (0, 1], got {read_capacity_fraction}")
+    if processes is not None and processes < 1:
+        raise ValueError(f"reading_processes must be at least 1, got {processes}")
+
+
+def job_read_ceiling(
+    max_read_units_per_second: float | None,
+    read_capacity_fraction: float | None,
+    description: TableDescription | None,
+) -> float | None:
+    """The job's read ceiling in units per second, or None for none."""
+    if read_capacity_fraction is None:
+        return max_read_units_per_second
+    if not description.read_capacity_units:
+        raise ValueError(
+            f"table {description.table_name!r} is on-demand (no provisioned read capacity), "
+            "so a fraction of it means nothing: give max_read_units_per_second "
+            "(--max-read-units-per-second) instead"
+        )
+    return description.read_capacity_units * read_capacity_fraction

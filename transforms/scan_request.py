@@ -7,12 +7,18 @@ the request template of every page; it carries no client and no credentials.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
+from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.scan_restriction import validate_segments
-from transforms.wire import Key, loads_item
+from transforms.table_description import TableDescription, choose_total_segments, describe_table
+from transforms.wire import Item, Key, loads_item
 
-__all__ = ["ScanRequest"]
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["ScanRequest", "SegmentItem", "build_scan_request", "scan_options"]
 
 MAX_PAGE_SIZE = 1_000_000
 
@@ -120,3 +126,61 @@ class ScanRequest:
         if start_key is not None:
             request["ExclusiveStartKey"] = start_key
         return request
+
+
+class SegmentItem(NamedTuple):
+    """An item with the segment that produced it."""
+
+    segment: int
+    total_segments: int
+    item: Item
+
+
+def build_scan_request(
+    table_name: str,
+    total_segments: int | None,
+    segments: tuple[int, ...] | None,
+    workers: int | None,
+    description: TableDescription | None,
+    client_config: DynamoDBClientConfig,
+    request_options: Mapping[str, Any],
+) -> ScanRequest:
+    """The :class:`ScanRequest` of a scan; ``DescribeTable`` only if needed."""
+    if total_segments is None:
+        description = description or describe_table(client_config, table_name)
+        choice = choose_total_segments(description.size_bytes, description.item_count, workers)
+        total_segments = choice.total_segments
+        _LOGGER.info("Scanning %s with %s", table_name, choice.reason)
+    return ScanRequest(
+        table_name=table_name,
+        total_segments=total_segments,
+        segments=segments,
+        estimated_items=description.item_count if description else 0,
+        estimated_bytes=description.size_bytes if description else 0,
+        **request_options,
+    )
+
+
+def scan_options(
+    page_size: int | None = None,
+    consistent_read: bool = False,
+    index_name: str | None = None,
+    projection: Sequence[str] | None = None,
+    filter_expression: str | None = None,
+    expression_attribute_names: Mapping[str, str] | None = None,
+    expression_attribute_values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The per-page Scan options of a :class:`ScanRequest`, normalised."""
+    return {
+        "page_size": page_size,
+        "consistent_read": consistent_read,
+        "index_name": index_name,
+        "projection": tuple(projection) if projection is not None else None,
+        "filter_expression": filter_expression,
+        "expression_attribute_names": _as_pairs(expression_attribute_names),
+        "expression_attribute_values": _as_pairs(expression_attribute_values),
+    }
+
+
+def _as_pairs(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
+    return None if mapping is None else tuple(sorted(mapping.items()))

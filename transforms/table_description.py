@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.scan_errors import explain
 from transforms.scan_restriction import MAX_TOTAL_SEGMENTS
 
-__all__ = ["SegmentChoice", "TableDescription", "choose_total_segments"]
+__all__ = ["SegmentChoice", "TableDescription", "choose_total_segments", "describe_table"]
 
 PAGE_BYTES = 1 << 20
 BYTES_PER_SEGMENT = 2 << 30
@@ -100,3 +102,21 @@ def choose_total_segments(
             "so that slow segments do not hold the job"
         )
     return SegmentChoice(total, reason)
+
+
+def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> TableDescription:
+    """``DescribeTable`` with errors turned into one-line :class:`ScanError`s.
+
+    Made before the pipeline starts, with few retries, so that a wrong
+    endpoint or region is reported in seconds.
+    """
+    quick = dataclasses.replace(
+        client_config, max_attempts=min(client_config.max_attempts, 3), connect_timeout=5.0
+    )
+    client = quick.create_client()
+    try:
+        return TableDescription.from_response(client.describe_table(TableName=table_name))
+    except Exception as error:
+        raise explain(error, table_name, client_config.endpoint_url) from error
+    finally:
+        client.close()
