@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -67,6 +66,7 @@ from transforms.export_restriction import (
     ExportFilesRestriction,
     ExportRestrictionCoder,
 )
+from transforms.progress_log import ProgressLog
 from transforms.runner_capabilities import residuals_are_honoured
 from transforms.scan_request import SegmentItem
 from transforms.wire import Key
@@ -84,7 +84,6 @@ _LOGGER = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "dynamodb_export"
 STAGE = "export"
-PROGRESS_INTERVAL_SECONDS = 10.0
 
 
 class ExportIntegrityError(ValueError):
@@ -143,24 +142,12 @@ class _ExportMetrics:
         self.compressed_bytes = Metrics.counter(METRICS_NAMESPACE, "compressed_bytes")
         self.integrity_errors = Metrics.counter(METRICS_NAMESPACE, "integrity_errors")
         self.checkpoints = Metrics.counter(METRICS_NAMESPACE, "checkpoints")
-        self._since_log = 0
-        self._last_log = time.monotonic()
+        self._progress = ProgressLog(_LOGGER, "export")
 
     def record(self, upsert: bool) -> None:
         self.items.inc()
         (self.upserts if upsert else self.removals).inc()
-        self._since_log += 1
-        if self._since_log >= 1000:
-            now = time.monotonic()
-            if now - self._last_log >= PROGRESS_INTERVAL_SECONDS:
-                _LOGGER.info(
-                    "export progress: %d items in the last %.0f s (%.0f items/s) in this worker",
-                    self._since_log,
-                    now - self._last_log,
-                    self._since_log / (now - self._last_log),
-                )
-                self._since_log = 0
-                self._last_log = now
+        self._progress.add(1)
 
 
 class _FileProblem(NamedTuple):

@@ -18,6 +18,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 
 from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.progress_log import ProgressLog
 from transforms.rate_limit import shared_limiter
 from transforms.scan_errors import SegmentReadFailed, UnreadSegment
 from transforms.scan_pages import RetryPolicy, ScanPageReader
@@ -33,7 +34,6 @@ from transforms.wire import dumps_item
 _LOGGER = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "dynamodb"
-PROGRESS_INTERVAL_SECONDS = 10.0
 UNREAD_SEGMENTS = "unread_segments"
 
 
@@ -87,8 +87,7 @@ class _ScanMetrics:
         self.response_bytes = Metrics.counter(METRICS_NAMESPACE, "response_bytes")
         self.page_items = Metrics.distribution(METRICS_NAMESPACE, "page_items")
         self._segment_counters = {}
-        self._items_since_log = 0
-        self._last_log = time.monotonic()
+        self._progress = ProgressLog(_LOGGER, "scan")
 
     def segment_items(self, segment: int):
         counter = self._segment_counters.get(segment)
@@ -110,17 +109,7 @@ class _ScanMetrics:
         if page.throttles:
             self.throttles.inc(page.throttles)
         self.response_bytes.inc(page.response_bytes)
-        self._items_since_log += count
-        now = time.monotonic()
-        if now - self._last_log >= PROGRESS_INTERVAL_SECONDS:
-            _LOGGER.info(
-                "scan progress: %d items in the last %.0f s (%.0f items/s) in this worker",
-                self._items_since_log,
-                now - self._last_log,
-                self._items_since_log / (now - self._last_log),
-            )
-            self._items_since_log = 0
-            self._last_log = now
+        self._progress.add(count)
 
 
 def segment_counter_name(segment: int) -> str:
