@@ -6,8 +6,8 @@ tags...), checks that both paths give identical results, then times them side
 by side, alternating, for several repetitions:
 
 * decode: boto3 ``TypeDeserializer`` + ``Work.from_dict`` against
-  ``transforms.decoder.compile_decoder(Work)``;
-* encode: ``record.to_json()`` against ``transforms.encoder.compile_encoder(Work)``.
+  ``transforms.decode.decoder.compile_decoder(Work)``;
+* encode: ``record.to_json()`` against ``transforms.decode.encoder.compile_encoder(Work)``.
 
 Each repetition decodes (or encodes) every item once, as a DoFn would, without
 keeping the results. Prints a Markdown table and writes it to
@@ -34,8 +34,8 @@ from pathlib import Path
 from boto3.dynamodb.types import TypeDeserializer
 from dataclasses_json import LetterCase, config, dataclass_json
 
-from transforms.decoder import compile_decoder
-from transforms.encoder import compile_encoder
+from transforms.decode.decoder import compile_decoder
+from transforms.decode.encoder import compile_encoder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "decode.md"
 

@@ -40,8 +40,8 @@ from pipeline.reindex import ReindexConfig, run_reindex
 from pipeline.sample_data import create_table, generate_items, seed_table
 from pipeline.summary import counter_totals
 from tests.export_folders import full_records, upload_folder, write_export
-from transforms.export_source import ReadFromDynamoDBExport
-from transforms.scan_source import ReadFromDynamoDB
+from transforms.dynamodb.export.source import ReadFromDynamoDBExport
+from transforms.dynamodb.scan.source import ReadFromDynamoDB
 
 RESULTS = Path(__file__).resolve().parent / "results" / "export_vs_scan.md"
 REGION = "us-east-1"

@@ -10,7 +10,7 @@ Paths, each timed in CPU milliseconds per page (``time.process_time``, one
 thread, Beam imported so the heap is a worker's size, and the collector's
 threshold raised as ``DecodeItems`` does in a worker):
 
-* ours: ``client.scan`` with :mod:`transforms.scan_wire` + ``compile_decoder(Work)``;
+* ours: ``client.scan`` with :mod:`transforms.dynamodb.scan.page_parse` + ``compile_decoder(Work)``;
 * baseline: ``client.scan`` parsed by botocore + ``TypeDeserializer`` + ``Work.from_dict``;
 * floor: ``json.loads`` of the same bytes.
 
@@ -43,9 +43,9 @@ from bench.report import Target, machine_line, markdown_table, median, write_res
 from pipeline.local_dynamodb import dummy_credentials
 from pipeline.models import Work
 from pipeline.sample_data import generate_items
-from transforms.decoder import compile_decoder
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.gc_thresholds import raise_young_threshold
+from transforms.decode.decoder import compile_decoder
+from transforms.decode.gc_thresholds import raise_young_threshold
+from transforms.dynamodb.client import DynamoDBClientConfig
 
 ITEMS_PER_PAGE_GUESS = 1_400
 

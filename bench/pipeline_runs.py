@@ -28,9 +28,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.models import Work
 from transforms import DecodeItems, ReadFromDynamoDB
-from transforms.decoder import compile_decoder
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.gc_thresholds import raise_young_threshold
+from transforms.decode.decoder import compile_decoder
+from transforms.decode.gc_thresholds import raise_young_threshold
+from transforms.dynamodb.client import DynamoDBClientConfig
 
 __all__ = ["Run", "run_bare_loop", "run_pipeline"]
 

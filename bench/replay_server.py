@@ -47,7 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.sample_data import generate_items, item_size
-from transforms.wire import item_to_json
+from transforms.dynamodb.wire import item_to_json
 
 __all__ = ["ReplayServer", "ReplayTable", "main"]
 

@@ -298,10 +298,9 @@ def _reindex(args, beam_args) -> int:
 
 
 def _plan(args) -> int:
-    from pipeline.plan import plan_reindex
-    from pipeline.plan_export import compare_read_paths
-    from transforms.dynamodb_client import DynamoDBClientConfig
-    from transforms.scan_source import describe_table
+    from pipeline.plan import compare_read_paths, plan_reindex
+    from transforms.dynamodb.client import DynamoDBClientConfig
+    from transforms.dynamodb.scan.source import describe_table
 
     description = describe_table(
         DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url), args.table
@@ -352,7 +351,7 @@ def _replay(args, beam_args) -> int:
 
 def _one_line(error: BaseException) -> str:
     """The most specific message in an exception chain, on one line."""
-    from transforms.scan_errors import ScanError
+    from transforms.dynamodb.scan.errors import ScanError
 
     seen = error
     while seen is not None:

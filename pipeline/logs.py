@@ -23,7 +23,7 @@ class _DropKnownNoise(logging.Filter):
 def configure_logging() -> None:
     """Call before importing Beam; safe to call twice.
 
-    Log records redact credentials and signatures (``transforms.log_redaction``).
+    Log records redact credentials and signatures (``transforms.dynamodb.log_redaction``).
     """
     root = logging.getLogger()
     if any(isinstance(f, _DropKnownNoise) for h in root.handlers for f in h.filters):
@@ -35,6 +35,8 @@ def configure_logging() -> None:
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(logging.INFO)
-    from transforms.log_redaction import install_secret_redaction  # imports Beam: after the handler
+    from transforms.dynamodb.log_redaction import (
+        install_secret_redaction,  # imports Beam: after the handler
+    )
 
     install_secret_redaction()

@@ -1,8 +1,15 @@
-"""The reindex job: scan a table, decode, index, keep dead letters.
+"""The reindex job: one spine for every source.
+
+::
+
+    source ──► upserts ──► decode ──► index ─────┐
+       ├──► removals ───────────────► delete ────┼─► dead letters ──► summary
+       └──► the source's own dead letters ───────┘
 
 :func:`build_reindex` applies the graph to a pipeline (testable on its own);
 :func:`run_reindex` checks everything it can before starting, runs the
-pipeline and returns a :class:`~pipeline.summary.ReindexSummary`.
+pipeline and returns a :class:`~pipeline.summary.ReindexSummary`. The source
+(:mod:`pipeline.sources`) is a parallel scan of the table or an export.
 """
 
 from __future__ import annotations
@@ -10,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-import os
 import time
 from typing import NamedTuple
 
@@ -18,28 +24,21 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.summary import SCAN_STAGE, ReindexSummary, summarize
-from transforms.dead_letters import WriteDeadLetters, dead_letter, read_dead_letters
-from transforms.decode import DecodeItems
-from transforms.dynamodb_client import DynamoDBClientConfig
+from pipeline.errors import ReindexError
+from pipeline.sources import open_source
+from pipeline.summary import ReindexSummary, summarize
+from transforms.dead_letters import WriteDeadLetters
+from transforms.decode.model_attributes import fields_for_attributes
+from transforms.decode.transform import DecodeItems
+from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
-from transforms.model_attributes import fields_for_attributes
-from transforms.scan_errors import UnreadSegment
-from transforms.scan_pages import RetryPolicy
-from transforms.scan_request import ScanRequest
-from transforms.scan_source import ReadFromDynamoDB, describe_table
-from transforms.table_description import TableDescription
-from transforms.wire import dumps_item, loads_item
-from transforms.write_index import WriteToIndex
+from transforms.index.delete import DeleteFromIndex
+from transforms.index.write import WriteToIndex
 
 __all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
 
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class ReindexError(RuntimeError):
-    """The reindex cannot start or did not finish; the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +80,8 @@ class ReindexConfig:
 class ReindexOutputs(NamedTuple):
     items: beam.PCollection
     records: beam.PCollection
+    removals: beam.PCollection
     dead_letters: beam.PCollection
-    scan_request: ScanRequest
 
 
 def load_model(spec: str) -> type:
@@ -103,137 +102,44 @@ def load_model(spec: str) -> type:
 
 
 def build_reindex(
-    p: beam.Pipeline, config: ReindexConfig, model: type, description: TableDescription
+    p: beam.Pipeline, config: ReindexConfig, model: type, source: ReindexSource
 ) -> ReindexOutputs:
-    """Applies scan → decode → index (+ dead letters) to ``p``."""
-    key_attributes = description.key_attributes
-    read = ReadFromDynamoDB(
-        table_name=config.table,
-        total_segments=config.total_segments,
-        page_size=config.page_size,
-        segments=config.segments,
-        consistent_read=config.consistent_read,
-        checkpoint_every_pages=config.checkpoint_every_pages,
-        checkpoint_every_seconds=config.checkpoint_every_seconds,
-        with_segments=True,
-        workers=config.workers,
-        max_read_units_per_second=config.max_read_units_per_second,
-        read_capacity_fraction=config.read_capacity_fraction,
-        reading_processes=config.reading_processes,
-        table_description=description,
-        client_config=_client_config(config),
-        retry_policy=RetryPolicy(max_retry_seconds=config.max_retry_seconds),
-        report_unread_segments=True,
-        start_keys={s: loads_item(key) for s, key in config.start_keys or ()},
-    )
-    items = p | "Read" >> read
-    unread = read.unread_segments | "UnreadSegments" >> beam.Map(
-        unread_segment_dead_letter, config.table
-    )
-    decoded = items | "Decode" >> DecodeItems(
+    """Applies source → decode → index / delete (+ dead letters) to ``p``."""
+    read = source.read(p)
+    decoded = read.upserts | "Decode" >> DecodeItems(
         model,
-        table=config.table,
-        key_attributes=key_attributes,
+        table=source.table,
+        key_attributes=source.key_attributes,
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
     )
-    written = index_records(decoded.records, config, model, key_attributes, config.table)
+    written = decoded.records | "Index" >> WriteToIndex(
+        config.index,
+        id_fields=fields_for_attributes(model, source.key_attributes),
+        batch_size=config.batch_size,
+        table=source.table,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
+    )
+    deleted = read.removals | "Delete" >> DeleteFromIndex(
+        config.index,
+        key_attributes=source.key_attributes,
+        batch_size=config.batch_size or 500,
+        table=source.table,
+    )
     dead_letters = (
+        read.dead_letters,
         decoded.dead_letters,
         written.dead_letters,
-        unread,
+        deleted.dead_letters,
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
-    return ReindexOutputs(items, decoded.records, dead_letters, read.scan_request)
-
-
-def _client_config(config: ReindexConfig) -> DynamoDBClientConfig:
-    return DynamoDBClientConfig(
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        max_attempts=config.max_attempts,
-    )
-
-
-def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
-    """The dead letter (stage ``scan``) of a segment not read to its end.
-
-    ``key`` is the ``ExclusiveStartKey`` to resume it from (``None``: from its
-    start); there is no ``item``.
-    """
-    return dead_letter(
-        SCAN_STAGE,
-        error_type="SegmentReadFailed",
-        error=unread.error,
-        table=table,
-        key=unread.resume_key,
-        segment=unread.segment,
-        total_segments=unread.total_segments,
-    )
-
-
-def _same_folder(a: str, b: str) -> bool:
-    if "://" in a or "://" in b:
-        return a.rstrip("/") == b.rstrip("/")
-    return os.path.abspath(a) == os.path.abspath(b)
-
-
-def resume_config(config: ReindexConfig) -> ReindexConfig:
-    """``config`` narrowed to what the run whose dead letters are at
-    ``config.resume_from`` left unread: its unread segments, each from its resume key."""
-    if config.total_segments is not None or config.segments is not None:
-        raise ReindexError(
-            "--resume-from takes the segments from the earlier run: "
-            "drop --total-segments and --segments"
-        )
-    if _same_folder(config.resume_from, config.dead_letters):
-        raise ReindexError(
-            f"--dead-letters must be another folder than --resume-from {config.resume_from!r}, "
-            "which holds the earlier run's dead letters"
-        )
-    unread = _unread_segments(config.resume_from)
-    if not unread:
-        raise ReindexError(
-            f"the dead letters at {config.resume_from!r} record no unread segment: "
-            "nothing to resume"
-        )
-    tables = sorted({str(letter["table"]) for letter in unread})
-    totals = sorted({letter["total_segments"] for letter in unread})
-    if tables != [config.table] or len(totals) != 1:
-        raise ReindexError(
-            f"the unread segments at {config.resume_from!r} are of table(s) {tables} with "
-            f"TotalSegments {totals}, not of one scan of table {config.table!r}"
-        )
-    return dataclasses.replace(
-        config,
-        total_segments=totals[0],
-        segments=tuple(letter["segment"] for letter in unread),
-        start_keys=tuple(
-            (letter["segment"], dumps_item(letter["key"])) for letter in unread if letter["key"]
-        ),
-    )
-
-
-def _unread_segments(path: str) -> list[dict]:
-    letters = (letter for letter in read_dead_letters(path) if letter["stage"] == SCAN_STAGE)
-    return sorted(letters, key=lambda letter: letter["segment"])
+    return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters)
 
 
 def _first_line(error: BaseException) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
-
-
-def index_records(records, config: ReindexConfig, model: type, key_attributes, table):
-    """Writes ``records`` to ``config.index``; ids from the model's key fields."""
-    return records | "Index" >> WriteToIndex(
-        config.index,
-        id_fields=fields_for_attributes(model, key_attributes),
-        batch_size=config.batch_size,
-        table=table,
-        batch_bytes=config.batch_bytes,
-        version_field=config.version_field,
-    )
 
 
 def check_dead_letter_path(path: str) -> None:
@@ -282,7 +188,7 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
             "the segments left unread, so the new index would miss everything else"
         )
     if config.from_export:
-        from transforms.export_manifest import read_export_manifest
+        from transforms.dynamodb.export.manifest import read_export_manifest
 
         if read_export_manifest(config.from_export, verify_checksums=False).incremental:
             raise ReindexError(
@@ -309,21 +215,20 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     """Checks the inputs, runs the job to its end and summarises it."""
     if config.swap_alias is not None:
         return _run_behind_alias(config, pipeline_args)
-    if config.from_export:
-        from pipeline.export_reindex import run_export_reindex
-
-        return run_export_reindex(config, pipeline_args)
     model = load_model(config.model)
-    if config.resume_from:
-        config = resume_config(config)
-    description = describe_table(_client_config(config), config.table)
+    options = PipelineOptions(pipeline_args)
+    FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
+    source = open_source(config)
+    try:
+        fields_for_attributes(model, source.key_attributes)
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
-    options = PipelineOptions(pipeline_args)
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
-        outputs = build_reindex(pipeline, config, model, description)
+        build_reindex(pipeline, config, model, source)
         try:
             result = pipeline.run()
             result.wait_until_finish()
@@ -344,7 +249,4 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
             )
     elapsed = time.monotonic() - started
     index_count = check_index(config.index)
-    summary = summarize(result, outputs.scan_request, config, description, elapsed, index_count)
-    if summary.unread_segment_count:
-        summary.unread = _unread_segments(config.dead_letters)
-    return summary
+    return summarize(result, source, config, elapsed, index_count)

@@ -20,10 +20,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.reindex import ReindexError, load_model
 from pipeline.summary import counter_totals
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
-from transforms.decode import DecodeItems
-from transforms.model_attributes import fields_for_attributes
-from transforms.scan_source import SegmentItem
-from transforms.write_index import WriteToIndex
+from transforms.decode.model_attributes import fields_for_attributes
+from transforms.decode.transform import DecodeItems
+from transforms.dynamodb.scan.source import SegmentItem
+from transforms.index.write import WriteToIndex
 
 __all__ = ["ReplayConfig", "ReplaySummary", "run_replay"]
 

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from transforms.wire import item_to_json
+from transforms.dynamodb.wire import item_to_json
 
 _ids = itertools.count(1)
 

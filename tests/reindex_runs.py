@@ -17,9 +17,9 @@ from pipeline.reindex import ReindexConfig
 from pipeline.sample_data import create_table, generate_items, seed_table
 from tests.tables import unique_name
 from transforms.dead_letters import read_dead_letters
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.scan_source import describe_table
-from transforms.table_description import TableDescription
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.source import describe_table
+from transforms.dynamodb.table_description import TableDescription
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,7 +15,7 @@ import time
 
 from botocore.awsrequest import AWSResponse
 
-from transforms.dynamodb_client import DynamoDBClientConfig
+from transforms.dynamodb.client import DynamoDBClientConfig
 
 THROTTLE_BODY = (
     b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'

@@ -11,13 +11,13 @@
 """
 
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters
-from transforms.decode import DecodeItems, DecodeResult
-from transforms.decoder import DecodeError, compile_decoder
-from transforms.delete_index import DeleteFromIndex, DeleteResult
-from transforms.encoder import compile_encoder
-from transforms.export_source import ExportReadResult, ReadFromDynamoDBExport
-from transforms.scan_source import ReadFromDynamoDB, SegmentItem
-from transforms.write_index import IndexWriteResult, WriteToIndex
+from transforms.decode.decoder import DecodeError, compile_decoder
+from transforms.decode.encoder import compile_encoder
+from transforms.decode.transform import DecodeItems, DecodeResult
+from transforms.dynamodb.export.source import ExportReadResult, ReadFromDynamoDBExport
+from transforms.dynamodb.scan.source import ReadFromDynamoDB, SegmentItem
+from transforms.index.delete import DeleteFromIndex, DeleteResult
+from transforms.index.write import IndexWriteResult, WriteToIndex
 
 __all__ = [
     "DecodeError",

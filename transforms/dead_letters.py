@@ -11,7 +11,7 @@ A dead letter is a plain dict with the keys of the DESIGN.md contract::
 plus ``document`` (the record's JSON text that the index refused) for stage
 ``index``. In a PCollection, ``item`` and ``key`` are DynamoDB wire format with
 binary values as ``bytes``; in the files they are JSON with binary values as
-base64 (``transforms.wire``), and reading restores the ``bytes``.
+base64 (``transforms.dynamodb.wire``), and reading restores the ``bytes``.
 
 Files: ``WriteDeadLetters(PATH)`` writes ``PATH/dead-letters-SSSSS-of-NNNNN.jsonl``,
 one JSON object per line, through Beam's ``FileSystems`` (local paths, ``gs://``,
@@ -41,7 +41,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.metrics import Metrics
 
-from transforms.wire import item_from_json, item_to_json
+from transforms.dynamodb.wire import item_from_json, item_to_json
 
 _LOGGER = logging.getLogger(__name__)
 

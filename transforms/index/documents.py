@@ -139,7 +139,7 @@ def _to_json(record: Any) -> str:
 
 def _compiled_or_to_json(model: type) -> Encode:
     try:
-        from transforms.encoder import compile_encoder
+        from transforms.decode.encoder import compile_encoder
     except ImportError:
         return _to_json
     try:
@@ -158,7 +158,7 @@ class RecordEncoder:
     """Turns a record into its JSON text, the document body.
 
     ``encode`` (a picklable callable ``record -> str``) is used when given.
-    Otherwise each record class gets ``transforms.encoder.compile_encoder(cls)``
+    Otherwise each record class gets ``transforms.decode.encoder.compile_encoder(cls)``
     when that module exists (a faster encoder, byte-identical to ``to_json``),
     else ``record.to_json()``. Encoders are resolved once per class.
     """

@@ -1,0 +1,292 @@
+"""Tests of transforms.decode.encoder: the text is byte-identical to ``to_json()``."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum, IntEnum
+from typing import Any
+
+import pytest
+from dataclasses_json import CatchAll, LetterCase, Undefined, cfg, config, dataclass_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.decode.test_decoder import Agent, Contributor, Role, Work, models_with_items, work_item
+from transforms.decode.decoder import compile_decoder
+from transforms.decode.encoder import compile_encoder
+
+
+class Shade(str, Enum):
+    DARK = "dark"
+    LIGHT = "light"
+
+
+class Rank(IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Kind(Enum):
+    BOOK = "book"
+    WEIGHT = 1.5
+    PAIR = (1, 2)
+    PRICE = Decimal("2.50")
+
+
+@dataclass_json
+@dataclass
+class Box:
+    value: Any = None
+
+
+def assert_same_text(record):
+    assert compile_encoder(type(record))(record) == record.to_json()
+
+
+# ---------------------------------------------------------------- records
+
+
+def test_matches_to_json_on_a_realistic_record():
+    work = compile_decoder(Work)(work_item(pageCount={"N": "412"}))
+    assert_same_text(work)
+
+
+def test_letter_case_keys():
+    assert compile_encoder(Agent)(Agent("Ann", 1961)) == '{"name": "Ann", "bornYear": 1961}'
+
+
+def test_nested_dataclasses_use_their_own_keys():
+    assert_same_text(Contributor(Agent("Ann", 1961), Role.EDITOR))
+
+
+def test_field_name_override():
+    @dataclass_json
+    @dataclass
+    class Renamed:
+        title: str = field(metadata=config(field_name="dc:title"))
+
+    assert compile_encoder(Renamed)(Renamed("x")) == '{"dc:title": "x"}'
+
+
+def test_field_letter_case_override():
+    @dataclass_json(letter_case=LetterCase.CAMEL)
+    @dataclass
+    class Mixed:
+        first_name: str
+        last_name: str = field(metadata=config(letter_case=LetterCase.PASCAL))
+
+    assert_same_text(Mixed("a", "b"))
+
+
+def test_exclude_sees_the_unconverted_value():
+    @dataclass_json
+    @dataclass
+    class Priced:
+        price: Decimal = field(metadata=config(exclude=lambda value: value == 0))
+        note: str | None = field(default=None, metadata=config(exclude=lambda v: v is None))
+
+    assert compile_encoder(Priced)(Priced(Decimal("0"))) == "{}"
+    assert_same_text(Priced(Decimal("0.5"), "n"))
+
+
+def test_exclude_on_nested_dataclass_sees_a_dict():
+    @dataclass_json
+    @dataclass
+    class Holder:
+        agent: Agent = field(
+            metadata=config(exclude=lambda value: value == {"name": "x", "bornYear": None})
+        )
+
+    assert compile_encoder(Holder)(Holder(Agent("x"))) == "{}"
+    assert_same_text(Holder(Agent("y")))
+
+
+def test_custom_encoder_gets_the_raw_value():
+    @dataclass_json
+    @dataclass
+    class Stamped:
+        at: datetime = field(metadata=config(encoder=datetime.isoformat))
+
+    record = Stamped(datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    assert compile_encoder(Stamped)(record) == '{"at": "2024-01-02T03:04:05+00:00"}'
+
+
+def test_global_config_encoder():
+    @dataclass(frozen=True)
+    class Money:
+        cents: int
+
+    cfg.global_config.encoders[Money] = lambda money: f"{money.cents / 100:.2f}"
+    try:
+
+        @dataclass_json
+        @dataclass
+        class Priced:
+            price: Money
+
+        assert_same_text(Priced(Money(250)))
+    finally:
+        del cfg.global_config.encoders[Money]
+
+
+def test_undefined_include_writes_catch_all_entries():
+    @dataclass_json(undefined=Undefined.INCLUDE)
+    @dataclass
+    class Collecting:
+        a: str
+        rest: CatchAll = None
+
+    record = Collecting("x", {"n": Decimal(1), "l": [b"y"]})
+    assert_same_text(record)
+    assert_same_text(Collecting("x"))
+
+
+def test_fields_sharing_a_key_fail_like_to_json():
+    @dataclass_json(letter_case=LetterCase.CAMEL)
+    @dataclass
+    class Clash:
+        a_b: int
+        aB: int
+
+    record = Clash(1, 2)
+    with pytest.raises(ValueError, match="Multiple fields"):
+        record.to_json()
+    with pytest.raises(ValueError, match="Multiple fields"):
+        compile_encoder(Clash)(record)
+
+
+# ---------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("12.50"),
+        Decimal("1E+2"),
+        datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5))),
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        Role.AUTHOR,
+        Shade.DARK,
+        Rank.HIGH,
+        Kind.WEIGHT,
+        Kind.PAIR,
+        Kind.PRICE,
+        b"\x00\xff",
+        bytearray(b"ab"),
+        {"b", "a"},
+        frozenset({1, 2}),
+        (1, "a"),
+        [1.5, None, True],
+        {"k": [Decimal(1)], 2: {"x": Role.EDITOR}},
+        {1.5: "float key", None: "null key", True: "bool key"},
+        "non-ascii é ☃ \U0001f600",
+        float("nan"),
+        float("inf"),
+        -0.0,
+        10**30,
+        Agent("nested", 1),
+    ],
+    ids=repr,
+)
+def test_value_written_like_to_json(value):
+    assert_same_text(Box(value))
+
+
+@pytest.mark.parametrize("value", [date(2024, 1, 2), {Decimal(1): "x"}, {Role.AUTHOR: 1}, object()])
+def test_value_refused_like_to_json(value):
+    record = Box(value)
+    with pytest.raises(TypeError):
+        record.to_json()
+    with pytest.raises(TypeError):
+        compile_encoder(Box)(record)
+
+
+def test_value_not_matching_its_annotation_is_written_by_its_runtime_type():
+    agent = Agent(name=Decimal("1.5"), born_year="1961")
+    assert_same_text(agent)
+
+
+def test_subclass_record_is_written_with_its_own_fields():
+    @dataclass_json
+    @dataclass
+    class Extended(Agent):
+        alias: str = "a"
+
+    record = Extended("x", 1, "y")
+    assert compile_encoder(Agent)(record) == record.to_json()
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def test_compile_encoder_is_cached_per_model():
+    assert compile_encoder(Work) is compile_encoder(Work)
+
+
+def test_compile_encoder_refuses_non_dataclass():
+    with pytest.raises(TypeError):
+        compile_encoder(dict)
+
+
+# ---------------------------------------------------------------- generated
+
+
+@settings(max_examples=100, deadline=None)
+@given(models_with_items())
+def test_matches_to_json_on_generated_models(model_and_item):
+    model, item = model_and_item
+    assert_same_text(compile_decoder(model)(item))
+
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=6),
+    st.decimals(allow_nan=False),
+    st.just(Decimal("NaN")),
+    st.datetimes(timezones=st.just(timezone.utc)),
+    st.uuids(),
+    st.sampled_from([*Role, *Shade, *Rank, Kind.BOOK, Kind.WEIGHT, Kind.PRICE]),
+    st.binary(max_size=4),
+)
+keys = st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none())
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.frozensets(st.one_of(st.integers(), st.text(max_size=3)), max_size=3),
+        st.dictionaries(keys, inner, max_size=3),
+        st.builds(Box, inner),
+        st.builds(Agent, st.text(max_size=3), st.none() | st.integers()),
+    ),
+    max_leaves=12,
+)
+
+
+@dataclass_json(letter_case=LetterCase.CAMEL)
+@dataclass
+class Configured:
+    plain_value: Any
+    maybe_skipped: Any = field(
+        default=None, metadata=config(exclude=lambda value: value is None or value == 0)
+    )
+    as_text: Any = field(default=None, metadata=config(encoder=repr))
+    renamed: Any = field(default=None, metadata=config(field_name="other-name"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.builds(Configured, values, values, values, values))
+def test_matches_to_json_on_generated_values(record):
+    assert_same_text(record)
+
+
+def test_configured_record_text():
+    record = Configured(1, 2, 3, 4)
+    assert compile_encoder(Configured)(record) == (
+        '{"plainValue": 1, "maybeSkipped": 2, "asText": "3", "other-name": 4}'
+    )

@@ -1,0 +1,54 @@
+"""Choosing a segment count from DescribeTable's figures."""
+
+import pytest
+
+from transforms.dynamodb.table_description import TableDescription, choose_total_segments
+
+GB = 1 << 30
+MB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    "size_bytes, item_count, workers, expected",
+    [
+        (100 * 1024, 300, 4, 1),  # a tiny table: one page, one segment
+        (5 * MB + 1, 20_000, 4, 6),  # never more segments than 1 MB pages
+        (3 * GB, 3_000_000, 2, 8),  # 4 per worker beats 2 for the size
+        (100 * GB, 10**8, 4, 50),  # one per 2 GB
+        (10**9 * GB, 10**12, 4, 1_000_000),  # DynamoDB's maximum
+        (0, 0, 3, 12),  # size not reported yet: 4 per worker
+        (10 * MB, 3, 4, 3),  # no more segments than items
+    ],
+)
+def test_segment_choice(size_bytes, item_count, workers, expected):
+    choice = choose_total_segments(size_bytes, item_count, workers)
+    assert choice.total_segments == expected
+    assert str(expected) in choice.reason
+
+
+def test_reason_explains_a_small_table():
+    choice = choose_total_segments(100 * 1024, 300, 8)
+    assert "more segments would be empty" in choice.reason
+
+
+def test_description_from_a_describe_table_response():
+    response = {
+        "Table": {
+            "TableName": "works",
+            "KeySchema": [
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+                {"AttributeName": "pk", "KeyType": "HASH"},
+            ],
+            "ItemCount": 10,
+            "TableSizeBytes": 2048,
+            "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 0},
+            "GlobalSecondaryIndexes": [{"IndexName": "by-owner"}],
+        }
+    }
+    description = TableDescription.from_response(response)
+    assert description.key_attributes == ("pk", "sk")
+    assert description.billing_mode == "PAY_PER_REQUEST"
+    assert description.read_capacity_units is None
+    assert description.index_names == ("by-owner",)
+    assert description.average_item_bytes == 204.8

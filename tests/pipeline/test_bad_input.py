@@ -1,0 +1,455 @@
+"""The bad-input catalogue: every kind gets a dead letter or one clear error line.
+
+Items that do not fit the model become dead letters naming the field and the
+reason, and the rest of the table is still indexed; items that are unusual but
+valid (400 KB, deep maps, big numbers, emoji keys, odd attribute names) are
+indexed exactly. Bad environments and options (missing table, wrong region,
+refused or missing credentials, unreachable endpoint, invalid segments, an
+unwritable dead-letter folder, a corrupt dead-letter file...) stop the command
+before anything is read, with one line naming what to fix.
+"""
+
+import copy
+import json
+import os
+from decimal import Decimal
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.local_dynamodb import free_port
+from pipeline.sample_data import generate_items, item_size, seed_table, work_to_item
+from tests.catalogue_models import OddlyNamed
+from tests.fault_proxy import FaultProxy
+from tests.reindex_runs import (
+    cli,
+    dead_letters,
+    index_rows,
+    last_error_line,
+    reindex_args,
+    replay_args,
+)
+from tests.runners import IN_PROCESS
+from tests.tables import create_table, seeded_table, unique_name
+from transforms import ReadFromDynamoDB
+from transforms.dead_letters import dead_letter, dumps_dead_letter
+from transforms.dynamodb.scan.errors import InvalidScanRequest
+
+DEEP_LEVELS = 32
+ITEM_BYTES = 403_000
+
+
+def _deep_map(levels: int) -> dict:
+    value = {"S": "bottom"}
+    for level in range(levels):
+        value = {"M": {f"level{level}": value}}
+    return value
+
+
+def _works(count: int):
+    return [s.record for s in generate_items(count, malformed_fraction=0.0, seed=41)]
+
+
+def _good_items():
+    """``{id: (item, expected body)}`` of unusual but valid items."""
+    works = _works(6)
+    big, unicode, empty, numbers, odd, deep = works
+
+    big.id = "ok-400kb"
+    big.notes = []
+    item = work_to_item(big)
+    filler = "Grand livre de comptes, folio " * 5000
+    big.notes = [filler[: (ITEM_BYTES - item_size(item)) // 3 - 3] for _ in range(3)]
+
+    unicode.id = "ok-Ærø-東京-🚀"
+    unicode.title = "Ærøskøbing — 東京 🚀 «Ünïcödé» 👩‍👩‍👧"
+    unicode.subjects = ["עברית", "العربية", "e\u0301", 'tab\tnew\nline "quoted" \\']
+
+    empty.id = "ok-empty-collections"
+    empty.subtitle = ""
+    empty.languages, empty.subjects, empty.notes = set(), [], []
+
+    numbers.id = "ok-big-numbers"
+    numbers.price = Decimal("12345678901234567890.123456789012345678")
+    numbers.page_count = 10**125
+
+    odd.id = "ok-odd-attribute-names"
+    deep.id = "ok-deep-map"
+
+    items = {work.id: (work_to_item(work), work.to_json()) for work in works}
+    items["ok-odd-attribute-names"][0].update(
+        {
+            "a.b": {"S": "dotted"},
+            "x-y": {"N": "1"},
+            "name": {"S": "reserved word"},
+            "size": {"N": "3"},
+            "status": {"BOOL": True},
+            "#hash": {"S": "h"},
+            ":colon": {"S": "c"},
+            "Ключ 🔑": {"S": "emoji name"},
+        }
+    )
+    items["ok-deep-map"][0]["extra"] = _deep_map(DEEP_LEVELS - 1)
+    return items
+
+
+def _bad_items():
+    """``{id: (item, error_type, field)}`` of items that do not fit ``Work``."""
+    works = _works(12)
+    made = {}
+
+    def bad(index, key, error_type, field, change):
+        item = work_to_item(works[index])
+        item["id"] = {"S": key}
+        change(item)
+        made[key] = (item, error_type, field)
+
+    bad(0, "bad-wrong-type", "TypeMismatch", "title", lambda i: i.update(title={"N": "42"}))
+    bad(1, "bad-missing-required", "MissingField", "modifiedAt", lambda i: i.pop("modifiedAt"))
+    bad(2, "bad-null", "NullNotAllowed", "title", lambda i: i.update(title={"NULL": True}))
+    bad(
+        3,
+        "bad-not-integer",
+        "InvalidNumber",
+        "pageCount",
+        lambda i: i.update(pageCount={"N": "3.5"}),
+    )
+    bad(
+        4,
+        "bad-invalid-date",
+        "DecoderFailed",
+        "modifiedAt",
+        lambda i: i.update(modifiedAt={"S": "2021-13-45T00:00:00Z"}),
+    )
+    bad(
+        5,
+        "bad-date-without-zone",
+        "DecoderFailed",
+        "modifiedAt",
+        lambda i: i.update(modifiedAt={"S": "2021-03-04T12:00:00"}),
+    )
+    bad(6, "bad-enum", "InvalidEnum", "workType", lambda i: i.update(workType={"S": "novel"}))
+    bad(
+        7,
+        "bad-binary-for-string",
+        "TypeMismatch",
+        "title",
+        lambda i: i.update(title={"B": b"\x00\xff"}),
+    )
+    bad(
+        8,
+        "bad-bool-as-number",
+        "TypeMismatch",
+        "available",
+        lambda i: i.update(available={"N": "1"}),
+    )
+
+    def second_contributor_born_in_letters(item):
+        ok = {"M": {"agent": {"M": {"label": {"S": "Ok"}}}}}
+        wrong = {"M": {"agent": {"M": {"label": {"S": "X"}, "bornYear": {"S": "abc"}}}}}
+        item["contributors"] = {"L": [ok, wrong]}
+
+    def title_missing_and_deep_map(item):
+        del item["title"]
+        item["extra"] = _deep_map(DEEP_LEVELS - 1)
+
+    bad(
+        9,
+        "bad-nested",
+        "TypeMismatch",
+        "contributors[1].agent.bornYear",
+        second_contributor_born_in_letters,
+    )
+    bad(10, "bad-deep-🚀-ключ", "MissingField", "title", title_missing_and_deep_map)
+    return made
+
+
+@pytest.fixture(scope="module")
+def catalogue_run(dynamodb_client, dynamodb_server, tmp_path_factory):
+    good, bad = _good_items(), _bad_items()
+    table = unique_name("catalogue")
+    create_table(dynamodb_client, table)
+    items = [item for item, _ in good.values()] + [entry[0] for entry in bad.values()]
+    assert seed_table(dynamodb_client, table, copy.deepcopy(items)) == len(items)
+    tmp_path = tmp_path_factory.mktemp("catalogue")
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        "--total-segments=3",
+        *IN_PROCESS,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    letters = {dl["key"]["id"]["S"]: dl for dl in dead_letters(tmp_path / "dead")}
+    assert len(letters) == len(dead_letters(tmp_path / "dead")), "a dead letter came twice"
+    return good, bad, index_rows(tmp_path / "index.db"), letters, table, tmp_path
+
+
+def test_catalogue_run_accounts_for_every_item(catalogue_run):
+    good, bad, rows, letters, _, _ = catalogue_run
+    assert rows == {key: body for key, (_, body) in good.items()}
+    assert set(letters) == set(bad)
+
+
+@pytest.mark.parametrize("key", sorted(_bad_items()))
+def test_item_that_does_not_fit_is_a_dead_letter(catalogue_run, key):
+    _, bad, _, letters, table, _ = catalogue_run
+    item, error_type, field = bad[key]
+    letter = letters[key]
+    assert (letter["error_type"], letter["field"]) == (error_type, field)
+    assert letter["error"] and letter["stage"] == "decode" and letter["table"] == table
+    assert letter["key"] == {"id": {"S": key}}
+    assert letter["item"] == item  # the raw item, exactly as read
+
+
+@pytest.mark.parametrize("key", sorted(_good_items()))
+def test_unusual_but_valid_item_is_indexed_exactly(catalogue_run, key):
+    good, _, rows, _, _, _ = catalogue_run
+    assert rows[key] == good[key][1]
+
+
+def test_400kb_item_is_near_the_limit(catalogue_run):
+    good, _, _, _, _, _ = catalogue_run
+    assert ITEM_BYTES - 1000 < item_size(good["ok-400kb"][0]) <= ITEM_BYTES
+
+
+def test_unicode_values_are_searchable(catalogue_run):
+    _, _, _, _, _, tmp_path = catalogue_run
+    done = cli("search", "--index", f"sqlite:///{tmp_path}/index.db", "東京")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\t")[0] == "ok-Ærø-東京-🚀"
+
+
+def test_awkward_attribute_names_in_the_model(dynamodb_client, dynamodb_server, tmp_path):
+    """Fields stored as ``first.name``, ``ratio %``, ``size``, ``status``; hash key ``item-id``."""
+    items = [
+        {"item-id": {"S": "n1"}, "first.name": {"S": "Ada"}, "size": {"N": "3"}},
+        {
+            "item-id": {"S": "n-2"},
+            "first.name": {"S": "Bo"},
+            "status": {"S": "x"},
+            "name": {"S": "y"},
+        },
+        {"item-id": {"S": "n3"}, "first.name": {"N": "7"}, "ratio %": {"N": "0.5"}},
+    ]
+    table = seeded_table(dynamodb_client, "odd-names", items, hash_key=("item-id", "S"))
+    done = cli(
+        *reindex_args(
+            dynamodb_server.endpoint_url, table, tmp_path, model="tests.catalogue_models:OddlyNamed"
+        ),
+        *IN_PROCESS,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = {
+        "n1": OddlyNamed("n1", "Ada", size=3).to_json(),
+        "n-2": OddlyNamed("n-2", "Bo", name="y", status="x").to_json(),
+    }
+    assert index_rows(tmp_path / "index.db") == expected
+    (letter,) = dead_letters(tmp_path / "dead")
+    assert (letter["key"], letter["field"], letter["error_type"]) == (
+        {"item-id": {"S": "n3"}},
+        "first.name",
+        "TypeMismatch",
+    )
+
+
+def test_items_dynamodb_cannot_hold_replayed_from_hand_made_dead_letters(tmp_path):
+    """Empty sets and numbers beyond DynamoDB's range only reach us in edited dead letters."""
+    base = _works(3)
+    empty_set = work_to_item(base[0]) | {"id": {"S": "r-empty-set"}, "languages": {"SS": []}}
+    huge = work_to_item(base[1]) | {"id": {"S": "r-1e400"}, "price": {"N": "1e400"}}
+    nan = work_to_item(base[2]) | {"id": {"S": "r-nan"}, "price": {"N": "NaN"}}
+    folder = tmp_path / "edited"
+    folder.mkdir()
+    lines = [
+        dumps_dead_letter(
+            dead_letter(
+                "decode", error_type="Edited", error="by hand", item=item, key={"id": item["id"]}
+            )
+        )
+        for item in (empty_set, huge, nan)
+    ]
+    (folder / "dead-letters-00000-of-00001.jsonl").write_text("\n".join(lines) + "\n")
+    done = cli(
+        *replay_args(folder, tmp_path), "--still-failing", str(tmp_path / "still"), *IN_PROCESS
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = index_rows(tmp_path / "index.db")
+    assert sorted(rows) == ["r-1e400", "r-empty-set"]
+    assert json.loads(rows["r-empty-set"])["languages"] == []
+    assert json.loads(rows["r-1e400"])["price"] == "1E+400"
+    (still,) = dead_letters(tmp_path / "still")
+    assert (still["item"]["id"], still["error_type"], still["field"]) == (
+        {"S": "r-nan"},
+        "InvalidNumber",
+        "price",
+    )
+
+
+# --- environment and options: one clear line, nothing read -------------------
+
+
+@pytest.fixture(scope="module")
+def small_table(dynamodb_client):
+    return seeded_table(dynamodb_client, "small", [work_to_item(work) for work in _works(3)])
+
+
+def one_line_error(done, code):
+    assert done.returncode == code, done.stderr[-3000:]
+    return last_error_line(done.stderr)
+
+
+def test_missing_table(dynamodb_server, tmp_path):
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, "no-such-table", tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 3) == (
+        f"error: table 'no-such-table' was not found at endpoint "
+        f"{dynamodb_server.endpoint_url}: check --table and --region"
+    )
+
+
+def test_wrong_region(dynamodb_server, small_table, tmp_path):
+    args = reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path)
+    args[args.index("us-east-1")] = "eu-west-3"
+    done = cli(*args, *IN_PROCESS)
+    assert one_line_error(done, 3).endswith(
+        f"table '{small_table}' was not found at endpoint {dynamodb_server.endpoint_url}: "
+        "check --table and --region"
+    )
+
+
+def test_missing_secondary_index(dynamodb_server, small_table):
+    with pytest.raises(InvalidScanRequest, match="does not have the specified index: nope"):
+        with beam.Pipeline(options=PipelineOptions(list(IN_PROCESS))) as p:
+            _ = p | ReadFromDynamoDB(
+                small_table,
+                total_segments=2,
+                index_name="nope",
+                endpoint_url=dynamodb_server.endpoint_url,
+                region_name="us-east-1",
+            )
+
+
+def test_search_in_a_missing_index(tmp_path):
+    done = cli("search", "--index", f"sqlite:///{tmp_path}/typo.db", "word")
+    assert one_line_error(done, 3) == (
+        f"error: the index sqlite:///{tmp_path}/typo.db holds no documents: check --index"
+    )
+
+
+def test_table_key_the_model_does_not_hold(dynamodb_client, dynamodb_server, tmp_path):
+    """A missing key attribute: the table's hash key ``pk`` is no field of ``Work``."""
+    item = work_to_item(_works(1)[0]) | {"pk": {"S": "p1"}}
+    table = seeded_table(dynamodb_client, "other-key", [item], hash_key=("pk", "S"))
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 2) == (
+        "error: model Work has no field for the key attribute(s) pk; "
+        "add them so documents get stable ids"
+    )
+
+
+def test_unreachable_endpoint(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    done = cli(*reindex_args(url, "works", tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 3).startswith(f"error: cannot reach endpoint {url}: check")
+
+
+def test_endpoint_that_resets_every_connection(dynamodb_server, small_table, tmp_path):
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"reset": 1.0}, operations=None, max_faults=20
+    ) as proxy:
+        done = cli(*reindex_args(proxy.url, small_table, tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 3).startswith(f"error: cannot reach endpoint {proxy.url}: check")
+
+
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        (
+            "expired_token",
+            "error: the credentials were refused (ExpiredTokenException): check AWS_PROFILE or "
+            "the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN in use",
+        ),
+        ("denied", "error: access denied to table '{table}': the credentials need "),
+    ],
+)
+def test_refused_credentials(dynamodb_server, small_table, tmp_path, fault, expected):
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {fault: 1.0}, operations=("DescribeTable",), max_faults=5
+    ) as proxy:
+        done = cli(*reindex_args(proxy.url, small_table, tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 3).startswith(expected.format(table=small_table))
+
+
+def test_missing_credentials(dynamodb_server, small_table, tmp_path):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") or name == "AWS_DEFAULT_REGION"
+    }
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *IN_PROCESS, env=env
+    )
+    assert one_line_error(done, 3).startswith("error: no AWS credentials found: set AWS_PROFILE")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--total-segments=0"], "total_segments must be between 1 and 1,000,000, got 0"),
+        (["--total-segments=1000001"], "total_segments must be between 1 and 1,000,000"),
+        (["--total-segments=4", "--segments=4"], "segment 4 is outside 0..3 (total_segments=4)"),
+        (["--total-segments=4", "--segments=1,1"], "segments lists a segment twice: [1, 1]"),
+        (["--segments=a,b"], "expected comma-separated segment numbers, got 'a,b'"),
+        (["--page-size=0"], "page_size must be an integer from 1 to 1,000,000 or None, got 0"),
+    ],
+)
+def test_invalid_segment_options(dynamodb_server, small_table, tmp_path, options, message):
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *options, *IN_PROCESS
+    )
+    line = one_line_error(done, 2)
+    assert message in line
+    assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")
+
+
+def test_unwritable_dead_letter_path(dynamodb_server, small_table, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    args = reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path)
+    args[args.index("--dead-letters") + 1] = str(tmp_path / "a-file" / "dead")
+    done = cli(*args, *IN_PROCESS)
+    assert one_line_error(done, 3).startswith(
+        f"error: cannot create the dead-letter folder '{tmp_path}/a-file/dead'"
+    )
+
+
+def test_index_file_that_is_not_an_index(dynamodb_server, small_table, tmp_path):
+    (tmp_path / "index.db").write_bytes(b"this is not SQLite" * 100)
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 3).startswith(
+        f"error: cannot open the index 'sqlite:///{tmp_path}/index.db'"
+    )
+
+
+def test_model_that_cannot_be_imported(dynamodb_server, small_table, tmp_path):
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path, model="no_such:Model"),
+        *IN_PROCESS,
+    )
+    assert one_line_error(done, 3).startswith(
+        "error: cannot import the model's module 'no_such': No module named 'no_such'"
+    )
+
+
+def test_corrupt_dead_letter_file_given_to_replay(tmp_path):
+    folder = tmp_path / "dead"
+    folder.mkdir()
+    good = dead_letter("decode", error_type="X", error="e", item={"id": {"S": "w1"}})
+    path = folder / "dead-letters-00000-of-00001.jsonl"
+    path.write_text(dumps_dead_letter(good) + "\n" + '{"stage": "decode", "item": \n')
+    done = cli(*replay_args(folder, tmp_path), *IN_PROCESS)
+    assert one_line_error(done, 2).startswith(f"error: {path}:2: corrupt dead letter: not JSON")
+    assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")

@@ -1,0 +1,76 @@
+"""How workers reach DynamoDB: a small picklable config that makes clients.
+
+boto3 clients do not pickle (they hold an SSLContext), so DoFns carry a
+:class:`DynamoDBClientConfig` and call :meth:`~DynamoDBClientConfig.create_client`
+in ``setup()``. Credentials are never part of the config: they come from
+boto3's default chain (environment, shared profile, instance or task role)
+on the machine that runs the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import boto3
+from botocore.config import Config
+
+from transforms.dynamodb.log_redaction import install_secret_redaction
+from transforms.dynamodb.scan.page_parse import install_fast_scan_parser
+
+__all__ = ["DynamoDBClientConfig"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamoDBClientConfig:
+    """Where and how to connect; safe to pickle and to log.
+
+    ``max_attempts`` and ``retry_mode`` go to botocore's retry handler, which
+    retries throttling, 5xx, connection errors and timeouts with capped
+    exponential backoff and jitter before the scan's own resumable retry
+    loop takes over. ``fast_scan_parse`` reads Scan pages with
+    :mod:`transforms.dynamodb.scan.page_parse` (the same response, at a fraction of
+    botocore's parsing cost); ``False`` leaves parsing to botocore.
+    """
+
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 8
+    retry_mode: str = "standard"
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_pool_connections: int = 32
+    fast_scan_parse: bool = True
+
+    def __post_init__(self):
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.retry_mode not in ("legacy", "standard", "adaptive"):
+            raise ValueError(
+                f"retry_mode must be 'legacy', 'standard' or 'adaptive', got {self.retry_mode!r}"
+            )
+
+    def botocore_config(self) -> Config:
+        return Config(
+            retries={"max_attempts": self.max_attempts, "mode": self.retry_mode},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_pool_connections=self.max_pool_connections,
+        )
+
+    def create_client(self):
+        """A new low-level DynamoDB client; credentials from boto3's default chain.
+
+        Also makes this process's log records redact credentials and signatures
+        (:mod:`transforms.dynamodb.log_redaction`), whatever level botocore logs at.
+        """
+        install_secret_redaction()
+        session = boto3.session.Session()
+        client = session.client(
+            "dynamodb",
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            config=self.botocore_config(),
+        )
+        if self.fast_scan_parse:
+            install_fast_scan_parser(client)
+        return client

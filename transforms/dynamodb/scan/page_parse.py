@@ -1,0 +1,170 @@
+"""Scan pages read straight from the wire: ``json.loads`` instead of botocore's shape walk.
+
+botocore turns a Scan response into Python by walking its output model value
+by value: for a 1 MB page of typical items that costs ten times what
+``json.loads`` of the same bytes does, and it is most of a worker's CPU. Yet
+DynamoDB's JSON already *is* the wire format the pipeline passes on
+(``{"id": {"S": "w1"}, "n": {"N": "3"}}``); the only values botocore changes
+are binaries, which travel as base64 text and come out as ``bytes``.
+
+:func:`install_fast_scan_parser` registers a handler on the client's
+``before-parse.dynamodb.Scan`` event. For a successful response it reads the
+body once with ``json.loads``, turns ``B`` and ``BS`` payloads into ``bytes``
+(the text is searched for binary tags first: most pages need no walk, or one
+over the top level of their items), hands the items to botocore as an
+already-parsed part of the response, and leaves the
+rest of the body (``LastEvaluatedKey``, ``Count``, ``ScannedCount``,
+``ConsumedCapacity``) to botocore's own parser. Everything else stays
+botocore's: signing, endpoints, credentials, the ``x-amz-crc32`` check and the
+retries of throttling, 5xx and connection errors, which run before and after
+parsing and never see the difference. Error responses are not touched.
+
+Contract: ``client.scan(...)`` returns the same response with or without the
+handler (tests compare both on tables with every attribute type). The handler
+steps aside, and botocore parses the page as usual, for a body that is not a
+JSON object with a list of items, that holds a JSON ``null`` value (which
+botocore drops from structures), or whose binaries do not decode. The one
+known difference is for responses DynamoDB does not send today: a value whose
+type tag botocore's model does not know is passed on as sent, where botocore
+would replace it by ``{"SDK_UNKNOWN_MEMBER": {"name": tag}}``, and a value with
+several tags is passed on where botocore would raise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gc
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from transforms.dynamodb.wire import Item
+
+__all__ = ["SCAN_PARSE_EVENT", "install_fast_scan_parser", "split_scan_body"]
+
+SCAN_PARSE_EVENT = "before-parse.dynamodb.Scan"
+_HANDLER_ID = "transforms.dynamodb.scan.page_parse.fast_scan_parser"
+
+# How binary tags appear in the JSON text, and escaped letters of their names.
+_BINARY_TAGS = (b'"B"', b'"BS"')
+_ESCAPED_LETTERS = (b"\\u0042", b"\\u0053")
+_JSON_NULL = re.compile(rb"[:,\[]\s*null")
+_b64decode = base64.b64decode
+
+
+def install_fast_scan_parser(client) -> None:
+    """Makes ``client.scan`` read its pages with :func:`split_scan_body`.
+
+    ``client`` is a low-level DynamoDB client (``boto3.client("dynamodb")``);
+    the handler is registered on that client's own events, once.
+    """
+    client.meta.events.register(SCAN_PARSE_EVENT, _parse_scan_items, unique_id=_HANDLER_ID)
+
+
+def _parse_scan_items(response_dict: dict, customized_response_dict: dict, **_: Any) -> None:
+    """botocore's ``before-parse`` hook: items to ``customized_response_dict``,
+    the rest of the body left for botocore's parser."""
+    if response_dict.get("status_code", 500) >= 300:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, bytes):
+        return
+    split = split_scan_body(body)
+    if split is None:
+        return
+    items, rest = split
+    customized_response_dict["Items"] = items
+    response_dict["body"] = rest
+
+
+def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
+    """A Scan response body as ``(items, the body without "Items")``.
+
+    ``items`` are what botocore's parser gives for the body's ``Items``
+    (binary payloads as ``bytes``). Returns None when the body is one that
+    botocore should parse itself (see the module docstring).
+    """
+    if b"null" in body and _JSON_NULL.search(body):
+        return None
+    try:
+        response = _loads(body)
+    except ValueError:
+        return None
+    if not isinstance(response, dict):
+        return None
+    items = response.pop("Items", None)
+    if not isinstance(items, list):
+        return None
+    try:
+        _decode_binaries(items, body)
+    except (AttributeError, TypeError, ValueError, binascii.Error):
+        return None
+    return items, json.dumps(response).encode()
+
+
+def _loads(body: bytes) -> Any:
+    """``json.loads`` with the cyclic garbage collector paused.
+
+    A page is tens of thousands of new dicts and lists; counted one by one
+    they set off the collector's full passes over the whole heap, which cost
+    several times the parse itself. Parsed JSON holds no reference cycles, so
+    the pause frees nothing late. (The same advice as msgpack's for large
+    messages.)
+    """
+    if not gc.isenabled():
+        return json.loads(body)
+    gc.disable()
+    try:
+        return json.loads(body)
+    finally:
+        gc.enable()
+
+
+def _decode_binaries(items: list[Item], body: bytes) -> None:
+    """Turns every base64 ``B``/``BS`` payload of ``items`` into ``bytes``, in place.
+
+    Most binaries sit at the top level of an item, and every one of them shows
+    in the text as a ``"B"`` or ``"BS"`` key. So the top level of each item is
+    converted first; the nested maps and lists are only walked when the text
+    holds more such keys than were found there, or spells a tag's letter
+    with a ``\\u`` escape.
+    """
+    if any(escaped in body for escaped in _ESCAPED_LETTERS):
+        marked = -1
+    else:
+        marked = sum(body.count(tag) for tag in _BINARY_TAGS)
+        if not marked:
+            return
+    found = 0
+    for item in items:
+        for value in item.values():
+            if "B" in value:
+                value["B"] = _b64decode(value["B"])
+                found += 1
+            elif "BS" in value:
+                value["BS"] = [_b64decode(payload) for payload in value["BS"]]
+                found += 1
+    if found == marked:
+        return
+    for item in items:
+        for value in item.values():
+            if "M" in value:
+                _binaries_to_bytes(value["M"].values())
+            elif "L" in value:
+                _binaries_to_bytes(value["L"])
+
+
+def _binaries_to_bytes(values: Iterable[dict[str, Any]]) -> None:
+    """Decodes, in place, every base64 ``B``/``BS`` payload in ``values``,
+    however deep in ``M`` and ``L``; botocore decodes them the same way."""
+    for value in values:
+        if "B" in value:
+            value["B"] = _b64decode(value["B"])
+        elif "M" in value:
+            _binaries_to_bytes(value["M"].values())
+        elif "L" in value:
+            _binaries_to_bytes(value["L"])
+        elif "BS" in value:
+            value["BS"] = [_b64decode(payload) for payload in value["BS"]]

@@ -1,0 +1,122 @@
+"""What ``DescribeTable`` says about a table, and the segment count it suggests.
+
+``ItemCount`` and ``TableSizeBytes`` are refreshed by DynamoDB about every six
+hours, so they are estimates: good for choosing a segment count and for
+progress, never for checking completeness.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.errors import explain
+from transforms.dynamodb.scan.restriction import MAX_TOTAL_SEGMENTS
+
+__all__ = ["SegmentChoice", "TableDescription", "choose_total_segments", "describe_table"]
+
+PAGE_BYTES = 1 << 20
+BYTES_PER_SEGMENT = 2 << 30
+SEGMENTS_PER_WORKER = 4
+DEFAULT_WORKERS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class TableDescription:
+    """The parts of ``DescribeTable`` a reindex needs."""
+
+    table_name: str
+    key_attributes: tuple[str, ...]
+    item_count: int
+    size_bytes: int
+    billing_mode: str = "PROVISIONED"
+    read_capacity_units: int | None = None
+    index_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_response(cls, response: dict) -> TableDescription:
+        table = response["Table"]
+        key_schema = sorted(table["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+        throughput = table.get("ProvisionedThroughput") or {}
+        billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+        indexes = [
+            index["IndexName"]
+            for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+            for index in table.get(kind, [])
+        ]
+        return cls(
+            table_name=table["TableName"],
+            key_attributes=tuple(k["AttributeName"] for k in key_schema),
+            item_count=int(table.get("ItemCount", 0)),
+            size_bytes=int(table.get("TableSizeBytes", 0)),
+            billing_mode=billing,
+            read_capacity_units=throughput.get("ReadCapacityUnits") or None,
+            index_names=tuple(indexes),
+        )
+
+    @property
+    def average_item_bytes(self) -> float:
+        return self.size_bytes / self.item_count if self.item_count else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentChoice:
+    total_segments: int
+    reason: str
+
+
+def choose_total_segments(
+    size_bytes: int, item_count: int, workers: int | None = None
+) -> SegmentChoice:
+    """A segment count for a table of this size, with the reason.
+
+    About one segment per 2 GB (AWS's guidance), but at least
+    ``4 × workers`` so that slow segments do not hold the job; never more
+    segments than 1 MB pages or items, so a tiny table is not cut into empty
+    segments.
+    """
+    workers = workers or DEFAULT_WORKERS
+    by_size = math.ceil(size_bytes / BYTES_PER_SEGMENT)
+    by_workers = SEGMENTS_PER_WORKER * workers
+    if size_bytes <= 0:
+        return SegmentChoice(
+            by_workers,
+            f"{by_workers} segments: DescribeTable reports no size yet (it refreshes about "
+            f"every 6 hours), so {SEGMENTS_PER_WORKER} per worker for {workers} worker(s)",
+        )
+    wanted = max(by_size, by_workers, 1)
+    pages = max(1, math.ceil(size_bytes / PAGE_BYTES))
+    cap = min(pages, max(item_count, 1), MAX_TOTAL_SEGMENTS)
+    total = max(1, min(wanted, cap))
+    if total < wanted:
+        reason = (
+            f"{total} segment(s): the table holds about {item_count:,} items in "
+            f"{size_bytes:,} bytes ({pages:,} page(s) of 1 MB); more segments would be empty"
+        )
+    elif by_size >= by_workers:
+        reason = f"{total} segments: one per 2 GB of the table's {size_bytes:,} bytes"
+    else:
+        reason = (
+            f"{total} segments: {SEGMENTS_PER_WORKER} per worker for {workers} worker(s), "
+            "so that slow segments do not hold the job"
+        )
+    return SegmentChoice(total, reason)
+
+
+def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> TableDescription:
+    """``DescribeTable`` with errors turned into one-line :class:`ScanError`s.
+
+    Made before the pipeline starts, with few retries, so that a wrong
+    endpoint or region is reported in seconds.
+    """
+    quick = dataclasses.replace(
+        client_config, max_attempts=min(client_config.max_attempts, 3), connect_timeout=5.0
+    )
+    client = quick.create_client()
+    try:
+        return TableDescription.from_response(client.describe_table(TableName=table_name))
+    except Exception as error:
+        raise explain(error, table_name, client_config.endpoint_url) from error
+    finally:
+        client.close()
