@@ -219,10 +219,7 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
     source = open_source(config)
-    try:
-        fields_for_attributes(model, source.key_attributes)
-    except ValueError as error:
-        raise ReindexError(str(error)) from error
+    fields_for_attributes(model, source.key_attributes)  # ValueError: the model does not fit
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     for attempt in range(1, config.job_attempts + 1):

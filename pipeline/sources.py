@@ -8,6 +8,7 @@ the spine (:mod:`pipeline.reindex`) knows of it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Sequence
 
@@ -73,7 +74,8 @@ def open_source(config) -> ReindexSource:
 
 def scan_source(config, description: TableDescription) -> ScanSource:
     """A parallel scan of ``description``'s table as ``config`` asks."""
-    read = ReadFromDynamoDB(
+    make_read = functools.partial(
+        ReadFromDynamoDB,
         table_name=config.table,
         total_segments=config.total_segments,
         page_size=config.page_size,
@@ -92,7 +94,7 @@ def scan_source(config, description: TableDescription) -> ScanSource:
         report_unread_segments=True,
         start_keys={s: loads_item(key) for s, key in config.start_keys or ()},
     )
-    return ScanSource(read, description)
+    return ScanSource(make_read, description)
 
 
 def export_source(config) -> ExportSource:

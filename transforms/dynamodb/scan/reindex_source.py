@@ -8,6 +8,7 @@ could not read to its end becomes a dead letter of stage ``scan`` whose
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import apache_beam as beam
 
@@ -54,16 +55,18 @@ def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
 
 
 class ScanSource(ReindexSource):
-    """A parallel scan of ``description``'s table through ``read_transform``.
+    """A parallel scan of ``description``'s table through ``make_read()``.
 
-    ``read_transform`` must be built with ``with_segments=True`` and
-    ``report_unread_segments=True``.
+    ``make_read`` builds a :class:`ReadFromDynamoDB` with ``with_segments=True``
+    and ``report_unread_segments=True``; it is called once per pipeline, since
+    a transform belongs to the one pipeline it was applied to.
     """
 
     stage = SCAN_STAGE
 
-    def __init__(self, read_transform: ReadFromDynamoDB, description: TableDescription):
-        self.read_transform = read_transform
+    def __init__(self, make_read: Callable[[], ReadFromDynamoDB], description: TableDescription):
+        self._make_read = make_read
+        self.read_transform = make_read()
         self.description = description
         self.table = description.table_name
         self.key_attributes = tuple(description.key_attributes)
@@ -77,6 +80,8 @@ class ScanSource(ReindexSource):
         return self.description.item_count or None
 
     def read(self, pipeline: beam.Pipeline) -> SourceRead:
+        if self.read_transform.unread_segments is not None:  # applied to an earlier pipeline
+            self.read_transform = self._make_read()
         items = pipeline | "Read" >> self.read_transform
         unread = self.read_transform.unread_segments | "UnreadSegments" >> beam.Map(
             unread_segment_dead_letter, self.table
