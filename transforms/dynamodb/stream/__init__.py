@@ -12,7 +12,7 @@
 Modules: :mod:`.shards` (DescribeStream, lineage), :mod:`.bookmark`,
 :mod:`.positions` (where to read from, gaps), :mod:`.reader` (GetRecords),
 :mod:`.reread` (consistent BatchGetItem), :mod:`.apply` (the Beam graph),
-:mod:`.summary`, :mod:`.catch_up` (ties them together). See
+:mod:`.summary`, :mod:`.catch_up_job` (ties them together). See
 ``docs/catch-up.md`` for the guarantee.
 """
 
@@ -27,7 +27,7 @@ from transforms.dynamodb.stream.bookmark import (
     read_bookmark,
     write_bookmark,
 )
-from transforms.dynamodb.stream.catch_up import (
+from transforms.dynamodb.stream.catch_up_job import (
     CatchUpConfig,
     CatchUpResult,
     catch_up,
