@@ -38,6 +38,7 @@ from transforms.dynamodb.stream import (
     StreamGap,
     catch_up,
     catch_up_from,
+    catch_up_job,
     catch_up_since,
     read_bookmark,
 )
@@ -117,12 +118,15 @@ def test_writes_during_a_reindex_are_caught_up_then_kept_up_by_the_command(
     }
     assert work_id(7) in undecodable
 
+    assert work_id(17) in index_rows(tmp_path / "index.db")
     for op in writes(dynamodb_client, table, SEEDED + 12, 1):
         op()
     run = cli(*catch_up_args(dynamodb_server, table, tmp_path), timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "keys changed" in run.stdout and "MISMATCH" not in run.stdout
-    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    rows = index_rows(tmp_path / "index.db")
+    assert rows == expected_rows(dynamodb_client, table)
+    assert work_id(17) not in rows  # made undecodable: its earlier document is removed
     advanced = read_bookmark(bookmark)
     (shard,) = advanced.shards.values()
     (before,) = result.bookmark.shards.values()
@@ -238,3 +242,26 @@ def test_catch_up_reads_and_advances_a_bookmark_file(dynamodb_server, dynamodb_c
     result = catch_up(config, bookmark, IN_PROCESS)
     assert read_bookmark(bookmark) == result.bookmark
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+
+
+def test_the_bookmark_is_not_advanced_when_the_counts_do_not_add_up(
+    dynamodb_server, dynamodb_client, tmp_path, monkeypatch
+):
+    url = dynamodb_server.endpoint_url
+    table = seeded_stream_table(dynamodb_client, "KEYS_ONLY", 3)
+    bookmark = str(tmp_path / "bookmark.json")
+    config = catch_up_config(url, table, tmp_path)
+    first = catch_up_since(datetime.now(timezone.utc), config, IN_PROCESS, bookmark_path=bookmark)
+    dynamodb_client.delete_item(TableName=table, Key={"id": {"S": work_id(0)}})
+    summarize = catch_up_job.summarize_catch_up
+
+    def losing_one(*args, **kwargs):
+        summary = summarize(*args, **kwargs)
+        summary.deleted -= 1
+        return summary
+
+    monkeypatch.setattr(catch_up_job, "summarize_catch_up", losing_one)
+    result = catch_up(config, bookmark, IN_PROCESS)
+    assert not result.summary.accounted_for
+    assert "the counts do not add up" in result.summary.problem()
+    assert read_bookmark(bookmark) == first.bookmark

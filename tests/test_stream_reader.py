@@ -23,7 +23,7 @@ from tests.stream_responses import (
 )
 from transforms.dynamodb.stream.bookmark import Bookmark, ShardPosition
 from transforms.dynamodb.stream.errors import StreamGap
-from transforms.dynamodb.stream.positions import ReadPlan, ShardRead, reads_after
+from transforms.dynamodb.stream.positions import ReadPlan, ShardRead, reads_after, reads_since
 from transforms.dynamodb.stream.reader import read_changes
 from transforms.dynamodb.stream.shards import Shard, stream_from_pages
 
@@ -200,3 +200,29 @@ def test_skipping_uses_the_margin_given_by_the_plan():
         records(stub, "o2", [], "o3")
         changes = read(client, plan)
     assert changes.keys == [{"id": {"S": "w1"}}]
+
+
+def test_since_a_start_time_the_split_stream_is_read_whole_parents_first():
+    stream = stream_from_pages(split_pages())
+    plan = reads_since(stream, at(-60), at(0), table="works")
+    client = streams_client()
+    with Stubber(client) as stub:
+        iterator(stub, ROOT, "a1")
+        records(stub, "a1", [record(seq(50, "11"), "old", at(-200))])
+        iterator(stub, MIDDLE, "b1")
+        records(stub, "b1", [record(seq(120, "22"), "w1", at(-30))])
+        iterator(stub, LEFT, "c1")
+        records(stub, "c1", [], "c2")
+        iterator(stub, RIGHT, "d1")
+        records(stub, "d1", [record(seq(210, "33"), "w2", at(-5))], "d2")
+        records(stub, "d2", [], "d3")
+        changes = read(client, plan)
+        stub.assert_no_pending_responses()
+    assert changes.keys == [{"id": {"S": "w1"}}, {"id": {"S": "w2"}}]
+    assert changes.records_before_start == 1
+    assert changes.positions == {
+        ROOT: ShardPosition(seq(50, "11"), finished=True),
+        MIDDLE: ShardPosition(seq(120, "22"), finished=True),
+        LEFT: ShardPosition(None),
+        RIGHT: ShardPosition(seq(210, "33")),
+    }
