@@ -115,10 +115,16 @@ def _utc_now() -> datetime:
 def require_stream(config: CatchUpConfig) -> TableStream:
     """The table's enabled stream; ``NoStream`` (or a ``ScanError``) otherwise.
 
-    For a check before a long job (a reindex that will catch up), so that it
-    fails in seconds rather than after the scan.
+    Made with few retries, so that a wrong endpoint or region is reported in
+    seconds: also the check to make before a long job that will catch up
+    (a reindex), so that it fails before the scan rather than after.
     """
-    client = config.client_config.create_client()
+    quick = dataclasses.replace(
+        config.client_config,
+        max_attempts=min(config.client_config.max_attempts, 3),
+        connect_timeout=5.0,
+    )
+    client = quick.create_client()
     try:
         return describe_table_stream(client, config.table, config.client_config.endpoint_url)
     finally:

@@ -21,6 +21,13 @@ from transforms.dynamodb.stream.reader import StreamChanges
 __all__ = ["CatchUpSummary", "summarize_catch_up"]
 
 
+def _without_userinfo(uri: str) -> str:
+    """``uri`` without any ``user:password@``, fit for printing."""
+    scheme, sep, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
+
+
 def _counter_totals(result) -> dict[tuple[str, str], int]:
     totals: dict[tuple[str, str], int] = {}
     if result is None:
@@ -34,7 +41,10 @@ def _counter_totals(result) -> dict[tuple[str, str], int]:
 
 @dataclasses.dataclass
 class CatchUpSummary:
-    """Counts of one catch-up; ``render()`` gives the printed report."""
+    """Counts of one catch-up; ``render()`` gives the printed report.
+
+    ``index`` is the index URI without any credentials in it.
+    """
 
     table: str
     index: str
@@ -151,7 +161,7 @@ def summarize_catch_up(
     }
     return CatchUpSummary(
         table=table,
-        index=index,
+        index=_without_userinfo(index),
         stream_arn=stream_arn,
         shards_read=changes.shards_read,
         records_read=changes.records_read,
