@@ -27,6 +27,7 @@ from tests.stream_tables import (
     expected_rows,
     samples,
     seeded_stream_table,
+    set_title,
     stream_table_to_seed,
     wait_past_stream_start,
     work_id,
@@ -43,11 +44,15 @@ from transforms.dynamodb.stream import (
     read_bookmark,
 )
 
-SEEDED = 120
+SEEDED = 60
+
+
+KEPT_BUSY = range(40, 45)
 
 
 def reindex_while_writing(server, client, table, tmp_path, ops):
-    """Runs the reindex graph while a thread makes ``ops``; returns once both are done."""
+    """Runs the reindex graph while a thread makes ``ops``, then keeps updating the
+    items ``KEPT_BUSY`` until the reindex has finished, and once more after."""
     done = threading.Event()
     failures = []
 
@@ -56,6 +61,14 @@ def reindex_while_writing(server, client, table, tmp_path, ops):
             for op in ops:
                 op()
                 done.wait(0.01)
+            cycle = 0
+            while True:
+                last = done.is_set()
+                for n in KEPT_BUSY:
+                    set_title(client, table, n, {"S": f"Busy {cycle}"})
+                cycle += 1
+                if last:
+                    return
         except Exception as error:
             failures.append(error)
 
@@ -65,6 +78,7 @@ def reindex_while_writing(server, client, table, tmp_path, ops):
     writer.start()
     with beam.Pipeline(options=PipelineOptions(list(IN_PROCESS))) as p:
         build_reindex(p, config, Work, description)
+    done.set()
     writer.join(timeout=60)
     assert not failures and not writer.is_alive()
 
@@ -101,6 +115,7 @@ def test_writes_during_a_reindex_are_caught_up_then_kept_up_by_the_command(
         dynamodb_server, dynamodb_client, table, tmp_path, writes(dynamodb_client, table, SEEDED, 0)
     )
     bookmark = str(tmp_path / "bookmark.json")
+    assert index_rows(tmp_path / "index.db") != expected_rows(dynamodb_client, table)
 
     result = catch_up_since(
         start, catch_up_config(url, table, tmp_path), IN_PROCESS, bookmark_path=bookmark
@@ -109,7 +124,7 @@ def test_writes_during_a_reindex_are_caught_up_then_kept_up_by_the_command(
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
     summary = result.summary
     assert summary.accounted_for, summary.render()
-    assert summary.keys_changed == 10 + 12 and summary.gone == 3
+    assert summary.keys_changed == 10 + 12 + len(KEPT_BUSY) and summary.gone == 3
     assert summary.dead_lettered_by_stage == {"decode": 1}
     assert read_bookmark(bookmark) == result.bookmark
     undecodable = {
