@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline reindex|search|replay ...``.
+"""Command line: ``python -m pipeline reindex|search|replay|catch-up ...``.
 
 Options the CLI does not know are Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
@@ -12,6 +12,10 @@ line naming what to fix, and the exit code is non-zero:
 * 4: finished, but more items failed to decode than --max-dead-letter-fraction allows
 * 5: finished, but --swap-alias did not move the alias (the new index failed
   verification or the counts do not add up); the new index is left for inspection
+* 6: the stream cannot catch up (catch-up): the table has no enabled stream, or
+  records the catch-up needs are not in it (trimmed after 24 hours, another
+  stream); reindex
+* 130: catch-up stopped by SIGINT (with --follow: after saving the bookmark)
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 EXIT_NOT_SWAPPED = 5
+EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
 
 DEFAULT_RUNNER = "DirectRunner"
 
@@ -232,7 +237,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--still-failing", help="folder for what fails again (default: beside --dead-letters)"
     )
+    _add_catch_up_parser(commands)
     return parser
+
+
+def _add_catch_up_parser(commands) -> None:
+    from pipeline.catch_up_args import add_catch_up_arguments
+
+    catch_up = commands.add_parser(
+        "catch-up", help="apply the table's changes since the bookmark, from its stream"
+    )
+    _add_table_args(catch_up)
+    add_catch_up_arguments(catch_up)
 
 
 def _with_default_runner(beam_args: list[str]) -> list[str]:
@@ -349,6 +365,30 @@ def _replay(args, beam_args) -> int:
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
 
 
+def _catch_up(args, beam_args) -> int:
+    from pipeline.catch_up_command import CatchUpUsageError, run_catch_up_command
+    from transforms.dynamodb.stream import BookmarkError, StreamCatchUpError
+
+    try:
+        outcome = run_catch_up_command(args, beam_args)
+    except (CatchUpUsageError, BookmarkError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except StreamCatchUpError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NO_CATCH_UP
+    except KeyboardInterrupt:
+        print(
+            "error: interrupted: the catch-up under way was abandoned, the bookmark stays "
+            "where the last finished one left it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH
+
+
 def _one_line(error: BaseException) -> str:
     """The most specific message in an exception chain, on one line."""
     from transforms.dynamodb.scan.errors import ScanError
@@ -396,6 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reindex":
             return _reindex(args, beam_args)
+        if args.command == "catch-up":
+            return _catch_up(args, beam_args)
         return _replay(args, beam_args)
     except (ValueError, TypeError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)

@@ -1,0 +1,166 @@
+"""The ``catch-up`` command: apply the table's changes since the bookmark, from its stream.
+
+::
+
+    python -m pipeline catch-up --table works --model pipeline.models:Work \\
+        --index sqlite:///out/index.db --dead-letters out/dead-letters \\
+        --bookmark out/bookmark.json [--follow [--interval 10]]
+
+A run reads the bookmark, applies every change after it
+(:func:`transforms.dynamodb.stream.catch_up`) and writes the advanced
+bookmark. Without a bookmark, ``--since TIME`` starts one: every change
+made since TIME is applied (use the time the reindex started). ``--follow``
+runs again every ``--interval`` seconds until SIGINT: a catch-up under way
+finishes and saves its bookmark first (a second SIGINT abandons it; the
+bookmark then stays where the previous catch-up left it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from pipeline.catch_up_args import DEFAULT_INTERVAL_SECONDS
+from pipeline.reindex import load_model
+from transforms.dynamodb.stream import (
+    CatchUpConfig,
+    CatchUpResult,
+    bookmark_exists,
+    catch_up,
+    catch_up_since,
+)
+from transforms.dynamodb_client import DynamoDBClientConfig
+
+__all__ = ["CatchUpUsageError", "CommandOutcome", "config_from_args", "run_catch_up_command"]
+
+
+class CatchUpUsageError(ValueError):
+    """The command line cannot work as given; the message says what to change."""
+
+
+@dataclasses.dataclass
+class CommandOutcome:
+    """How a ``catch-up`` command ended: rounds run, all accounted for, stopped by SIGINT."""
+
+    rounds: int
+    accounted_for: bool
+    interrupted: bool
+
+
+def config_from_args(args: argparse.Namespace) -> CatchUpConfig:
+    """The :class:`CatchUpConfig` of parsed ``catch-up`` arguments."""
+    if args.dead_letters.endswith(".jsonl"):
+        raise CatchUpUsageError(
+            f"--dead-letters must be a folder (each catch-up writes its own file there), "
+            f"not the file {args.dead_letters!r}"
+        )
+    return CatchUpConfig(
+        table=args.table,
+        model=load_model(args.model),
+        index=args.index,
+        dead_letters=args.dead_letters,
+        client_config=DynamoDBClientConfig(
+            region_name=args.region,
+            endpoint_url=args.endpoint_url,
+            max_attempts=args.max_attempts,
+        ),
+        streams_endpoint_url=args.streams_endpoint_url,
+        forbid_unknown=args.strict_attributes,
+        batch_size=args.batch_size,
+        safety_margin=timedelta(seconds=args.safety_margin),
+    )
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """``CatchUpUsageError`` for options that do not go together."""
+    if args.interval is not None and not args.follow:
+        raise CatchUpUsageError("--interval needs --follow")
+
+
+class _StopOnInterrupt:
+    """While active, SIGINT sets ``stop`` instead of raising; a second SIGINT raises."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+        print(
+            "interrupt: stopping once the catch-up under way has saved its bookmark "
+            "(interrupt again to abandon it)",
+            file=sys.stderr,
+        )
+
+    def __enter__(self) -> _StopOnInterrupt:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def _first(
+    args: argparse.Namespace, config: CatchUpConfig, beam_args: Sequence[str]
+) -> CatchUpResult:
+    if bookmark_exists(args.bookmark):
+        if args.since is not None:
+            raise CatchUpUsageError(
+                f"a bookmark exists at {args.bookmark}: drop --since to go on from it "
+                "(or remove it to start again from --since)"
+            )
+        return catch_up(config, args.bookmark, beam_args)
+    if args.since is None:
+        raise CatchUpUsageError(
+            f"no bookmark at {args.bookmark}: a bookmark is written by `reindex --catch-up`; "
+            "to start one, pass --since TIME (e.g. when the last reindex started) to apply "
+            "every change since then"
+        )
+    return catch_up_since(args.since, config, beam_args, bookmark_path=args.bookmark)
+
+
+def _report(result: CatchUpResult, full: bool, report: Callable[[str], None]) -> bool:
+    summary = result.summary
+    report(summary.render() if full else summary.line())
+    problem = summary.problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+    return summary.accounted_for
+
+
+def run_catch_up_command(
+    args: argparse.Namespace,
+    beam_args: Sequence[str],
+    report: Callable[[str], None] = print,
+) -> CommandOutcome:
+    """Runs ``catch-up`` as parsed; ``report`` receives each summary.
+
+    Raises ``CatchUpUsageError`` / ``BookmarkError`` for a command line that
+    cannot work, ``StreamCatchUpError`` (``NoStream``, ``StreamGap``) when
+    the stream cannot catch up, and ``KeyboardInterrupt`` when a catch-up
+    was abandoned (its bookmark not advanced).
+    """
+    check_arguments(args)
+    config = config_from_args(args)
+    if not args.follow:
+        ok = _report(_first(args, config, beam_args), True, report)
+        return CommandOutcome(1, ok, interrupted=False)
+    interval = DEFAULT_INTERVAL_SECONDS if args.interval is None else args.interval
+    with _StopOnInterrupt() as interrupt:
+        ok = _report(_first(args, config, beam_args), False, report)
+        rounds = 1
+        while not interrupt.stop.wait(interval):
+            ok = _report(catch_up(config, args.bookmark, beam_args), False, report) and ok
+            rounds += 1
+    print(
+        f"stopped after {rounds} catch-up(s); the bookmark {args.bookmark} is saved",
+        file=sys.stderr,
+    )
+    return CommandOutcome(rounds, ok, interrupted=True)
