@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source ./scripts/ensure_venv.sh
 ensure_venv "local"
-exec .venv/bin/python -m pipeline.local_run "$@"
+exec .venv/bin/python -m pipeline.local.run "$@"

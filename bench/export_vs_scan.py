@@ -1,6 +1,6 @@
 """Benchmark: items/s from a DynamoDB export against a scan of the same items.
 
-The same sample items (``pipeline.sample_data``, 1% malformed) are put in a
+The same sample items (``pipeline.local.sample_data``, 1% malformed) are put in a
 table of the local DynamoDB server (moto, on loopback) and written as an
 export folder in DynamoDB's layout (gzip JSON lines and manifests), which is
 also uploaded to the server's S3 API. Then, on the in-process runner
@@ -35,9 +35,9 @@ import apache_beam as beam
 import boto3
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.local_dynamodb import LocalDynamoDB, dummy_credentials
+from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
+from pipeline.local.sample_data import create_table, generate_items, seed_table
 from pipeline.reindex import ReindexConfig, run_reindex
-from pipeline.sample_data import create_table, generate_items, seed_table
 from pipeline.summary import counter_totals
 from tests.export_folders import full_records, upload_folder, write_export
 from transforms.dynamodb.export.source import ReadFromDynamoDBExport

@@ -40,9 +40,9 @@ from botocore.awsrequest import AWSResponse
 
 from bench.replay_server import ReplayTable
 from bench.report import Target, machine_line, markdown_table, median, write_results
-from pipeline.local_dynamodb import dummy_credentials
+from pipeline.local.dynamodb_server import dummy_credentials
+from pipeline.local.sample_data import generate_items
 from pipeline.models import Work
-from pipeline.sample_data import generate_items
 from transforms.decode.decoder import compile_decoder
 from transforms.decode.gc_thresholds import raise_young_threshold
 from transforms.dynamodb.client import DynamoDBClientConfig

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pipeline_runs import Run, run_bare_loop, run_pipeline
 from bench.replay_server import ReplayServer
 from bench.report import Target, machine_line, markdown_table, write_results
-from pipeline.local_dynamodb import dummy_credentials
+from pipeline.local.dynamodb_server import dummy_credentials
 
 
 def main(argv: Sequence[str] | None = None) -> int:

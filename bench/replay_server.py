@@ -2,7 +2,7 @@
 
 Benchmarks of the client need a server that costs almost nothing: moto re-walks
 its table on every page (about 700 items/s), so against moto one measures moto.
-This server generates the sample ``works`` table once (``pipeline.sample_data``,
+This server generates the sample ``works`` table once (``pipeline.local.sample_data``,
 deterministic for a seed), cuts each segment into pages the way DynamoDB does
 (at most 1 MB of item data by DynamoDB's size rule, or ``Limit`` items; a page
 cut by the limit carries a ``LastEvaluatedKey`` even when nothing follows, and
@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.sample_data import generate_items, item_size
+from pipeline.local.sample_data import generate_items, item_size
 from transforms.dynamodb.wire import item_to_json
 
 __all__ = ["ReplayServer", "ReplayTable", "main"]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pipeline_runs import run_bare_loop, run_pipeline
 from bench.replay_server import ReplayServer
 from bench.report import Target, machine_line, markdown_table, write_results
-from pipeline.local_dynamodb import dummy_credentials
+from pipeline.local.dynamodb_server import dummy_credentials
 
 SEGMENTS = (1, 2, 4, 8, 16)
 

@@ -37,8 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import Target, draw_png
+from pipeline.local.sample_data import expected_records, generate_items
 from pipeline.models import Work
-from pipeline.sample_data import expected_records, generate_items
 from transforms.index import Document, RecordEncoder, document_id
 from transforms.index.sqlite import UPSERT, SQLiteIndex
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from pipeline.catch_up_args import DEFAULT_INTERVAL_SECONDS
 from pipeline.reindex import load_model
+from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream import (
     CatchUpConfig,
     CatchUpResult,
@@ -34,7 +35,6 @@ from transforms.dynamodb.stream import (
     catch_up,
     catch_up_since,
 )
-from transforms.dynamodb_client import DynamoDBClientConfig
 
 __all__ = ["CatchUpUsageError", "CommandOutcome", "config_from_args", "run_catch_up_command"]
 

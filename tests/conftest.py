@@ -5,7 +5,7 @@ import os
 import boto3
 import pytest
 
-from pipeline.local_dynamodb import LocalDynamoDB, dummy_credentials
+from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
 
 REGION = "us-east-1"
 

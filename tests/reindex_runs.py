@@ -13,8 +13,8 @@ import sqlite3
 import subprocess
 import sys
 
+from pipeline.local.sample_data import create_table, generate_items, seed_table
 from pipeline.reindex import ReindexConfig
-from pipeline.sample_data import create_table, generate_items, seed_table
 from tests.tables import unique_name
 from transforms.dead_letters import read_dead_letters
 from transforms.dynamodb.client import DynamoDBClientConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from pipeline.sample_data import seed_table
+from pipeline.local.sample_data import seed_table
 
 _counter = itertools.count()
 

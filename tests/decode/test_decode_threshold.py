@@ -5,8 +5,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.local.sample_data import generate_items
 from pipeline.models import Work
-from pipeline.sample_data import generate_items
 from tests.reindex_runs import cli, reindex_args
 from transforms import DecodeItems
 
@@ -42,7 +42,7 @@ def test_invalid_threshold_is_refused():
 
 @pytest.fixture
 def small_table(dynamodb_client):
-    from pipeline.sample_data import create_table, seed_table
+    from pipeline.local.sample_data import create_table, seed_table
     from tests.tables import unique_name
 
     name = unique_name("threshold")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.sample_data import create_table, generate_items, seed_table
+from pipeline.local.sample_data import create_table, generate_items, seed_table
 from tests.bulk_fault_proxy import FaultPlan, FaultProxy
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
 from tests.reindex_runs import cli, index_rows, reindex_args

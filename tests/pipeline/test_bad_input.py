@@ -18,8 +18,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.local_dynamodb import free_port
-from pipeline.sample_data import generate_items, item_size, seed_table, work_to_item
+from pipeline.local.dynamodb_server import free_port
+from pipeline.local.sample_data import generate_items, item_size, seed_table, work_to_item
 from tests.catalogue_models import OddlyNamed
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (

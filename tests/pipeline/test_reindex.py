@@ -11,9 +11,9 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.local.sample_data import create_table, generate_items, seed_table
 from pipeline.models import Work
 from pipeline.reindex import build_reindex
-from pipeline.sample_data import create_table, generate_items, seed_table
 from pipeline.sources import scan_source
 from tests.reindex_runs import (
     cli,
@@ -173,7 +173,7 @@ def test_cli_missing_table_is_one_clear_line(dynamodb_server, tmp_path):
 
 
 def test_cli_unreachable_endpoint_is_one_clear_line(tmp_path):
-    from pipeline.local_dynamodb import free_port
+    from pipeline.local.dynamodb_server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
 

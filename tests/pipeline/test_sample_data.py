@@ -20,8 +20,7 @@ from enum import Enum
 import pytest
 from dataclasses_json import LetterCase
 
-from pipeline.models import Work, WorkType, parse_datetime
-from pipeline.sample_data import (
+from pipeline.local.sample_data import (
     DEFECT_KINDS,
     MAX_PAYLOAD_BYTES,
     create_table,
@@ -31,6 +30,7 @@ from pipeline.sample_data import (
     seed_table,
     work_to_item,
 )
+from pipeline.models import Work, WorkType, parse_datetime
 
 _NULL = {"NULL": True}
 

@@ -25,10 +25,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline import cli
+from pipeline.local.sample_data import generate_items
 from pipeline.plan import compare_read_paths
 from pipeline.reindex import ReindexConfig, ReindexError
 from pipeline.reindex import run_reindex as run_export_reindex
-from pipeline.sample_data import generate_items
 from tests.export_folders import (
     full_records,
     incremental_record,

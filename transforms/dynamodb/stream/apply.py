@@ -30,12 +30,12 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from transforms.dead_letters import WriteDeadLetters
-from transforms.decode import DecodeItems
-from transforms.delete_index import DeleteFromIndex
+from transforms.decode.model_attributes import fields_for_attributes
+from transforms.decode.transform import DecodeItems
+from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream.reread import MAX_BATCH_KEYS, reread_keys
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.model_attributes import fields_for_attributes
-from transforms.write_index import WriteToIndex
+from transforms.index.delete import DeleteFromIndex
+from transforms.index.write import WriteToIndex
 
 __all__ = ["METRICS_NAMESPACE", "AppliedChanges", "ReReadKeys", "ReReadResult", "apply_changes"]
 

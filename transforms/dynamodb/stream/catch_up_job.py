@@ -40,6 +40,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.decode.model_attributes import fields_for_attributes
+from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream.apply import apply_changes
 from transforms.dynamodb.stream.bookmark import Bookmark, read_bookmark, write_bookmark
 from transforms.dynamodb.stream.clients import create_streams_client
@@ -53,8 +55,6 @@ from transforms.dynamodb.stream.reader import StreamChanges, read_changes
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
 from transforms.dynamodb.stream.summary import CatchUpSummary, summarize_catch_up
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.model_attributes import fields_for_attributes
 
 __all__ = [
     "CatchUpConfig",

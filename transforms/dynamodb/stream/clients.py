@@ -2,7 +2,7 @@
 
 The stream's API is a separate endpoint (``streams.dynamodb.<region>...``)
 with its own client; it takes the region, retries and timeouts of a
-:class:`~transforms.dynamodb_client.DynamoDBClientConfig`. Local servers
+:class:`~transforms.dynamodb.client.DynamoDBClientConfig`. Local servers
 (moto, DynamoDB Local) serve both APIs on one port, so the streams endpoint
 defaults to the config's ``endpoint_url``. Credentials come from boto3's
 default chain only.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import boto3
 
-from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.log_redaction import install_secret_redaction
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.log_redaction import install_secret_redaction
 
 __all__ = ["create_streams_client"]
 

@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 from transforms.dynamodb.stream.bookmark import ShardPosition
 from transforms.dynamodb.stream.errors import StreamGap
 from transforms.dynamodb.stream.positions import ReadPlan, ShardRead
-from transforms.wire import Key, dumps_item
+from transforms.dynamodb.wire import Key, dumps_item
 
 __all__ = ["GET_RECORDS_LIMIT", "StreamChanges", "read_changes"]
 

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
-from transforms.delete_index import key_document_id
-from transforms.wire import Item, Key, key_of
+from transforms.dynamodb.wire import Item, Key, key_of
+from transforms.index.delete import key_document_id
 
 __all__ = ["MAX_BATCH_KEYS", "Reread", "RereadIncomplete", "reread_keys"]
 

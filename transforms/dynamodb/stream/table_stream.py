@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from transforms.dynamodb.scan.errors import explain
 from transforms.dynamodb.stream.errors import NoStream
-from transforms.scan_errors import explain
-from transforms.table_description import TableDescription
+from transforms.dynamodb.table_description import TableDescription
 
 __all__ = ["TableStream", "describe_table_stream", "table_stream_from_response"]
 
@@ -52,7 +52,7 @@ def describe_table_stream(client, table: str, endpoint_url: str | None = None) -
     """``DescribeTable`` of ``table`` with ``client``, as a :class:`TableStream`.
 
     Raises :class:`NoStream`, or a one-line
-    :class:`~transforms.scan_errors.ScanError` (table not found, access
+    :class:`~transforms.dynamodb.scan.errors.ScanError` (table not found, access
     denied, endpoint unreachable) naming what to fix.
     """
     try:

@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 
 from pipeline.catch_up_args import DEFAULT_SAFETY_MARGIN_SECONDS
-from pipeline.sample_data import seed_table
+from pipeline.local.sample_data import seed_table
 from tests.reindex_runs import ROOT, index_rows
 from tests.runners import IN_PROCESS
 from tests.stream_tables import (

@@ -1,4 +1,4 @@
-"""``python -m pipeline.local_run``: the whole job on a laptop, as run_local.sh does.
+"""``python -m pipeline.local.run``: the whole job on a laptop, as run_local.sh does.
 
 Starts a DynamoDB-compatible server (moto) on a free loopback port, creates
 and seeds a table with sample works (about 1% malformed by default), runs
@@ -19,7 +19,7 @@ from pipeline.logs import configure_logging
 configure_logging()
 
 from pipeline import cli, seed  # noqa: E402  (logging first: Beam logs on import)
-from pipeline.local_dynamodb import LocalDynamoDB, dummy_credentials  # noqa: E402
+from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials  # noqa: E402
 
 TABLE = "works"
 

@@ -15,9 +15,10 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.local.sample_data import seed_table
 from pipeline.models import Work
 from pipeline.reindex import build_reindex
-from pipeline.sample_data import seed_table
+from pipeline.sources import scan_source
 from tests.reindex_runs import cli, index_rows, reindex_config, table_description
 from tests.runners import IN_PROCESS
 from tests.stream_tables import (
@@ -77,7 +78,7 @@ def reindex_while_writing(server, client, table, tmp_path, ops):
     description = table_description(server.endpoint_url, table)
     writer.start()
     with beam.Pipeline(options=PipelineOptions(list(IN_PROCESS))) as p:
-        build_reindex(p, config, Work, description)
+        build_reindex(p, config, Work, scan_source(config, description))
     done.set()
     writer.join(timeout=60)
     assert not failures and not writer.is_alive()

@@ -1,6 +1,6 @@
-"""``python -m pipeline.seed``: create a table and fill it with sample works.
+"""``python -m pipeline.local.seed``: create a table and fill it with sample works.
 
-Used by ``run_local.sh``; the items come from :mod:`pipeline.sample_data`,
+Used by ``run_local.sh``; the items come from :mod:`pipeline.local.sample_data`,
 with a share of malformed ones as a real table accumulates.
 """
 
@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import boto3
 
-from pipeline.sample_data import create_table, generate_items, seed_table
+from pipeline.local.sample_data import create_table, generate_items, seed_table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.seed", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipeline.local.seed", description=__doc__)
     parser.add_argument("--table", required=True)
     parser.add_argument("--endpoint-url")
     parser.add_argument("--region")
