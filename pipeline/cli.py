@@ -242,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_catch_up_parser(commands) -> None:
-    from pipeline.catch_up_args import add_catch_up_arguments
+    from pipeline.catch_up.args import add_catch_up_arguments
 
     catch_up = commands.add_parser(
         "catch-up", help="apply the table's changes since the bookmark, from its stream"
@@ -366,7 +366,7 @@ def _replay(args, beam_args) -> int:
 
 
 def _catch_up(args, beam_args) -> int:
-    from pipeline.catch_up_command import CatchUpUsageError, run_catch_up_command
+    from pipeline.catch_up.command import CatchUpUsageError, run_catch_up_command
     from transforms.dynamodb.stream import BookmarkError, StreamCatchUpError
 
     try:

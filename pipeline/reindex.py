@@ -22,11 +22,12 @@ from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.errors import ReindexError
 from pipeline.sources import open_source
-from pipeline.summary import ReindexSummary, summarize
+from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
@@ -127,6 +128,15 @@ def build_reindex(
         batch_size=config.batch_size or 500,
         table=source.table,
     )
+    if source.removes_undecodable:
+        _ = (
+            decoded.dead_letters
+            | "UndecodableKeys" >> beam.FlatMap(_undecodable_key)
+            | "RemoveUndecodable"
+            >> DeleteFromIndex(
+                config.index, key_attributes=source.key_attributes, table=source.table
+            )
+        )
     dead_letters = (
         read.dead_letters,
         decoded.dead_letters,
@@ -135,6 +145,13 @@ def build_reindex(
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
     return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters)
+
+
+def _undecodable_key(letter: dict):
+    """The key of a decode dead letter, whose stale document is to be removed."""
+    if letter.get("key"):
+        Metrics.counter("reindex", UNDECODABLE_REMOVED).inc()
+        yield letter["key"]
 
 
 def _first_line(error: BaseException) -> str:

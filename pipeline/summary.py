@@ -20,15 +20,29 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.dynamodb.source import Check, Counters, ReindexSource, SourceReport, SpineCounts
 
-__all__ = ["ReindexSummary", "counter_totals", "summarize"]
+__all__ = [
+    "UNDECODABLE_REMOVED",
+    "ReindexSummary",
+    "counter_totals",
+    "summarize",
+    "without_userinfo",
+]
+
+UNDECODABLE_REMOVED = "undecodable_removed"
+"""Counter (namespace ``reindex``) of documents removed because their item no longer decodes."""
 
 ITEM_STAGES = ("decode", "index")
 """Dead-letter stages whose letters are items (a source's own letters are not)."""
 
 
 def counter_totals(result) -> dict[tuple[str, str], int]:
-    """``{(namespace, name): value}`` over all steps; committed where known."""
+    """``{(namespace, name): value}`` over all steps; committed where known.
+
+    ``result`` may be None (no pipeline ran): no counters.
+    """
     totals: dict[tuple[str, str], int] = {}
+    if result is None:
+        return totals
     for counter in result.metrics().query(MetricsFilter())["counters"]:
         name = (counter.key.metric.namespace, counter.key.metric.name)
         value = counter.committed if counter.committed is not None else counter.attempted
@@ -54,8 +68,9 @@ class ReindexSummary:
     indexed: int
     deleted: int
     deleted_existing: int
-    index_count: int
+    index_count: int | None
     elapsed_seconds: float
+    undecodable_removed: int = 0
     alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
 
     def __getattr__(self, name: str):
@@ -85,12 +100,11 @@ class ReindexSummary:
         """Every reconciliation of the run: the source's, then the stages'."""
         stage = self.dead_lettered_by_stage.get
         checks = list(self.source.checks)
+        plain = self.source.read == self.upserts and not self.removals
+        label = self.source.read_label if plain else "upserts"
         checks.append(
             Check(
-                f"{self.source.read_label} {self.upserts:,} == decoded {self.decoded:,} + "
-                f"decode dead letters {stage('decode', 0):,}"
-                if not self.removals
-                else f"upserts {self.upserts:,} == decoded {self.decoded:,} + "
+                f"{label} {self.upserts:,} == decoded {self.decoded:,} + "
                 f"decode dead letters {stage('decode', 0):,}",
                 self.upserts == self.decoded + stage("decode", 0),
             )
@@ -112,12 +126,13 @@ class ReindexSummary:
                     self.decoded == self.indexed + stage("index", 0),
                 )
             )
-        checks.append(
-            Check(
-                f"index holds {self.index_count:,} documents >= indexed {self.indexed:,}",
-                self.index_count >= self.indexed,
+        if self.index_count is not None:
+            checks.append(
+                Check(
+                    f"index holds {self.index_count:,} documents >= indexed {self.indexed:,}",
+                    self.index_count >= self.indexed,
+                )
             )
-        )
         return checks
 
     @property
@@ -138,17 +153,30 @@ class ReindexSummary:
     def items_per_second(self) -> float:
         return self.read / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
+    def line(self) -> str:
+        """The summary on one line (for repeated runs, such as ``catch-up --follow``)."""
+        return (
+            f"{self.source.title}: {self.source.read_label} {self.read:,}: "
+            f"{self.indexed:,} indexed, {self.deleted:,} deleted, "
+            f"{self.dead_lettered:,} dead-lettered ({self.elapsed_seconds:.1f} s)"
+        )
+
     def render(self) -> str:
         by_stage = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dead_lettered_by_stage.items()))
+        holds = "" if self.index_count is None else f" (now holds {self.index_count:,} documents)"
+        removed = (
+            f"; the documents of the {self.undecodable_removed:,} that no longer decode removed"
+            if self.undecodable_removed
+            else ""
+        )
         lines = [
             f"{self.source.title} in {self.elapsed_seconds:.1f} s "
             f"({self.items_per_second:,.0f} items/s)",
             *self.source.head,
             f"  decoded        {self.decoded:>10,}",
             f"  dead-lettered  {self.dead_lettered:>10,}  ({by_stage or 'none'}) "
-            f"-> {self.dead_letters_path}",
-            f"  indexed        {self.indexed:>10,}  -> {self.index} "
-            f"(now holds {self.index_count:,} documents)",
+            f"-> {self.dead_letters_path}{removed}",
+            f"  indexed        {self.indexed:>10,}  -> {self.index}{holds}",
         ]
         if self.removals or self.deleted:
             lines.append(
@@ -162,10 +190,21 @@ class ReindexSummary:
         return "\n".join(lines)
 
 
+def without_userinfo(uri: str) -> str:
+    """``uri`` with any ``user:password@`` removed, fit for printing."""
+    scheme, sep, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
+
+
 def summarize(
-    result, source: ReindexSource, config, elapsed_seconds: float, index_count: int
+    result, source: ReindexSource, config, elapsed_seconds: float, index_count: int | None
 ) -> ReindexSummary:
-    """The summary of the finished ``result`` of a reindex from ``source``."""
+    """The summary of the finished ``result`` of a reindex from ``source``.
+
+    ``result`` is None when no pipeline ran; ``index_count`` None when the
+    index was not counted.
+    """
     totals: Counters = counter_totals(result)
 
     def reindex(name: str) -> int:
@@ -177,13 +216,16 @@ def summarize(
         if reindex(f"dead_letters_{stage}")
     }
     dead_lettered = sum(by_stage.values())
+    removed = reindex(UNDECODABLE_REMOVED)
     spine = SpineCounts(
-        indexed=reindex("indexed"), deleted=reindex("index_deletes"), dead_lettered=dead_lettered
+        indexed=reindex("indexed"),
+        deleted=reindex("index_deletes") - removed,
+        dead_lettered=dead_lettered,
     )
     return ReindexSummary(
         source=source.report(totals, spine, config.dead_letters),
         table=source.table,
-        index=config.index,
+        index=without_userinfo(config.index),
         dead_letters_path=config.dead_letters,
         decoded=reindex("decoded"),
         dead_lettered=dead_lettered,
@@ -193,4 +235,5 @@ def summarize(
         deleted_existing=reindex("index_deleted_existing"),
         index_count=index_count,
         elapsed_seconds=elapsed_seconds,
+        undecodable_removed=removed,
     )

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 
+from pipeline.catch_up.job import CatchUpConfig
 from pipeline.local.sample_data import generate_items, seed_table
 from pipeline.models import Work
 from tests.tables import unique_name
 from transforms.decode.decoder import DecodeError, compile_decoder
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.stream import CatchUpConfig
 
 REGION = "us-east-1"
 MARGIN = timedelta(seconds=0.5)

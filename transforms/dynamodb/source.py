@@ -97,6 +97,9 @@ class ReindexSource(abc.ABC):
     table: str
     key_attributes: tuple[str, ...]
     stage: str
+    removes_undecodable: bool = False
+    """Whether the spine removes the document of an item that no longer decodes
+    (a source that updates an index in place; a rebuild never holds one)."""
 
     @abc.abstractmethod
     def read(self, pipeline: beam.Pipeline) -> SourceRead:

@@ -15,6 +15,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.catch_up import job as catch_up_job
+from pipeline.catch_up.job import catch_up, catch_up_from, catch_up_since
 from pipeline.local.sample_data import seed_table
 from pipeline.models import Work
 from pipeline.reindex import build_reindex
@@ -35,15 +37,7 @@ from tests.stream_tables import (
     writes,
 )
 from transforms.dead_letters import read_dead_letters
-from transforms.dynamodb.stream import (
-    NoStream,
-    StreamGap,
-    catch_up,
-    catch_up_from,
-    catch_up_job,
-    catch_up_since,
-    read_bookmark,
-)
+from transforms.dynamodb.stream import NoStream, StreamGap, read_bookmark
 
 SEEDED = 60
 
@@ -269,14 +263,14 @@ def test_the_bookmark_is_not_advanced_when_the_counts_do_not_add_up(
     config = catch_up_config(url, table, tmp_path)
     first = catch_up_since(datetime.now(timezone.utc), config, IN_PROCESS, bookmark_path=bookmark)
     dynamodb_client.delete_item(TableName=table, Key={"id": {"S": work_id(0)}})
-    summarize = catch_up_job.summarize_catch_up
+    summarize = catch_up_job.summarize
 
     def losing_one(*args, **kwargs):
         summary = summarize(*args, **kwargs)
-        summary.deleted -= 1
+        summary.indexed -= 1
         return summary
 
-    monkeypatch.setattr(catch_up_job, "summarize_catch_up", losing_one)
+    monkeypatch.setattr(catch_up_job, "summarize", losing_one)
     result = catch_up(config, bookmark, IN_PROCESS)
     assert not result.summary.accounted_for
     assert "the counts do not add up" in result.summary.problem()

@@ -9,7 +9,8 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from pipeline.catch_up_args import DEFAULT_SAFETY_MARGIN_SECONDS
+from pipeline.catch_up.args import DEFAULT_SAFETY_MARGIN_SECONDS
+from pipeline.catch_up.job import catch_up
 from pipeline.local.sample_data import seed_table
 from tests.reindex_runs import ROOT, index_rows
 from tests.runners import IN_PROCESS
@@ -21,7 +22,7 @@ from tests.stream_tables import (
     stream_table_to_seed,
     writes,
 )
-from transforms.dynamodb.stream import DEFAULT_SAFETY_MARGIN, catch_up, read_bookmark
+from transforms.dynamodb.stream import DEFAULT_SAFETY_MARGIN, read_bookmark
 
 
 def _lines(stream, into: queue.Queue) -> None:
@@ -84,7 +85,7 @@ def test_follow_applies_new_writes_until_sigint_and_saves_the_bookmark(
     threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
     try:
         first = lines.get(timeout=60)
-        assert first.startswith(f"catch-up of {table!r}: ") and "keys changed" in first
+        assert first.startswith(f"catch-up of table {table!r} ") and "keys changed" in first
         _wait_for(
             lambda: index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table),
             30,

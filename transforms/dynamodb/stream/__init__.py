@@ -2,21 +2,17 @@
 
 ::
 
-    from transforms.dynamodb.stream import CatchUpConfig, catch_up, catch_up_since
+    changes = read_changes(streams, stream_arn, plan, table="works")
+    source = StreamSource(changes, "works", ("id",), client_config)
 
-    config = CatchUpConfig(table="works", model=Work, index="sqlite:///out/index.db",
-                           dead_letters="out/dead-letters")
-    result = catch_up_since(scan_started_at, config, bookmark_path="out/bookmark.json")
-    result = catch_up(config, "out/bookmark.json")   # later: every change since
-
-Modules: :mod:`.shards` (DescribeStream, lineage), :mod:`.bookmark`,
-:mod:`.positions` (where to read from, gaps), :mod:`.reader` (GetRecords),
-:mod:`.reread` (consistent BatchGetItem), :mod:`.apply` (the Beam graph),
-:mod:`.summary`, :mod:`.catch_up_job` (ties them together). See
-``docs/catch-up.md`` for the guarantee.
+Modules: :mod:`.table_stream` (the table's stream), :mod:`.shards`
+(DescribeStream, lineage), :mod:`.bookmark`, :mod:`.positions` (where to
+read from, gaps), :mod:`.reader` (GetRecords: the keys changed),
+:mod:`.reread` (consistent BatchGetItem), :mod:`.reindex_source` (the keys
+as a source of the reindex spine). The catch-up job itself is
+``pipeline.catch_up``; ``docs/catch-up.md`` states its guarantee.
 """
 
-from transforms.dynamodb.stream.apply import ReReadKeys, apply_changes
 from transforms.dynamodb.stream.bookmark import (
     Bookmark,
     BookmarkError,
@@ -27,23 +23,17 @@ from transforms.dynamodb.stream.bookmark import (
     read_bookmark,
     write_bookmark,
 )
-from transforms.dynamodb.stream.catch_up_job import (
-    CatchUpConfig,
-    CatchUpResult,
-    catch_up,
-    catch_up_from,
-    catch_up_since,
-    require_stream,
-)
 from transforms.dynamodb.stream.errors import NoStream, StreamCatchUpError, StreamGap
 from transforms.dynamodb.stream.positions import (
     DEFAULT_SAFETY_MARGIN,
     RETENTION,
     check_retention,
 )
+from transforms.dynamodb.stream.reader import StreamChanges, read_changes
+from transforms.dynamodb.stream.reindex_source import ReReadKeys, StreamSource
 from transforms.dynamodb.stream.reread import Reread, RereadIncomplete, reread_keys
 from transforms.dynamodb.stream.shards import Shard, StreamDescription, describe_stream
-from transforms.dynamodb.stream.summary import CatchUpSummary
+from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
 
 __all__ = [
     "DEFAULT_SAFETY_MARGIN",
@@ -51,9 +41,6 @@ __all__ = [
     "Bookmark",
     "BookmarkError",
     "BookmarkNotFound",
-    "CatchUpConfig",
-    "CatchUpResult",
-    "CatchUpSummary",
     "CorruptBookmark",
     "NoStream",
     "ReReadKeys",
@@ -62,17 +49,17 @@ __all__ = [
     "Shard",
     "ShardPosition",
     "StreamCatchUpError",
+    "StreamChanges",
     "StreamDescription",
     "StreamGap",
-    "apply_changes",
+    "StreamSource",
+    "TableStream",
     "bookmark_exists",
-    "catch_up",
-    "catch_up_from",
-    "catch_up_since",
     "check_retention",
     "describe_stream",
+    "describe_table_stream",
     "read_bookmark",
-    "require_stream",
+    "read_changes",
     "reread_keys",
     "write_bookmark",
 ]

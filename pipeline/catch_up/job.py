@@ -9,8 +9,9 @@ One catch-up:
    (:func:`catch_up_since`), refusing gaps with ``StreamGap``;
 3. reads every shard to its current end, parents first, collecting the
    distinct keys changed (plain Python: a sequential walk of the shards);
-4. runs a Beam pipeline on those keys: strongly consistent re-read →
-   decode → upsert / delete, dead letters to
+4. runs the reindex spine (:func:`pipeline.reindex.build_reindex`) with
+   those keys as its source (:class:`~transforms.dynamodb.stream.StreamSource`):
+   strongly consistent re-read → decode → upsert / delete, dead letters to
    ``DEAD_LETTERS/catch-up-<UTC time>.jsonl`` (no file when there are none);
 5. returns the summary and the new bookmark, and writes it to
    ``bookmark_path`` when given, only once the pipeline succeeded and its
@@ -40,9 +41,10 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.reindex import ReindexConfig, build_reindex
+from pipeline.summary import ReindexSummary, summarize
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.stream.apply import apply_changes
 from transforms.dynamodb.stream.bookmark import Bookmark, read_bookmark, write_bookmark
 from transforms.dynamodb.stream.clients import create_streams_client
 from transforms.dynamodb.stream.positions import (
@@ -52,8 +54,8 @@ from transforms.dynamodb.stream.positions import (
     reads_since,
 )
 from transforms.dynamodb.stream.reader import StreamChanges, read_changes
+from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
-from transforms.dynamodb.stream.summary import CatchUpSummary, summarize_catch_up
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
 
 __all__ = [
@@ -104,7 +106,7 @@ class CatchUpConfig:
 class CatchUpResult(NamedTuple):
     """The summary of a catch-up and the bookmark it reached."""
 
-    summary: CatchUpSummary
+    summary: ReindexSummary
     bookmark: Bookmark
 
 
@@ -141,23 +143,21 @@ def _remove_if_empty(path: str) -> None:
         FileSystems.delete([path])
 
 
-def _apply(
-    keys: list, config: CatchUpConfig, stream: TableStream, pipeline_args: Sequence[str], path: str
-):
-    pipeline = beam.Pipeline(options=PipelineOptions(list(pipeline_args)))
-    collection = pipeline | "ChangedKeys" >> beam.Create(keys, reshuffle=False)
-    apply_changes(
-        collection,
-        model=config.model,
+def _spine_config(config: CatchUpConfig, dead_letters: str) -> ReindexConfig:
+    return ReindexConfig(
         table=config.table,
-        key_attributes=stream.key_attributes,
+        model="",
         index=config.index,
-        dead_letters=path,
-        client_config=config.client_config,
+        dead_letters=dead_letters,
         forbid_unknown=config.forbid_unknown,
         batch_size=config.batch_size,
         batch_bytes=config.batch_bytes,
     )
+
+
+def _apply(source: StreamSource, config: CatchUpConfig, pipeline_args: Sequence[str], path: str):
+    pipeline = beam.Pipeline(options=PipelineOptions(list(pipeline_args)))
+    build_reindex(pipeline, _spine_config(config, path), config.model, source)
     result = pipeline.run()
     result.wait_until_finish()
     return result
@@ -192,21 +192,17 @@ def _run(
         config.table,
         len(changes.keys),
     )
+    source = StreamSource(
+        changes, config.table, stream.key_attributes, config.client_config, stream.stream_arn
+    )
     result = None
-    path = None
+    path = _dead_letter_file(config.dead_letters, read_at)
     if changes.keys:
-        path = _dead_letter_file(config.dead_letters, read_at)
-        result = _apply(changes.keys, config, stream, pipeline_args, path)
+        result = _apply(source, config, pipeline_args, path)
         _remove_if_empty(path)
     bookmark = Bookmark(config.table, stream.stream_arn, read_at, changes.positions)
-    summary = summarize_catch_up(
-        result,
-        changes,
-        table=config.table,
-        index=config.index,
-        stream_arn=stream.stream_arn,
-        dead_letters_path=path,
-        elapsed_seconds=time.monotonic() - started,
+    summary = summarize(
+        result, source, _spine_config(config, path), time.monotonic() - started, index_count=None
     )
     if bookmark_path is not None:
         if summary.accounted_for:

@@ -25,16 +25,11 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from pipeline.catch_up_args import DEFAULT_INTERVAL_SECONDS
+from pipeline.catch_up.args import DEFAULT_INTERVAL_SECONDS
+from pipeline.catch_up.job import CatchUpConfig, CatchUpResult, catch_up, catch_up_since
 from pipeline.reindex import load_model
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.stream import (
-    CatchUpConfig,
-    CatchUpResult,
-    bookmark_exists,
-    catch_up,
-    catch_up_since,
-)
+from transforms.dynamodb.stream import bookmark_exists
 
 __all__ = ["CatchUpUsageError", "CommandOutcome", "config_from_args", "run_catch_up_command"]
 

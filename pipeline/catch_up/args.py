@@ -1,6 +1,6 @@
 """The ``catch-up`` command's options; light to import (no Beam pipeline, no clients).
 
-The command itself is :mod:`pipeline.catch_up_command`.
+The command itself is :mod:`pipeline.catch_up.command`.
 """
 
 from __future__ import annotations
