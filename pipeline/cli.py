@@ -111,6 +111,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def _add_rate_args(parser: argparse.ArgumentParser) -> None:
     ceiling = parser.add_mutually_exclusive_group()
     ceiling.add_argument(
@@ -211,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_rate_args(reindex)
     reindex.add_argument(
         "--max-dead-letter-fraction",
-        type=float,
+        type=_share,
         help="fail the job when a larger share of the items does not decode, e.g. 0.05",
     )
 

@@ -1,0 +1,42 @@
+"""Usage errors: exit 2 and exactly one ``error: ...`` line, before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reindex_runs import cli
+
+
+def usage_error(*args: str, env: dict | None = None) -> str:
+    """The one stderr line of a command that must fail as a usage error (exit 2)."""
+    done = cli(*args, env=env, timeout=120)
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
+    return lines[0]
+
+
+def reindex(tmp_path, *extra: str) -> list[str]:
+    return [
+        "reindex",
+        "--table",
+        "works",
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("value", ["-0.5", "2", "nan"])
+def test_max_dead_letter_fraction_outside_0_1_is_refused(tmp_path, value):
+    line = usage_error(*reindex(tmp_path, "--max-dead-letter-fraction", value))
+    assert line == f"error: argument --max-dead-letter-fraction: must be in [0, 1], got {value}"
+    assert not (tmp_path / "dead").exists()
