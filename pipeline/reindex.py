@@ -32,7 +32,14 @@ from transforms.table_description import TableDescription
 from transforms.wire import dumps_item, loads_item
 from transforms.write_index import WriteToIndex
 
-__all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
+__all__ = [
+    "ModelSpecError",
+    "ReindexConfig",
+    "ReindexError",
+    "build_reindex",
+    "load_model",
+    "run_reindex",
+]
 
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,16 +92,32 @@ class ReindexOutputs(NamedTuple):
     scan_request: ScanRequest
 
 
+class ModelSpecError(ValueError):
+    """``--model`` is not of the form ``MODULE:CLASS``: a usage error."""
+
+
 def load_model(spec: str) -> type:
-    """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``)."""
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise ReindexError(f"--model must look like MODULE:CLASS, got {spec!r}")
+    """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``).
+
+    Raises :class:`ModelSpecError` when ``spec`` is not of that form and
+    :class:`ReindexError` when the module cannot be imported or does not hold
+    a dataclasses-json class of that name.
+    """
+    module_name, colon, class_name = spec.partition(":")
+    module_name, class_name = module_name.strip(), class_name.strip()
+    if not colon or not module_name or not class_name:
+        head, dot, tail = spec.rpartition(".")
+        hint = f"; did you mean {head}:{tail}?" if not colon and dot and head and tail else ""
+        raise ModelSpecError(
+            f"--model must look like MODULE:CLASS (e.g. pipeline.models:Work), got {spec!r}{hint}"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ReindexError(f"cannot import the model's module {module_name!r}: {error}") from error
-    model = getattr(module, class_name.strip(), None)
+    if not hasattr(module, class_name):
+        raise ReindexError(f"module {module_name} has no class {class_name}")
+    model = getattr(module, class_name)
     if not isinstance(model, type) or not dataclasses.is_dataclass(model):
         raise ReindexError(f"{spec!r} is not a dataclass in module {module_name!r}")
     if not hasattr(model, "from_dict"):
@@ -307,13 +330,13 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
 
 def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
     """Checks the inputs, runs the job to its end and summarises it."""
+    model = load_model(config.model)
     if config.swap_alias is not None:
         return _run_behind_alias(config, pipeline_args)
     if config.from_export:
         from pipeline.export_reindex import run_export_reindex
 
         return run_export_reindex(config, pipeline_args)
-    model = load_model(config.model)
     if config.resume_from:
         config = resume_config(config)
     description = describe_table(_client_config(config), config.table)

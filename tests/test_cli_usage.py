@@ -40,3 +40,17 @@ def test_max_dead_letter_fraction_outside_0_1_is_refused(tmp_path, value):
     line = usage_error(*reindex(tmp_path, "--max-dead-letter-fraction", value))
     assert line == f"error: argument --max-dead-letter-fraction: must be in [0, 1], got {value}"
     assert not (tmp_path / "dead").exists()
+
+
+def test_model_without_a_colon_is_a_usage_error(tmp_path):
+    line = usage_error(*reindex(tmp_path, "--model", "pipeline.models.Work"))
+    assert line == (
+        "error: --model must look like MODULE:CLASS (e.g. pipeline.models:Work), got "
+        "'pipeline.models.Work'; did you mean pipeline.models:Work?"
+    )
+
+
+def test_model_class_missing_from_its_module_is_named(tmp_path):
+    done = cli(*reindex(tmp_path, "--model", "pipeline.models:Bok"), timeout=120)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
