@@ -242,6 +242,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_dynamodb_location(endpoint_url: str | None, region: str | None) -> None:
+    """Refuses an endpoint without ``http(s)://`` and a missing region, before any request."""
+    if endpoint_url is not None:
+        scheme, separator, rest = endpoint_url.partition("://")
+        if not separator:
+            raise _UsageError(
+                f"--endpoint-url {endpoint_url} has no scheme: add http:// (or https://), "
+                f"e.g. --endpoint-url http://{endpoint_url}"
+            )
+        if scheme.lower() not in ("http", "https") or not rest:
+            raise _UsageError(
+                f"--endpoint-url {endpoint_url} must start with http:// or https:// and name "
+                "a host, e.g. http://127.0.0.1:8000"
+            )
+    if region:
+        return
+    import boto3
+
+    if not boto3.session.Session().region_name:
+        raise _UsageError(
+            "no AWS region: pass --region (e.g. --region us-east-1) or set AWS_DEFAULT_REGION"
+        )
+
+
 def _with_default_runner(beam_args: list[str]) -> list[str]:
     if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
         return beam_args
@@ -384,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
+        if getattr(args, "table", None):
+            _check_dynamodb_location(args.endpoint_url, args.region)
         if args.command in ("search", "plan"):
             if beam_args:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")

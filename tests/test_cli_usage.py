@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.reindex_runs import cli
@@ -54,3 +56,30 @@ def test_model_class_missing_from_its_module_is_named(tmp_path):
     done = cli(*reindex(tmp_path, "--model", "pipeline.models:Bok"), timeout=120)
     assert done.returncode == 3, done.stderr[-3000:]
     assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
+
+
+@pytest.mark.parametrize("command", ["reindex", "plan"])
+def test_endpoint_without_a_scheme_says_to_add_http(tmp_path, command):
+    args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]
+    args += ["--endpoint-url", "localhost:8000"]
+    line = usage_error(*args)
+    assert line == (
+        "error: --endpoint-url localhost:8000 has no scheme: add http:// (or https://), "
+        "e.g. --endpoint-url http://localhost:8000"
+    )
+
+
+@pytest.mark.parametrize("command", ["reindex", "plan"])
+def test_missing_region_names_the_option_and_the_variable(tmp_path, command):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE")
+    }
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]
+    args = [arg for arg in args if arg not in ("--region", "us-east-1")]
+    line = usage_error(*args, env=env)
+    assert line == (
+        "error: no AWS region: pass --region (e.g. --region us-east-1) or set AWS_DEFAULT_REGION"
+    )
