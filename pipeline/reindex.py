@@ -340,6 +340,7 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     if config.resume_from:
         config = resume_config(config)
     description = describe_table(_client_config(config), config.table)
+    fields_for_attributes(model, description.key_attributes)
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     options = PipelineOptions(pipeline_args)

@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from tests.reindex_runs import cli
+from pipeline.sample_data import generate_items
+from tests.reindex_runs import cli, reindex_args
+from tests.tables import seeded_table
 
 
 def usage_error(*args: str, env: dict | None = None) -> str:
@@ -82,4 +84,29 @@ def test_missing_region_names_the_option_and_the_variable(tmp_path, command):
     line = usage_error(*args, env=env)
     assert line == (
         "error: no AWS region: pass --region (e.g. --region us-east-1) or set AWS_DEFAULT_REGION"
+    )
+
+
+@pytest.fixture(scope="module")
+def pk_table(dynamodb_client):
+    return seeded_table(dynamodb_client, "pk", [{"pk": {"S": "p1"}}], hash_key=("pk", "S"))
+
+
+@pytest.fixture(scope="module")
+def works_table(dynamodb_client):
+    works = [sample.item for sample in generate_items(2, malformed_fraction=0.0, seed=5)]
+    return seeded_table(dynamodb_client, "usage", works)
+
+
+def test_page_size_0_is_the_only_line(dynamodb_server, works_table, tmp_path):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    line = usage_error(*args, "--page-size", "0")
+    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+
+
+def test_model_without_the_key_field_is_the_only_line(dynamodb_server, pk_table, tmp_path):
+    line = usage_error(*reindex_args(dynamodb_server.endpoint_url, pk_table, tmp_path))
+    assert line == (
+        "error: model Work has no field for the key attribute(s) pk; "
+        "add them so documents get stable ids"
     )
