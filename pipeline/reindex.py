@@ -28,7 +28,7 @@ from transforms.scan_errors import UnreadSegment
 from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest
 from transforms.scan_source import ReadFromDynamoDB, describe_table
-from transforms.table_description import TableDescription
+from transforms.table_description import TableDescription, choose_total_segments
 from transforms.wire import dumps_item, loads_item
 from transforms.write_index import WriteToIndex
 
@@ -259,6 +259,31 @@ def index_records(records, config: ReindexConfig, model: type, key_attributes, t
     )
 
 
+def _describe(config: ReindexConfig) -> TableDescription:
+    return describe_table(_client_config(config), config.table)
+
+
+def check_scan(config: ReindexConfig, model: type, description: TableDescription) -> None:
+    """Raises ``ValueError`` for what the scan or the index would refuse once built.
+
+    Called before anything is built or logged, so that a usage error is the
+    only line printed: the model must hold the table's key, and the segments
+    and page size must make a valid :class:`ScanRequest`.
+    """
+    fields_for_attributes(model, description.key_attributes)
+    total_segments = config.total_segments
+    if total_segments is None:
+        total_segments = choose_total_segments(
+            description.size_bytes, description.item_count, config.workers
+        ).total_segments
+    ScanRequest(
+        table_name=config.table,
+        total_segments=total_segments,
+        segments=config.segments,
+        page_size=config.page_size,
+    )
+
+
 def check_dead_letter_path(path: str) -> None:
     if path.endswith(".jsonl"):
         path = FileSystems.split(path)[0] or "."
@@ -312,6 +337,8 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
                 "--swap-alias needs a full export: an incremental export holds only the "
                 "changes, so the new index would miss every unchanged record"
             )
+    else:
+        check_scan(config, load_model(config.model), _describe(config))
     try:
         swap = prepare_swap(config.index, config.swap_alias or None)
     except ValueError as error:
@@ -339,8 +366,8 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
         return run_export_reindex(config, pipeline_args)
     if config.resume_from:
         config = resume_config(config)
-    description = describe_table(_client_config(config), config.table)
-    fields_for_attributes(model, description.key_attributes)
+    description = _describe(config)
+    check_scan(config, model, description)
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     options = PipelineOptions(pipeline_args)

@@ -110,3 +110,10 @@ def test_model_without_the_key_field_is_the_only_line(dynamodb_server, pk_table,
         "error: model Work has no field for the key attribute(s) pk; "
         "add them so documents get stable ids"
     )
+
+
+def test_page_size_0_behind_an_alias_is_the_only_line(dynamodb_server, works_table, tmp_path):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    line = usage_error(*args, "--swap-alias", "--page-size", "0")
+    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+    assert not (tmp_path / "index.db").exists()

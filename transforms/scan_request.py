@@ -145,17 +145,13 @@ def build_scan_request(
     client_config: DynamoDBClientConfig,
     request_options: Mapping[str, Any],
 ) -> ScanRequest:
-    """The :class:`ScanRequest` of a scan; ``DescribeTable`` only if needed.
-
-    The segment count chosen is logged only once the request is valid, so an
-    invalid option is the only thing said.
-    """
-    choice = None
+    """The :class:`ScanRequest` of a scan; ``DescribeTable`` only if needed."""
     if total_segments is None:
         description = description or describe_table(client_config, table_name)
         choice = choose_total_segments(description.size_bytes, description.item_count, workers)
         total_segments = choice.total_segments
-    request = ScanRequest(
+        _LOGGER.info("Scanning %s with %s", table_name, choice.reason)
+    return ScanRequest(
         table_name=table_name,
         total_segments=total_segments,
         segments=segments,
@@ -163,9 +159,6 @@ def build_scan_request(
         estimated_bytes=description.size_bytes if description else 0,
         **request_options,
     )
-    if choice is not None:
-        _LOGGER.info("Scanning %s with %s", table_name, choice.reason)
-    return request
 
 
 def scan_options(
