@@ -239,6 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--still-failing", help="folder for what fails again (default: beside --dead-letters)"
     )
+    replay.add_argument(
+        "--key-attributes",
+        type=_attribute_list,
+        help="the table's key attributes, hash key first (default: the keys the dead "
+        "letters carry)",
+    )
     return parser
 
 
@@ -375,7 +381,8 @@ def _replay(args, beam_args) -> int:
         default = f"{source}-replay-{stamp}"
     still_failing = args.still_failing or default
     summary = run_replay(
-        ReplayConfig(args.dead_letters, args.model, args.index, still_failing), beam_args
+        ReplayConfig(args.dead_letters, args.model, args.index, still_failing, args.key_attributes),
+        beam_args,
     )
     print(summary.render())
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
