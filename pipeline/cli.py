@@ -17,11 +17,11 @@ line naming what to fix, and the exit code is non-zero:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from pipeline.beam_args import BadBeamOption, check_beam_args
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -138,7 +138,7 @@ def _add_rate_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pipeline", description=__doc__.split("\n")[0])
+    parser = _Parser(prog=_prog(), description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     reindex = commands.add_parser("reindex", help="read a whole table into the index")
@@ -411,7 +411,29 @@ def _one_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+CONSOLE_SCRIPT = "dynamodb-reindex"
+"""The command ``pip install`` puts on the PATH; it behaves as ``python -m pipeline``."""
+
+
+def _prog() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if script == CONSOLE_SCRIPT else "python -m pipeline"
+
+
+def _current_folder_first_on_path() -> None:
+    """Puts the working directory first on ``sys.path``, as ``python -m`` does, so that
+    ``--model mymodels:Book`` imports ``./mymodels.py`` from the console script too."""
+    here = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == here for entry in sys.path):
+        sys.path.insert(0, here)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
+    _current_folder_first_on_path()
+    configure_logging()  # before Beam is imported: its import logs
+    from pipeline.beam_args import BadBeamOption, check_beam_args
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
@@ -433,7 +455,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
-    configure_logging()
     try:
         if args.command == "reindex":
             return _reindex(args, beam_args)
