@@ -1,4 +1,9 @@
-"""Command line: ``python -m pipeline reindex|search|replay ...``.
+"""Command line: ``python -m pipeline reindex|plan|search|replay ...``.
+
+``pip install`` also puts it on the PATH as ``dynamodb-reindex``, which
+behaves the same: the current folder comes first on ``sys.path`` (so
+``--model mymodels:Book`` imports ``./mymodels.py``) and logging is set up
+before Beam is imported.
 
 Options the CLI does not know are Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -58,9 +64,13 @@ def _segment_list(text: str) -> tuple[int, ...]:
 
 
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", required=True, help="DynamoDB table to read")
-    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    parser.add_argument("--table", required=True, metavar="NAME", help="DynamoDB table to read")
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+    )
 
 
 def _attribute_list(text: str) -> tuple[str, ...]:
@@ -74,17 +84,22 @@ def _attribute_list(text: str) -> tuple[str, ...]:
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--table", help="DynamoDB table to scan")
+    source.add_argument("--table", metavar="NAME", help="DynamoDB table to scan")
     source.add_argument(
         "--from-export",
         metavar="URI",
         help="read a DynamoDB export instead: its folder .../AWSDynamoDB/<export id>/ "
         "(s3://, gs:// or local)",
     )
-    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+    )
     parser.add_argument(
         "--key-attributes",
+        metavar="HASH[,RANGE]",
         type=_attribute_list,
         help="with --from-export: the table's key attributes, hash key first (e.g. id or pk,sk)",
     )
@@ -122,86 +137,187 @@ def _add_rate_args(parser: argparse.ArgumentParser) -> None:
     ceiling = parser.add_mutually_exclusive_group()
     ceiling.add_argument(
         "--max-read-units-per-second",
+        metavar="UNITS",
         type=_positive_float,
         help="read-capacity ceiling for the whole job",
     )
     ceiling.add_argument(
         "--read-capacity-fraction",
+        metavar="F",
         type=_fraction,
         help="ceiling as a share of the table's provisioned read capacity",
     )
     parser.add_argument(
         "--reading-processes",
+        metavar="N",
         type=_positive_int,
         help="processes reading at once, to divide the ceiling (default: from the runner)",
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=_prog(), description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+BEAM_OPTIONS_HELP = (
+    "Any other --flag is a Beam pipeline option (e.g. --runner=DataflowRunner,\n"
+    "--direct_num_workers=4, --setup_file=./setup.py), checked before the run."
+)
 
-    reindex = commands.add_parser("reindex", help="read a whole table into the index")
-    _add_source_args(reindex)
-    reindex.add_argument("--model", required=True, help="MODULE:CLASS of the record dataclass")
-    reindex.add_argument("--index", required=True, help="index URI, e.g. sqlite:///out/index.db")
-    reindex.add_argument("--dead-letters", required=True, help="folder (local, gs://, s3://)")
-    reindex.add_argument("--total-segments", type=int, help="TotalSegments (default: chosen)")
-    reindex.add_argument("--segments", type=_segment_list, help="only these segments: 0,5,9")
-    reindex.add_argument("--page-size", type=int, help="Scan Limit (default: 1 MB pages)")
-    reindex.add_argument("--consistent-read", action="store_true")
-    reindex.add_argument(
+
+def _exit_codes(codes: Sequence[int] = range(6)) -> str:
+    """``codes`` as the module docstring lists them, in plain text for ``--help``."""
+    items = __doc__.split("\n* ", 1)[1].strip().split("\n* ")
+    lines = [
+        textwrap.fill(
+            " ".join(item.split()), width=79, initial_indent="  ", subsequent_indent="     "
+        )
+        for item in items
+        if int(item.split(":", 1)[0]) in codes
+    ]
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def _command(
+    commands, name: str, summary: str, description: str, codes: Sequence[int], epilog: str = ""
+) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with ``epilog`` and the exit ``codes`` it can return."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, width=79),
+        epilog="\n\n".join(part for part in (epilog, _exit_codes(codes)) if part),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=_prog(),
+        description=textwrap.fill(
+            "Reindex a whole DynamoDB table with Apache Beam: plan the read, run it, search "
+            "the index, replay the dead letters. Installed by pip as the "
+            f"{CONSOLE_SCRIPT} command, which is the same as python -m pipeline.",
+            width=79,
+        ),
+        epilog=f"Run '{_prog()} COMMAND --help' for a command's options.\n\n{_exit_codes()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+
+    reindex = _command(
+        commands,
+        "reindex",
+        "read a whole table into the index",
+        "Scan a DynamoDB table (or read an export of it), decode every item into the model "
+        "and write it to the index; what does not fit becomes a dead letter.",
+        range(6),
+        BEAM_OPTIONS_HELP,
+    )
+    source = reindex.add_argument_group("source", "what to read and how")
+    rate = reindex.add_argument_group("rate", "how fast to read, to spare production traffic")
+    decode = reindex.add_argument_group("decode", "the model, and items that do not fit it")
+    index = reindex.add_argument_group("index", "where the documents go")
+    run = reindex.add_argument_group("run", "how the job runs")
+    _add_source_args(source)
+    decode.add_argument(
+        "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
+    )
+    index.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    decode.add_argument(
+        "--dead-letters",
+        required=True,
+        metavar="PATH",
+        help="folder for what does not decode or index (local, gs://, s3://), or a .jsonl file",
+    )
+    source.add_argument(
+        "--total-segments", metavar="N", type=int, help="TotalSegments (default: chosen)"
+    )
+    source.add_argument(
+        "--segments", metavar="LIST", type=_segment_list, help="only these segments: 0,5,9"
+    )
+    source.add_argument(
+        "--page-size", metavar="N", type=int, help="Scan Limit (default: 1 MB pages)"
+    )
+    source.add_argument(
+        "--consistent-read",
+        action="store_true",
+        help="strongly consistent reads: twice the read units of the default",
+    )
+    decode.add_argument(
         "--strict-attributes",
         action="store_true",
         help="refuse attributes the model does not declare",
     )
-    reindex.add_argument("--checkpoint-every-pages", type=_positive_int)
-    reindex.add_argument("--checkpoint-every-seconds", type=float)
-    reindex.add_argument(
+    run.add_argument(
+        "--checkpoint-every-pages",
+        type=_positive_int,
+        metavar="N",
+        help="let the runner take a segment's rest elsewhere every N pages (default: only "
+        "when the runner asks)",
+    )
+    run.add_argument(
+        "--checkpoint-every-seconds",
+        type=_positive_float,
+        metavar="S",
+        help="the same every S seconds of a segment's reading",
+    )
+    source.add_argument(
         "--max-retry-seconds",
+        metavar="S",
         type=_positive_float,
         default=300.0,
         help="how long a page is retried before its segment is reported unread (default 300)",
     )
-    reindex.add_argument(
+    source.add_argument(
         "--max-attempts",
+        metavar="N",
         type=_positive_int,
         default=8,
         help="botocore's retries of a request before the scan's own retries (default 8)",
     )
-    reindex.add_argument(
+    source.add_argument(
         "--resume-from",
+        metavar="PATH",
         help="dead letters of an earlier run: read only the segments it left unread",
     )
-    reindex.add_argument(
+    run.add_argument(
         "--job-attempts",
+        metavar="N",
         type=_positive_int,
         default=1,
         help="runs of the whole job if the runner fails it, e.g. a local worker dies (default 1)",
     )
-    reindex.add_argument(
-        "--workers", type=_positive_int, help="expected workers, used to choose the segment count"
+    source.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        help="expected workers, used to choose the segment count",
     )
-    reindex.add_argument(
+    run.add_argument(
         "--dataflow-region",
+        metavar="REGION",
         help="Dataflow's (GCP) region, passed to Beam as --region; --region is the AWS one",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--batch-size",
+        metavar="N",
         type=_positive_int,
         help="documents per index write (default: 500 for sqlite, 5000 for search servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--batch-bytes",
+        metavar="BYTES",
         type=_positive_int,
         help="bytes of documents per index write (default: 8 MiB sqlite, 10 MiB servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--version-field",
+        metavar="FIELD",
         help="model field with the record's version: an older record never overwrites a "
         "newer one (search servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--swap-alias",
         nargs="?",
         const="",
@@ -209,38 +325,81 @@ def _parser() -> argparse.ArgumentParser:
         help="build a new index, verify it, then move the alias NAME (default: the index "
         "named by --index; 'documents' for sqlite) to it in one step",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--keep",
+        metavar="N",
         type=_non_negative_int,
         help="with --swap-alias: previous indexes kept for rollback (default 1)",
     )
 
-    _add_rate_args(reindex)
-    reindex.add_argument(
+    _add_rate_args(rate)
+    decode.add_argument(
         "--max-dead-letter-fraction",
+        metavar="F",
         type=_share,
-        help="fail the job when a larger share of the items does not decode, e.g. 0.05",
+        help="fail the job (exit 4) when a larger share of the items does not decode, e.g. 0.05",
     )
 
-    plan = commands.add_parser("plan", help="what a reindex would do, without scanning")
+    plan = _command(
+        commands,
+        "plan",
+        "what a reindex would do, without scanning",
+        "The segment count, read units, time and cost of a reindex, and a scan compared "
+        "with an export, from DescribeTable.",
+        (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
+    )
     _add_table_args(plan)
-    plan.add_argument("--workers", type=_positive_int, help="expected worker processes")
-    plan.add_argument("--max-read-units-per-second", type=_positive_float)
+    plan.add_argument(
+        "--workers", metavar="N", type=_positive_int, help="expected worker processes"
+    )
+    plan.add_argument(
+        "--max-read-units-per-second",
+        metavar="UNITS",
+        type=_positive_float,
+        help="the read rate you can spare, to estimate the time",
+    )
 
-    search = commands.add_parser("search", help="full-text search in an index")
-    search.add_argument("--index", required=True)
-    search.add_argument("--limit", type=_positive_int, default=10)
-    search.add_argument("query", nargs="+")
+    search = _command(
+        commands,
+        "search",
+        "full-text search in an index",
+        "The best matches for every word of the query, best first.",
+        (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
+    )
+    search.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    search.add_argument(
+        "--limit", metavar="N", type=_positive_int, default=10, help="hits to show (default 10)"
+    )
+    search.add_argument("query", nargs="+", help="words that every hit holds; word* for a prefix")
 
-    replay = commands.add_parser("replay", help="decode dead letters again and index them")
-    replay.add_argument("--dead-letters", required=True, help="file, folder or glob")
-    replay.add_argument("--model", required=True)
-    replay.add_argument("--index", required=True)
+    replay = _command(
+        commands,
+        "replay",
+        "decode dead letters again and index them",
+        "Decode dead letters again with a (fixed) model and index what fits now; what "
+        "still fails goes to a new dead-letter folder.",
+        (EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED),
+        BEAM_OPTIONS_HELP,
+    )
     replay.add_argument(
-        "--still-failing", help="folder for what fails again (default: beside --dead-letters)"
+        "--dead-letters", required=True, metavar="PATH", help="file, folder or glob"
+    )
+    replay.add_argument(
+        "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
+    )
+    replay.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    replay.add_argument(
+        "--still-failing",
+        metavar="PATH",
+        help="folder for what fails again (default: beside --dead-letters)",
     )
     replay.add_argument(
         "--key-attributes",
+        metavar="HASH[,RANGE]",
         type=_attribute_list,
         help="the table's key attributes, hash key first (default: the keys the dead "
         "letters carry)",
