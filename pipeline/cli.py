@@ -363,7 +363,9 @@ def _parser() -> argparse.ArgumentParser:
         commands,
         "search",
         "full-text search in an index",
-        "The best matches for every word of the query, best first.",
+        "The best matches for every word of the query, best first: one line per hit, "
+        "ID<TAB>SCORE<TAB>EXCERPT (or one JSON object per hit with --json), then the "
+        "number shown of the total on stderr.",
         (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
     )
     search.add_argument(
@@ -371,6 +373,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--limit", metavar="N", type=_positive_int, default=10, help="hits to show (default 10)"
+    )
+    search.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per hit, {id, score, document}, for machines",
     )
     search.add_argument("query", nargs="+", help="words that every hit holds; word* for a prefix")
 
@@ -513,8 +520,10 @@ def _plan(args) -> int:
 
 
 def _search(args) -> int:
+    from pipeline.search_output import hit_json, hit_line, hits_summary
     from transforms.index import open_backend
 
+    query = " ".join(args.query)
     with open_backend(args.index) as index:
         if not index.count():
             print(
@@ -522,10 +531,14 @@ def _search(args) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED
-        hits = index.search(" ".join(args.query), limit=args.limit)
+        hits = index.search(query, limit=args.limit)
+        try:
+            total = index.count_matches(query)
+        except NotImplementedError:
+            total = None
     for hit in hits:
-        print(f"{hit.id}\t{hit.score:.3f}\t{hit.body[:160]}")
-    print(f"{len(hits)} hit(s)", file=sys.stderr)
+        print(hit_json(hit) if args.json else hit_line(hit, args.query))
+    print(hits_summary(len(hits), total), file=sys.stderr)
     return EXIT_OK
 
 
