@@ -345,7 +345,8 @@ def _parser() -> argparse.ArgumentParser:
         "plan",
         "what a reindex would do, without scanning",
         "The segment count, read units, time and cost of a reindex, and a scan compared "
-        "with an export, from DescribeTable.",
+        "with an export, from DescribeTable; nothing is read unless --sample-segments asks "
+        "for it.",
         (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
     )
     _add_table_args(plan)
@@ -357,6 +358,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="UNITS",
         type=_positive_float,
         help="the read rate you can spare, to estimate the time",
+    )
+    plan.add_argument(
+        "--sample-segments",
+        metavar="N",
+        type=_positive_int,
+        help="estimate the size from a short scan of N segments (DescribeTable reports 0 "
+        "bytes for hours after a table is created); the plan states the read units it used",
     )
 
     search = _command(
@@ -506,14 +514,23 @@ def _plan(args) -> int:
     from transforms.dynamodb_client import DynamoDBClientConfig
     from transforms.scan_source import describe_table
 
-    description = describe_table(
-        DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url), args.table
-    )
-    print(plan_reindex(description, args.workers, args.max_read_units_per_second).render())
+    client_config = DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url)
+    description = describe_table(client_config, args.table)
+    sample = None
+    if args.sample_segments:
+        from pipeline.plan_sample import sample_table
+
+        sample = sample_table(client_config, args.table, args.sample_segments)
+    plan = plan_reindex(description, args.workers, args.max_read_units_per_second, sample)
+    print(plan.render())
     print()
+    if not plan.size_known:
+        print("scan or export: to compare them, the table's size is needed (--sample-segments N)")
+        return EXIT_OK
+    size = plan.description
     print(
         compare_read_paths(
-            description.size_bytes, description.item_count, args.max_read_units_per_second
+            size.size_bytes, size.item_count, args.max_read_units_per_second
         ).render()
     )
     return EXIT_OK
