@@ -24,6 +24,7 @@ from transforms.decode import DecodeItems
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.index import open_backend
 from transforms.model_attributes import fields_for_attributes
+from transforms.rate_limit import job_read_ceiling
 from transforms.scan_errors import UnreadSegment
 from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest
@@ -263,14 +264,16 @@ def _describe(config: ReindexConfig) -> TableDescription:
     return describe_table(_client_config(config), config.table)
 
 
-def check_scan(config: ReindexConfig, model: type, description: TableDescription) -> None:
-    """Raises ``ValueError`` for what the scan or the index would refuse once built.
+def check_options(config: ReindexConfig, model: type, description: TableDescription) -> None:
+    """Raises ``ValueError`` for what the job would refuse once built.
 
-    Called before anything is built or logged, so that a usage error is the
-    only line printed: the model must hold the table's key, and the segments
-    and page size must make a valid :class:`ScanRequest`.
+    Called before anything is built, written or logged, so that a usage error
+    is the only line printed: the model must hold the table's key, the
+    segments and page size must make a valid :class:`ScanRequest`, the read
+    ceiling must suit the table, and the index must take the batch and
+    version options.
     """
-    fields_for_attributes(model, description.key_attributes)
+    id_fields = fields_for_attributes(model, description.key_attributes)
     total_segments = config.total_segments
     if total_segments is None:
         total_segments = choose_total_segments(
@@ -281,6 +284,14 @@ def check_scan(config: ReindexConfig, model: type, description: TableDescription
         total_segments=total_segments,
         segments=config.segments,
         page_size=config.page_size,
+    )
+    job_read_ceiling(config.max_read_units_per_second, config.read_capacity_fraction, description)
+    WriteToIndex(
+        config.index,
+        id_fields=id_fields,
+        batch_size=config.batch_size,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
     )
 
 
@@ -338,7 +349,7 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
                 "changes, so the new index would miss every unchanged record"
             )
     else:
-        check_scan(config, load_model(config.model), _describe(config))
+        check_options(config, load_model(config.model), _describe(config))
     try:
         swap = prepare_swap(config.index, config.swap_alias or None)
     except ValueError as error:
@@ -367,7 +378,7 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     if config.resume_from:
         config = resume_config(config)
     description = _describe(config)
-    check_scan(config, model, description)
+    check_options(config, model, description)
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     options = PipelineOptions(pipeline_args)

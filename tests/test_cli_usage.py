@@ -117,3 +117,28 @@ def test_page_size_0_behind_an_alias_is_the_only_line(dynamodb_server, works_tab
     line = usage_error(*args, "--swap-alias", "--page-size", "0")
     assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
     assert not (tmp_path / "index.db").exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--version-field", "modifiedAt"],
+            "error: version_field needs a backend with external versions (elasticsearch, "
+            "opensearch); sqlite has none",
+        ),
+        (
+            ["--swap-alias", "--read-capacity-fraction", "0.5"],
+            "error: table '{table}' is on-demand (no provisioned read capacity), so a fraction "
+            "of it means nothing: give max_read_units_per_second (--max-read-units-per-second) "
+            "instead",
+        ),
+    ],
+    ids=["version-field-on-sqlite", "fraction-of-on-demand-behind-alias"],
+)
+def test_options_the_job_would_refuse_are_the_only_line(
+    dynamodb_server, works_table, tmp_path, options, message
+):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    assert usage_error(*args, *options) == message.format(table=works_table)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
