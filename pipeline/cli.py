@@ -155,7 +155,7 @@ def _add_rate_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-BEAM_OPTIONS_HELP = (
+_BEAM_OPTIONS_HELP = (
     "Any other --flag is a Beam pipeline option (e.g. --runner=DataflowRunner,\n"
     "--direct_num_workers=4, --setup_file=./setup.py), checked before the run."
 )
@@ -210,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         "Scan a DynamoDB table (or read an export of it), decode every item into the model "
         "and write it to the index; what does not fit becomes a dead letter.",
         range(6),
-        BEAM_OPTIONS_HELP,
+        _BEAM_OPTIONS_HELP,
     )
     source = reindex.add_argument_group("source", "what to read and how")
     rate = reindex.add_argument_group("rate", "how fast to read, to spare production traffic")
@@ -396,7 +396,7 @@ def _parser() -> argparse.ArgumentParser:
         "Decode dead letters again with a (fixed) model and index what fits now; what "
         "still fails goes to a new dead-letter folder.",
         (EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED),
-        BEAM_OPTIONS_HELP,
+        _BEAM_OPTIONS_HELP,
     )
     replay.add_argument(
         "--dead-letters", required=True, metavar="PATH", help="file, folder or glob"
