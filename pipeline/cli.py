@@ -1,4 +1,9 @@
-"""Command line: ``python -m pipeline reindex|search|replay|catch-up ...``.
+"""Command line: ``python -m pipeline reindex|plan|search|replay|catch-up ...``.
+
+``pip install`` also puts it on the PATH as ``dynamodb-reindex``, which
+behaves the same: the current folder comes first on ``sys.path`` (so
+``--model mymodels:Book`` imports ``./mymodels.py``) and logging is set up
+before Beam is imported.
 
 Options the CLI does not know are Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
@@ -21,11 +26,12 @@ line naming what to fix, and the exit code is non-zero:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from pipeline.beam_args import BadBeamOption, check_beam_args
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -63,9 +69,13 @@ def _segment_list(text: str) -> tuple[int, ...]:
 
 
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", required=True, help="DynamoDB table to read")
-    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    parser.add_argument("--table", required=True, metavar="NAME", help="DynamoDB table to read")
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+    )
 
 
 def _attribute_list(text: str) -> tuple[str, ...]:
@@ -79,17 +89,22 @@ def _attribute_list(text: str) -> tuple[str, ...]:
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--table", help="DynamoDB table to scan")
+    source.add_argument("--table", metavar="NAME", help="DynamoDB table to scan")
     source.add_argument(
         "--from-export",
         metavar="URI",
         help="read a DynamoDB export instead: its folder .../AWSDynamoDB/<export id>/ "
         "(s3://, gs:// or local)",
     )
-    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+    )
     parser.add_argument(
         "--key-attributes",
+        metavar="HASH[,RANGE]",
         type=_attribute_list,
         help="with --from-export: the table's key attributes, hash key first (e.g. id or pk,sk)",
     )
@@ -116,90 +131,198 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def _add_rate_args(parser: argparse.ArgumentParser) -> None:
     ceiling = parser.add_mutually_exclusive_group()
     ceiling.add_argument(
         "--max-read-units-per-second",
+        metavar="UNITS",
         type=_positive_float,
         help="read-capacity ceiling for the whole job",
     )
     ceiling.add_argument(
         "--read-capacity-fraction",
+        metavar="F",
         type=_fraction,
         help="ceiling as a share of the table's provisioned read capacity",
     )
     parser.add_argument(
         "--reading-processes",
+        metavar="N",
         type=_positive_int,
         help="processes reading at once, to divide the ceiling (default: from the runner)",
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pipeline", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+_BEAM_OPTIONS_HELP = (
+    "Any other --flag is a Beam pipeline option (e.g. --runner=DataflowRunner,\n"
+    "--direct_num_workers=4, --setup_file=./setup.py), checked before the run."
+)
 
-    reindex = commands.add_parser("reindex", help="read a whole table into the index")
-    _add_source_args(reindex)
-    reindex.add_argument("--model", required=True, help="MODULE:CLASS of the record dataclass")
-    reindex.add_argument("--index", required=True, help="index URI, e.g. sqlite:///out/index.db")
-    reindex.add_argument("--dead-letters", required=True, help="folder (local, gs://, s3://)")
-    reindex.add_argument("--total-segments", type=int, help="TotalSegments (default: chosen)")
-    reindex.add_argument("--segments", type=_segment_list, help="only these segments: 0,5,9")
-    reindex.add_argument("--page-size", type=int, help="Scan Limit (default: 1 MB pages)")
-    reindex.add_argument("--consistent-read", action="store_true")
-    reindex.add_argument(
+
+def _exit_codes(codes: Sequence[int] = range(6)) -> str:
+    """``codes`` as the module docstring lists them, in plain text for ``--help``."""
+    items = __doc__.split("\n* ", 1)[1].strip().split("\n* ")
+    lines = [
+        textwrap.fill(
+            " ".join(item.split()), width=79, initial_indent="  ", subsequent_indent="     "
+        )
+        for item in items
+        if int(item.split(":", 1)[0]) in codes
+    ]
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def _command(
+    commands, name: str, summary: str, description: str, codes: Sequence[int], epilog: str = ""
+) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with ``epilog`` and the exit ``codes`` it can return."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, width=79),
+        epilog="\n\n".join(part for part in (epilog, _exit_codes(codes)) if part),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=_prog(),
+        description=textwrap.fill(
+            "Reindex a whole DynamoDB table with Apache Beam: plan the read, run it, search "
+            "the index, replay the dead letters. Installed by pip as the "
+            f"{CONSOLE_SCRIPT} command, which is the same as python -m pipeline.",
+            width=79,
+        ),
+        epilog=f"Run '{_prog()} COMMAND --help' for a command's options.\n\n{_exit_codes()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+
+    reindex = _command(
+        commands,
+        "reindex",
+        "read a whole table into the index",
+        "Scan a DynamoDB table (or read an export of it), decode every item into the model "
+        "and write it to the index; what does not fit becomes a dead letter.",
+        range(6),
+        _BEAM_OPTIONS_HELP,
+    )
+    source = reindex.add_argument_group("source", "what to read and how")
+    rate = reindex.add_argument_group("rate", "how fast to read, to spare production traffic")
+    decode = reindex.add_argument_group("decode", "the model, and items that do not fit it")
+    index = reindex.add_argument_group("index", "where the documents go")
+    run = reindex.add_argument_group("run", "how the job runs")
+    _add_source_args(source)
+    decode.add_argument(
+        "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
+    )
+    index.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    decode.add_argument(
+        "--dead-letters",
+        required=True,
+        metavar="PATH",
+        help="folder for what does not decode or index (local, gs://, s3://), or a .jsonl file",
+    )
+    source.add_argument(
+        "--total-segments", metavar="N", type=int, help="TotalSegments (default: chosen)"
+    )
+    source.add_argument(
+        "--segments", metavar="LIST", type=_segment_list, help="only these segments: 0,5,9"
+    )
+    source.add_argument(
+        "--page-size", metavar="N", type=int, help="Scan Limit (default: 1 MB pages)"
+    )
+    source.add_argument(
+        "--consistent-read",
+        action="store_true",
+        help="strongly consistent reads: twice the read units of the default",
+    )
+    decode.add_argument(
         "--strict-attributes",
         action="store_true",
         help="refuse attributes the model does not declare",
     )
-    reindex.add_argument("--checkpoint-every-pages", type=_positive_int)
-    reindex.add_argument("--checkpoint-every-seconds", type=float)
-    reindex.add_argument(
+    run.add_argument(
+        "--checkpoint-every-pages",
+        type=_positive_int,
+        metavar="N",
+        help="let the runner take a segment's rest elsewhere every N pages (default: only "
+        "when the runner asks)",
+    )
+    run.add_argument(
+        "--checkpoint-every-seconds",
+        type=_positive_float,
+        metavar="S",
+        help="the same every S seconds of a segment's reading",
+    )
+    source.add_argument(
         "--max-retry-seconds",
+        metavar="S",
         type=_positive_float,
         default=300.0,
         help="how long a page is retried before its segment is reported unread (default 300)",
     )
-    reindex.add_argument(
+    source.add_argument(
         "--max-attempts",
+        metavar="N",
         type=_positive_int,
         default=8,
         help="botocore's retries of a request before the scan's own retries (default 8)",
     )
-    reindex.add_argument(
+    source.add_argument(
         "--resume-from",
+        metavar="PATH",
         help="dead letters of an earlier run: read only the segments it left unread",
     )
-    reindex.add_argument(
+    run.add_argument(
         "--job-attempts",
+        metavar="N",
         type=_positive_int,
         default=1,
         help="runs of the whole job if the runner fails it, e.g. a local worker dies (default 1)",
     )
-    reindex.add_argument(
-        "--workers", type=_positive_int, help="expected workers, used to choose the segment count"
+    source.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        help="expected workers, used to choose the segment count",
     )
-    reindex.add_argument(
+    run.add_argument(
         "--dataflow-region",
+        metavar="REGION",
         help="Dataflow's (GCP) region, passed to Beam as --region; --region is the AWS one",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--batch-size",
+        metavar="N",
         type=_positive_int,
         help="documents per index write (default: 500 for sqlite, 5000 for search servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--batch-bytes",
+        metavar="BYTES",
         type=_positive_int,
         help="bytes of documents per index write (default: 8 MiB sqlite, 10 MiB servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--version-field",
+        metavar="FIELD",
         help="model field with the record's version: an older record never overwrites a "
         "newer one (search servers)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--swap-alias",
         nargs="?",
         const="",
@@ -207,35 +330,99 @@ def _parser() -> argparse.ArgumentParser:
         help="build a new index, verify it, then move the alias NAME (default: the index "
         "named by --index; 'documents' for sqlite) to it in one step",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--keep",
+        metavar="N",
         type=_non_negative_int,
         help="with --swap-alias: previous indexes kept for rollback (default 1)",
     )
 
-    _add_rate_args(reindex)
-    reindex.add_argument(
+    _add_rate_args(rate)
+    decode.add_argument(
         "--max-dead-letter-fraction",
-        type=float,
-        help="fail the job when a larger share of the items does not decode, e.g. 0.05",
+        metavar="F",
+        type=_share,
+        help="fail the job (exit 4) when a larger share of the items does not decode, e.g. 0.05",
     )
 
-    plan = commands.add_parser("plan", help="what a reindex would do, without scanning")
+    plan = _command(
+        commands,
+        "plan",
+        "what a reindex would do, without scanning",
+        "The segment count, read units, time and cost of a reindex, and a scan compared "
+        "with an export, from DescribeTable; nothing is read unless --sample-segments asks "
+        "for it.",
+        (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
+    )
     _add_table_args(plan)
-    plan.add_argument("--workers", type=_positive_int, help="expected worker processes")
-    plan.add_argument("--max-read-units-per-second", type=_positive_float)
+    plan.add_argument(
+        "--workers", metavar="N", type=_positive_int, help="expected worker processes"
+    )
+    plan.add_argument(
+        "--max-read-units-per-second",
+        metavar="UNITS",
+        type=_positive_float,
+        help="the read rate you can spare, to estimate the time",
+    )
+    plan.add_argument(
+        "--sample-segments",
+        metavar="N",
+        type=_positive_int,
+        help="estimate the size from a short scan of N segments (DescribeTable reports 0 "
+        "bytes for hours after a table is created); the plan states the read units it used",
+    )
 
-    search = commands.add_parser("search", help="full-text search in an index")
-    search.add_argument("--index", required=True)
-    search.add_argument("--limit", type=_positive_int, default=10)
-    search.add_argument("query", nargs="+")
+    search = _command(
+        commands,
+        "search",
+        "full-text search in an index",
+        "The best matches for every word of the query, best first: one line per hit, "
+        "ID<TAB>SCORE<TAB>EXCERPT (or one JSON object per hit with --json), then the "
+        "number shown of the total on stderr.",
+        (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
+    )
+    search.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    search.add_argument(
+        "--limit", metavar="N", type=_positive_int, default=10, help="hits to show (default 10)"
+    )
+    search.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per hit, {id, score, document}, for machines",
+    )
+    search.add_argument("query", nargs="+", help="words that every hit holds; word* for a prefix")
 
-    replay = commands.add_parser("replay", help="decode dead letters again and index them")
-    replay.add_argument("--dead-letters", required=True, help="file, folder or glob")
-    replay.add_argument("--model", required=True)
-    replay.add_argument("--index", required=True)
+    replay = _command(
+        commands,
+        "replay",
+        "decode dead letters again and index them",
+        "Decode dead letters again with a (fixed) model and index what fits now; what "
+        "still fails goes to a new dead-letter folder.",
+        (EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED),
+        _BEAM_OPTIONS_HELP,
+    )
     replay.add_argument(
-        "--still-failing", help="folder for what fails again (default: beside --dead-letters)"
+        "--dead-letters", required=True, metavar="PATH", help="file, folder or glob"
+    )
+    replay.add_argument(
+        "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
+    )
+    replay.add_argument(
+        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+    )
+    replay.add_argument(
+        "--still-failing",
+        metavar="PATH",
+        help="folder for what fails again (default: beside --dead-letters)",
+    )
+    replay.add_argument(
+        "--key-attributes",
+        metavar="HASH[,RANGE]",
+        type=_attribute_list,
+        help="the table's key attributes, hash key first (default: the keys the dead "
+        "letters carry)",
     )
     _add_catch_up_parser(commands)
     return parser
@@ -244,11 +431,42 @@ def _parser() -> argparse.ArgumentParser:
 def _add_catch_up_parser(commands) -> None:
     from pipeline.catch_up.args import add_catch_up_arguments
 
-    catch_up = commands.add_parser(
-        "catch-up", help="apply the table's changes since the bookmark, from its stream"
+    catch_up = _command(
+        commands,
+        "catch-up",
+        "apply the table's changes since the bookmark, from its stream",
+        "Reads the table's DynamoDB stream from the bookmark (or --since) to its current "
+        "end, re-reads every changed key with a strongly consistent read and upserts or "
+        "deletes its document; then advances the bookmark. --follow repeats until "
+        "interrupted.",
+        (0, 1, 2, 3, 6, 130),
     )
     _add_table_args(catch_up)
     add_catch_up_arguments(catch_up)
+
+
+def _check_dynamodb_location(endpoint_url: str | None, region: str | None) -> None:
+    """Refuses an endpoint without ``http(s)://`` and a missing region, before any request."""
+    if endpoint_url is not None:
+        scheme, separator, rest = endpoint_url.partition("://")
+        if not separator:
+            raise _UsageError(
+                f"--endpoint-url {endpoint_url} has no scheme: add http:// (or https://), "
+                f"e.g. --endpoint-url http://{endpoint_url}"
+            )
+        if scheme.lower() not in ("http", "https") or not rest:
+            raise _UsageError(
+                f"--endpoint-url {endpoint_url} must start with http:// or https:// and name "
+                "a host, e.g. http://127.0.0.1:8000"
+            )
+    if region:
+        return
+    import boto3
+
+    if not boto3.session.Session().region_name:
+        raise _UsageError(
+            "no AWS region: pass --region (e.g. --region us-east-1) or set AWS_DEFAULT_REGION"
+        )
 
 
 def _with_default_runner(beam_args: list[str]) -> list[str]:
@@ -314,26 +532,38 @@ def _reindex(args, beam_args) -> int:
 
 
 def _plan(args) -> int:
-    from pipeline.plan import compare_read_paths, plan_reindex
+    from pipeline.plan import plan_reindex
+    from pipeline.plan.read_paths import compare_read_paths
     from transforms.dynamodb.client import DynamoDBClientConfig
     from transforms.dynamodb.scan.source import describe_table
 
-    description = describe_table(
-        DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url), args.table
-    )
-    print(plan_reindex(description, args.workers, args.max_read_units_per_second).render())
+    client_config = DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url)
+    description = describe_table(client_config, args.table)
+    sample = None
+    if args.sample_segments:
+        from pipeline.plan.sample import sample_table
+
+        sample = sample_table(client_config, args.table, args.sample_segments)
+    plan = plan_reindex(description, args.workers, args.max_read_units_per_second, sample)
+    print(plan.render())
     print()
+    if not plan.size_known:
+        print("scan or export: to compare them, the table's size is needed (--sample-segments N)")
+        return EXIT_OK
+    size = plan.description
     print(
         compare_read_paths(
-            description.size_bytes, description.item_count, args.max_read_units_per_second
+            size.size_bytes, size.item_count, args.max_read_units_per_second
         ).render()
     )
     return EXIT_OK
 
 
 def _search(args) -> int:
+    from pipeline.search_output import hit_json, hit_line, hits_summary
     from transforms.index import open_backend
 
+    query = " ".join(args.query)
     with open_backend(args.index) as index:
         if not index.count():
             print(
@@ -341,10 +571,14 @@ def _search(args) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED
-        hits = index.search(" ".join(args.query), limit=args.limit)
+        hits = index.search(query, limit=args.limit)
+        try:
+            total = index.count_matches(query)
+        except NotImplementedError:
+            total = None
     for hit in hits:
-        print(f"{hit.id}\t{hit.score:.3f}\t{hit.body[:160]}")
-    print(f"{len(hits)} hit(s)", file=sys.stderr)
+        print(hit_json(hit) if args.json else hit_line(hit, args.query))
+    print(hits_summary(len(hits), total), file=sys.stderr)
     return EXIT_OK
 
 
@@ -359,7 +593,8 @@ def _replay(args, beam_args) -> int:
         default = f"{source}-replay-{stamp}"
     still_failing = args.still_failing or default
     summary = run_replay(
-        ReplayConfig(args.dead_letters, args.model, args.index, still_failing), beam_args
+        ReplayConfig(args.dead_letters, args.model, args.index, still_failing, args.key_attributes),
+        beam_args,
     )
     print(summary.render())
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
@@ -412,10 +647,34 @@ def _one_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+CONSOLE_SCRIPT = "dynamodb-reindex"
+"""The command ``pip install`` puts on the PATH; it behaves as ``python -m pipeline``."""
+
+
+def _prog() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if script == CONSOLE_SCRIPT else "python -m pipeline"
+
+
+def _current_folder_first_on_path() -> None:
+    """Puts the working directory first on ``sys.path``, as ``python -m`` does, so that
+    ``--model mymodels:Book`` imports ``./mymodels.py`` from the console script too."""
+    here = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == here for entry in sys.path):
+        sys.path.insert(0, here)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
+    _current_folder_first_on_path()
+    configure_logging()  # before Beam is imported: its import logs
+    from pipeline.beam_args import BadBeamOption, check_beam_args
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
+        if getattr(args, "table", None):
+            _check_dynamodb_location(args.endpoint_url, args.region)
         if args.command in ("search", "plan"):
             if beam_args:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
@@ -432,7 +691,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
-    configure_logging()
     try:
         if args.command == "reindex":
             return _reindex(args, beam_args)

@@ -2,7 +2,10 @@
 
 Importing Apache Beam without its Google Cloud extras logs a warning about
 ``apitools`` that concerns only BigQuery; it is dropped so that errors stay
-one clear line.
+one clear line. Beam's file sink warns "Deleting N existing files in target
+path matching: -*-of-%(num_shards)05d" when a run rewrites a dead-letter
+folder (the only files written through Beam's sinks); that is said instead as
+one INFO line in the project's words.
 """
 
 from __future__ import annotations
@@ -20,6 +23,22 @@ class _DropKnownNoise(logging.Filter):
         return not any(message.startswith(noise) for noise in _NOISE)
 
 
+_BEAM_FILE_SINK = "apache_beam.io.filebasedsink"
+_BEAM_REPLACES_FILES = "Deleting %d existing files in target path matching"
+_DEAD_LETTERS_LOGGER = logging.getLogger("transforms.dead_letters")
+
+
+class _ReplacedFilesInOurWords(logging.Filter):
+    """Turns Beam's warning about the files a sink replaces into our INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith(_BEAM_REPLACES_FILES)):
+            return True
+        count = record.args[0] if isinstance(record.args, tuple) and record.args else "the"
+        _DEAD_LETTERS_LOGGER.info("replacing %s dead-letter file(s) of an earlier run", count)
+        return False
+
+
 def configure_logging() -> None:
     """Call before importing Beam; safe to call twice.
 
@@ -35,6 +54,7 @@ def configure_logging() -> None:
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger(_BEAM_FILE_SINK).addFilter(_ReplacedFilesInOurWords())
     from transforms.dynamodb.log_redaction import (
         install_secret_redaction,  # imports Beam: after the handler
     )

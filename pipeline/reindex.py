@@ -15,9 +15,11 @@ pipeline and returns a :class:`~pipeline.summary.ReindexSummary`. The source
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -36,7 +38,15 @@ from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.write import WriteToIndex
 
-__all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
+__all__ = [
+    "ModelSpecError",
+    "ReindexConfig",
+    "ReindexError",
+    "build_reindex",
+    "check_options",
+    "load_model",
+    "run_reindex",
+]
 
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,16 +95,32 @@ class ReindexOutputs(NamedTuple):
     dead_letters: beam.PCollection
 
 
+class ModelSpecError(ValueError):
+    """``--model`` is not of the form ``MODULE:CLASS``: a usage error."""
+
+
 def load_model(spec: str) -> type:
-    """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``)."""
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise ReindexError(f"--model must look like MODULE:CLASS, got {spec!r}")
+    """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``).
+
+    Raises :class:`ModelSpecError` when ``spec`` is not of that form and
+    :class:`ReindexError` when the module cannot be imported or does not hold
+    a dataclasses-json class of that name.
+    """
+    module_name, colon, class_name = spec.partition(":")
+    module_name, class_name = module_name.strip(), class_name.strip()
+    if not colon or not module_name or not class_name:
+        head, dot, tail = spec.rpartition(".")
+        hint = f"; did you mean {head}:{tail}?" if not colon and dot and head and tail else ""
+        raise ModelSpecError(
+            f"--model must look like MODULE:CLASS (e.g. pipeline.models:Work), got {spec!r}{hint}"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ReindexError(f"cannot import the model's module {module_name!r}: {error}") from error
-    model = getattr(module, class_name.strip(), None)
+    if not hasattr(module, class_name):
+        raise ReindexError(f"module {module_name} has no class {class_name}")
+    model = getattr(module, class_name)
     if not isinstance(model, type) or not dataclasses.is_dataclass(model):
         raise ReindexError(f"{spec!r} is not a dataclass in module {module_name!r}")
     if not hasattr(model, "from_dict"):
@@ -159,6 +185,24 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
+def check_options(config: ReindexConfig, model: type, key_attributes: Sequence[str]) -> None:
+    """Raises ``ValueError`` for what the job would refuse once built.
+
+    Called before anything is built, written or logged, so that a usage error
+    is the only line printed: the model must hold the table's key and the
+    index must take the batch and version options. (A scan's segments, page
+    size and read ceiling are checked when its source is made.)
+    """
+    id_fields = fields_for_attributes(model, key_attributes)
+    WriteToIndex(
+        config.index,
+        id_fields=id_fields,
+        batch_size=config.batch_size,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
+    )
+
+
 def check_dead_letter_path(path: str) -> None:
     if path.endswith(".jsonl"):
         path = FileSystems.split(path)[0] or "."
@@ -212,6 +256,9 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
                 "--swap-alias needs a full export: an incremental export holds only the "
                 "changes, so the new index would miss every unchanged record"
             )
+    FileSystems.set_options(PipelineOptions(pipeline_args))
+    model = load_model(config.model)
+    open_source(config, functools.partial(check_options, config, model))
     try:
         swap = prepare_swap(config.index, config.swap_alias or None)
     except ValueError as error:
@@ -230,13 +277,12 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
 
 def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
     """Checks the inputs, runs the job to its end and summarises it."""
+    model = load_model(config.model)
     if config.swap_alias is not None:
         return _run_behind_alias(config, pipeline_args)
-    model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    source = open_source(config)
-    fields_for_attributes(model, source.key_attributes)  # ValueError: the model does not fit
+    source = open_source(config, functools.partial(check_options, config, model))
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     for attempt in range(1, config.job_attempts + 1):

@@ -25,15 +25,26 @@ from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
 from transforms.index.write import WriteToIndex
 
-__all__ = ["ReplayConfig", "ReplaySummary", "run_replay"]
+__all__ = ["ReplayConfig", "ReplayKeyError", "ReplaySummary", "run_replay"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ReplayConfig:
+    """What to replay and where to.
+
+    ``key_attributes`` (hash key first) names the table's key when the dead
+    letters cannot: by default it is taken from the letters that carry a key.
+    """
+
     dead_letters: str
     model: str
     index: str
     still_failing: str
+    key_attributes: tuple[str, ...] | None = None
+
+
+class ReplayKeyError(ValueError):
+    """The table's key attributes cannot be told from the dead letters: pass them."""
 
 
 @dataclasses.dataclass
@@ -91,26 +102,75 @@ def _rebuild(letter: dict[str, Any], model: type) -> Iterator[Any]:
         )
 
 
-def _first_letter(pattern: str) -> dict[str, Any] | None:
-    """The first dead letter, after reading every line once: a corrupt line anywhere
-    is then one clear error before the job starts, not a failed job."""
-    first = None
+@dataclasses.dataclass(frozen=True)
+class _Survey:
+    """What a first read of every dead letter found."""
+
+    letters: int
+    tables: tuple[str, ...]
+    keys: tuple[tuple[str, ...], ...]
+    """The distinct key attribute names of the replayable letters, as each letter orders them."""
+
+
+def _survey(pattern: str) -> _Survey:
+    """Reads every dead letter once: a corrupt line anywhere is then one clear error
+    before the job starts, not a failed job."""
+    letters, tables, keys = 0, set(), {}
     for letter in read_dead_letters(pattern):
-        if first is None:
-            first = letter
-    return first
+        letters += 1
+        if letter.get("table"):
+            tables.add(letter["table"])
+        replayable = letter.get("item") is not None or letter.get("document") is not None
+        if replayable and letter.get("key"):
+            keys.setdefault(tuple(letter["key"]), None)
+    return _Survey(letters, tuple(sorted(tables)), tuple(keys))
+
+
+def _key_attributes(survey: _Survey, given: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The table's key attributes, hash key first: ``given``, else those of the dead
+    letters that carry a key (decode and index stages), whatever their order in the files.
+
+    Raises :class:`ReplayKeyError` when the letters carry keys of other attributes
+    than ``given``, keys of different attributes, or no key at all.
+    """
+    found = sorted({tuple(sorted(key)) for key in survey.keys})
+    shown = "; ".join(", ".join(names) for names in found)
+    if given:
+        if any(names != tuple(sorted(given)) for names in found):
+            raise ReplayKeyError(
+                f"--key-attributes {','.join(given)} differs from the keys the dead letters "
+                f"carry ({shown})"
+            )
+        return tuple(given)
+    if len(found) > 1:
+        raise ReplayKeyError(
+            f"the dead letters carry keys of different attributes ({shown}): replay each "
+            "table's dead letters on their own"
+        )
+    if not found:
+        raise ReplayKeyError(
+            "no dead letter to replay carries a key: pass --key-attributes with the table's "
+            "key attributes, hash key first (e.g. --key-attributes id, or pk,sk)"
+        )
+    if len(survey.keys) > 1:
+        raise ReplayKeyError(
+            f"the dead letters order the key attributes {', '.join(found[0])} differently: "
+            "pass --key-attributes HASH,RANGE with the hash key first"
+        )
+    return survey.keys[0]
 
 
 def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     model = load_model(config.model)
-    first = _first_letter(config.dead_letters)
-    if first is None:
+    survey = _survey(config.dead_letters)
+    if not survey.letters:
         raise ReindexError(f"no dead letters in {config.dead_letters!r}: nothing to replay")
-    key_attributes = tuple((first.get("key") or {}).keys()) or ("id",)
+    key_attributes = _key_attributes(survey, config.key_attributes)
     try:
         id_fields = fields_for_attributes(model, key_attributes)
     except ValueError as error:
         raise ReindexError(str(error)) from error
+    table = survey.tables[0] if len(survey.tables) == 1 else None
     started = time.monotonic()
     pipeline = beam.Pipeline(options=PipelineOptions(pipeline_args))
     split = (
@@ -122,15 +182,13 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         )
     )
     decoded = split.items | "Decode" >> DecodeItems(
-        model, table=first.get("table"), key_attributes=key_attributes, items_carry_segment=True
+        model, table=table, key_attributes=key_attributes, items_carry_segment=True
     )
     rebuilt = split[_SplitByKind.DOCUMENTS] | "Rebuild" >> beam.FlatMap(
         _rebuild, model
     ).with_outputs(_SplitByKind.UNREPLAYABLE, main="records")
     records = (decoded.records, rebuilt.records) | "Records" >> beam.Flatten()
-    written = records | "Index" >> WriteToIndex(
-        config.index, id_fields=id_fields, table=first.get("table")
-    )
+    written = records | "Index" >> WriteToIndex(config.index, id_fields=id_fields, table=table)
     _ = (
         (
             decoded.dead_letters,

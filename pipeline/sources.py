@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pipeline.errors import ReindexError
 from transforms.dead_letters import read_dead_letters
@@ -62,13 +62,25 @@ def client_config(config) -> DynamoDBClientConfig:
     )
 
 
-def open_source(config) -> ReindexSource:
-    """The source ``config`` asks for, checked: the export or the table's scan."""
+def open_source(
+    config, check_key: Callable[[tuple[str, ...]], None] | None = None
+) -> ReindexSource:
+    """The source ``config`` asks for, checked: the export or the table's scan.
+
+    ``check_key(key_attributes)`` runs as soon as the table's key is known,
+    before the scan is planned (and its segment count logged), so that what
+    it raises is the only thing said.
+    """
     if config.from_export:
-        return export_source(config)
+        source = export_source(config)
+        if check_key is not None:
+            check_key(source.key_attributes)
+        return source
     if config.resume_from:
         config = resume_config(config)
     description = describe_table(client_config(config), config.table)
+    if check_key is not None:
+        check_key(tuple(description.key_attributes))
     return scan_source(config, description)
 
 

@@ -3,7 +3,10 @@
 A Scan is charged by the data it reads, rounded up to 4 KB per page: half a
 read unit per 4 KB with eventually consistent reads, one with strongly
 consistent reads. The figures below come from ``DescribeTable``, which
-DynamoDB refreshes about every six hours, so they are estimates.
+DynamoDB refreshes about every six hours, so they are estimates. A table that
+reports 0 bytes (younger than that, or empty) has an unknown size: the plan
+says so instead of printing figures of nothing, and ``--sample-segments N``
+estimates the size from a short sample scan (``pipeline.plan.sample``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from pipeline.plan.sample import SampleEstimate
 from transforms.dynamodb.table_description import (
     PAGE_BYTES,
     TableDescription,
@@ -27,14 +31,21 @@ class ReindexPlan:
     description: TableDescription
     total_segments: int
     segment_reason: str
-    eventual_read_units: float
-    strong_read_units: float
+    eventual_read_units: float | None
+    """``None`` when the size is unknown (``size_known``)."""
+    strong_read_units: float | None
     max_read_units_per_second: float | None
     workers: int | None
+    sample: SampleEstimate | None = None
+
+    @property
+    def size_known(self) -> bool:
+        """DescribeTable (or a sample scan) gave a size; 0 bytes means not known yet."""
+        return self.description.size_bytes > 0 or self.sample is not None
 
     @property
     def eventual_seconds(self) -> float | None:
-        if not self.max_read_units_per_second:
+        if not self.max_read_units_per_second or self.eventual_read_units is None:
             return None
         return self.eventual_read_units / self.max_read_units_per_second
 
@@ -45,14 +56,43 @@ class ReindexPlan:
             if d.read_capacity_units
             else "on-demand (no provisioned read capacity)"
         )
+        if self.sample is not None:
+            size = [f"table {d.table_name!r}: about {d.item_count:,} items, {d.size_bytes:,} bytes"]
+            size.append(self.sample.render())
+        elif self.size_known:
+            size = [
+                f"table {d.table_name!r}: about {d.item_count:,} items, {d.size_bytes:,} bytes "
+                f"(DescribeTable, refreshed about every 6 hours)"
+            ]
+        else:
+            size = [
+                f"table {d.table_name!r}: about {d.item_count:,} items, size unknown: "
+                "DescribeTable reports 0 bytes, as for any table younger than its 6-hour "
+                "refresh (or empty)",
+                "  pass --sample-segments N to estimate the size from a short scan of N "
+                "segments (the plan then states the read units the scan consumed)",
+            ]
         lines = [
-            f"table {d.table_name!r}: about {d.item_count:,} items, {d.size_bytes:,} bytes "
-            f"(DescribeTable, refreshed about every 6 hours)",
+            *size,
             f"  key: {', '.join(d.key_attributes)}; capacity: {capacity}",
             f"  segments: {self.segment_reason}",
-            f"  a full scan reads about {self.eventual_read_units:,.0f} read units "
-            f"(eventually consistent; {self.strong_read_units:,.0f} with --consistent-read)",
         ]
+        if self.sample is not None:
+            lines.append(
+                "  (reindex chooses its segment count from DescribeTable: pass "
+                f"--total-segments {self.total_segments} for this one)"
+            )
+        if not self.size_known:
+            if self.max_read_units_per_second:
+                lines.append(
+                    f"  at {self.max_read_units_per_second:,.0f} read units/s: time and read "
+                    "units unknown until the size is known"
+                )
+            return "\n".join(lines)
+        lines.append(
+            f"  a full scan reads about {self.eventual_read_units:,.0f} read units "
+            f"(eventually consistent; {self.strong_read_units:,.0f} with --consistent-read)"
+        )
         if self.max_read_units_per_second:
             rate = self.max_read_units_per_second
             lines.append(
@@ -89,15 +129,25 @@ def plan_reindex(
     description: TableDescription,
     workers: int | None = None,
     max_read_units_per_second: float | None = None,
+    sample: SampleEstimate | None = None,
 ) -> ReindexPlan:
+    """The plan for ``description``; with a ``sample``, for the size it estimated."""
+    if sample is not None:
+        description = dataclasses.replace(
+            description, item_count=sample.item_count, size_bytes=sample.size_bytes
+        )
     choice = choose_total_segments(description.size_bytes, description.item_count, workers)
-    pages = max(math.ceil(description.size_bytes / PAGE_BYTES), choice.total_segments)
+    units: dict[bool, float | None] = {False: None, True: None}
+    if description.size_bytes > 0 or sample is not None:
+        pages = max(math.ceil(description.size_bytes / PAGE_BYTES), choice.total_segments)
+        units = {c: scan_read_units(description.size_bytes, pages, c) for c in units}
     return ReindexPlan(
         description=description,
         total_segments=choice.total_segments,
         segment_reason=choice.reason,
-        eventual_read_units=scan_read_units(description.size_bytes, pages, consistent=False),
-        strong_read_units=scan_read_units(description.size_bytes, pages, consistent=True),
+        eventual_read_units=units[False],
+        strong_read_units=units[True],
         max_read_units_per_second=max_read_units_per_second,
         workers=workers,
+        sample=sample,
     )

@@ -182,6 +182,23 @@ def test_sqlite_readers_never_see_a_half_swapped_index(tmp_path):
     assert {count for count, _ in seen} <= set(sizes)
 
 
+def test_sqlite_tables_are_named_in_build_order(tmp_path):
+    """The retired plain index sorts before its successor; later builds sort after."""
+    path = tmp_path / "index.db"
+    uri = f"sqlite:///{path}"
+    _write(uri, _docs("old", 2, "apple"))
+    past = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    first = prepare_swap(uri, now=past)
+    _write(first.build_uri, _docs("new", 3, "banana"))
+    result = first.complete(3)
+    (retired,) = result.previous
+    assert retired == "documents__20191231235959" < result.new_index == "documents__20200101000000"
+    same_second = prepare_swap(uri, now=past)
+    assert same_second.build_name == "documents__20200101000001"
+    clock_went_back = prepare_swap(uri, now=past - timedelta(days=1))
+    assert clock_went_back.build_name == "documents__20200101000002"
+
+
 def test_sqlite_alias_other_than_documents_is_refused(tmp_path):
     with pytest.raises(ValueError, match="always 'documents'"):
         prepare_swap(f"sqlite:///{tmp_path / 'index.db'}", "works")

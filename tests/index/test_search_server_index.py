@@ -320,6 +320,18 @@ def test_plain_search_takes_words_literally_and_raw_search_checks_syntax(target)
             backend.search("title:((", raw=True)
 
 
+def test_count_matches_counts_every_hit_not_one_page(target):
+    index = unique_index("count")
+    with open_backend(target.uri(index)) as backend:
+        assert backend.count_matches("travels") == 0
+        backend.write_batch(_documents([*_books(12), Book("x", "Gulliver", 1726)]))
+        assert backend.count() == 13
+        assert len(backend.search("travels", limit=5)) == 5
+        assert backend.count_matches("travels") == 12
+        assert backend.count_matches("travels number 7") == 1
+        assert backend.count_matches("*** ---") == 0
+
+
 # -- faults ------------------------------------------------------------------------------------
 
 

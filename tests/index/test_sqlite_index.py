@@ -116,6 +116,20 @@ def test_search_hit_has_score_and_body(index):
     assert hits[0].score > 0
 
 
+def test_count_matches_counts_every_hit_not_one_page(index, tmp_path):
+    index.write_batch([_doc(f"w{n}", title=f"travels {n}") for n in range(12)])
+    assert len(index.search("travels", limit=5)) == 5
+    assert index.count_matches("travels") == 12
+    assert index.count_matches("travels 7") == 1
+    assert index.count_matches("nothing") == index.count_matches("*** ---") == 0
+    assert index.count_matches("travels OR nothing", raw=True) == 12
+    with pytest.raises(ValueError, match="bad full-text query"):
+        index.count_matches("NEAR(", raw=True)
+    with open_backend(f"sqlite+table:///{tmp_path}/index.db?table=documents__1") as build:
+        build.write_batch([_doc("b1", title="travels")])
+        assert build.count_matches("travels") == 1
+
+
 def test_search_sees_updated_text_not_the_old(index):
     index.write_batch([_doc("w1", title="before")])
     index.write_batch([_doc("w1", title="after")])

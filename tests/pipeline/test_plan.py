@@ -2,9 +2,12 @@
 
 import pytest
 
+from pipeline.local.sample_data import item_size
 from pipeline.plan import plan_reindex, scan_read_units
+from pipeline.plan.sample import sample_table
 from tests.reindex_runs import cli
 from tests.tables import seeded_table
+from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.table_description import TableDescription
 
 GB = 1 << 30
@@ -53,3 +56,62 @@ def test_cli_plan(dynamodb_server, dynamodb_client):
     assert f"table '{table}': about 30 items" in done.stdout
     assert "segments: 8 segments" in done.stdout
     assert "at 100 read units/s" in done.stdout
+
+
+def _plan(server, table, *extra):
+    done = cli(
+        "plan",
+        "--table",
+        table,
+        "--endpoint-url",
+        server.endpoint_url,
+        "--region",
+        "us-east-1",
+        *extra,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cli_plan_of_a_table_reporting_0_bytes_says_the_size_is_unknown(
+    dynamodb_server, dynamodb_client
+):
+    """moto, like DynamoDB for a table younger than about 6 hours, reports 0 bytes."""
+    table = seeded_table(dynamodb_client, "young", [{"id": {"S": f"x{i}"}} for i in range(30)])
+    texts = [
+        _plan(dynamodb_server, table, "--workers", workers, "--max-read-units-per-second", "50")
+        for workers in ("1", "8")
+    ]
+    for text in texts:
+        assert "size unknown" in text and "--sample-segments N" in text
+        assert "read units (eventually consistent" not in text
+        assert "about 0 s" not in text and "$" not in text
+    assert "time and read units unknown until the size is known" in texts[0]
+
+
+def test_cli_plan_sample_scan_counts_a_small_table_and_states_its_cost(
+    dynamodb_server, dynamodb_client
+):
+    items = [{"id": {"S": f"x{i}"}, "text": {"S": "y" * 100}} for i in range(30)]
+    table = seeded_table(dynamodb_client, "sampled", items)
+    text = _plan(dynamodb_server, table, "--sample-segments", "4", "--workers", "2")
+    size = sum(item_size(item) for item in items)
+    assert f"table '{table}': about 30 items, {size:,} bytes\n" in text
+    assert (
+        "sample scan: counted by reading the whole table (4 segment(s)); it read 4 page(s)" in text
+    )
+    assert "read units (eventually consistent" in text and "choose:" in text
+
+
+def test_sample_grows_the_segment_count_until_segments_are_short(dynamodb_server, dynamodb_client):
+    table = seeded_table(dynamodb_client, "grow", [{"id": {"S": f"x{i}"}} for i in range(40)])
+    config = DynamoDBClientConfig(
+        region_name="us-east-1", endpoint_url=dynamodb_server.endpoint_url
+    )
+    sample = sample_table(config, table, 2, pages_per_segment=1, page_size=5)
+    assert sample.complete and not sample.exact
+    assert (sample.segments, sample.total_segments) == (2, 32)
+    assert sample.pages > 2 and sample.read_units > 0
+    assert sample.item_count == sample.items * 16
+    assert "estimated from 2 of 32 segments" in sample.render()

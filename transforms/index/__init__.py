@@ -7,6 +7,7 @@ benchmarks::
     with open_backend("sqlite:///out/index.db") as index:
         refusals = index.write_batch([Document("w1", '{"id": "w1"}')])
         hits = index.search("gulliver travels", limit=5)
+        total = index.count_matches("gulliver travels")
 
 Supported schemes: ``sqlite`` (the embedded index, ``transforms.index.sqlite``),
 ``elasticsearch+http(s)`` and ``opensearch+http(s)`` / ``opensearch+aws+https``
@@ -125,6 +126,13 @@ class IndexBackend(abc.ABC):
         are taken literally. ``raw=True`` passes the backend's own query syntax
         through; a malformed raw query raises ``ValueError``.
         """
+
+    def count_matches(self, query: str, *, raw: bool = False) -> int:
+        """How many documents ``search(query, raw=raw)`` matches in all, not one page.
+
+        Backends that cannot count raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not count matches")
 
     def write_counters(self) -> dict[str, int]:
         """Running totals of write events worth a metric (retries, ...); none by default."""

@@ -29,7 +29,11 @@ FTS5 table and triggers) to the name it was built under and the new table to
 ``documents``. Readers see the old or the new index, never a mix; full-text
 search follows, since ``documents_fts`` is renamed with it. The table
 ``index_generations`` records which table is live and which are retired,
-oldest pruned beyond ``keep``.
+oldest pruned beyond ``keep``. Build tables are stamped when the build
+starts, and later than every table already in the file, so that names sort
+in build order (also when two builds start within one second or the clock
+went back); the plain ``documents`` retired by the first swap is named just
+before the build that replaces it.
 
 When verification fails nothing moves: the new index is left for inspection
 (it is never counted among the retired ones, so pruning and rollback ignore
@@ -297,6 +301,38 @@ def _connect(path: str) -> sqlite3.Connection:
     return sqlite3.connect(path, timeout=60.0, isolation_level=None)
 
 
+_TABLE_PREFIX = f"{LIVE_TABLE}__"
+
+
+def _table_stamp(name: str) -> datetime | None:
+    """The build stamp in a table name ``documents__YYYYMMDDhhmmss``, else None."""
+    match = re.fullmatch(re.escape(_TABLE_PREFIX) + f"({_STAMP})", name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def _next_table_name(now: datetime, taken: set[str]) -> str:
+    """``documents__`` + the stamp of ``now``, or of the second after the newest table
+    stamp in ``taken`` when that is later: names sort in build order even when two
+    builds start within a second or the clock went back."""
+    start = now.astimezone(timezone.utc).replace(microsecond=0)
+    for stamp in filter(None, map(_table_stamp, taken)):
+        start = max(start, stamp + timedelta(seconds=1))
+    return _TABLE_PREFIX + _stamp(start)
+
+
+def _earlier_table_name(name: str, taken: set[str]) -> str:
+    """The newest free table name that sorts before ``name``: for the plain ``documents``
+    retired by the first swap, built before the index that replaces it."""
+    stamp = _table_stamp(name)
+    for seconds in range(1, 3601):
+        earlier = _TABLE_PREFIX + _stamp(stamp - timedelta(seconds=seconds))
+        if earlier not in taken:
+            return earlier
+    raise RuntimeError(f"no free index table name before {name!r}")
+
+
 class _SQLiteAliasSwap(AliasSwap):
     def __init__(self, uri: str, now: datetime):
         self.path = sqlite_path(normalize_uri(uri))
@@ -305,9 +341,11 @@ class _SQLiteAliasSwap(AliasSwap):
         conn = _connect(self.path)
         try:
             taken = _tables(conn)
+            if GENERATIONS_TABLE in taken:  # the live index is named after its build
+                taken |= {name for (name,) in conn.execute(f"SELECT name FROM {GENERATIONS_TABLE}")}
         finally:
             conn.close()
-        self.build_name = _free_name(f"{LIVE_TABLE}__", now, taken.__contains__)
+        self.build_name = _next_table_name(now, taken)
         self.build_uri = table_uri(self.path, self.build_name)
         SQLiteTableIndex(self.path, self.build_name).close()
         _LOGGER.info("building table %s in %s", self.build_name, self.path)
@@ -360,11 +398,7 @@ class _SQLiteAliasSwap(AliasSwap):
         row = conn.execute(f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'").fetchone()
         previous: tuple[str, ...] = ()
         if LIVE_TABLE in tables:
-            retired = (
-                row[0]
-                if row
-                else _free_name(f"{LIVE_TABLE}__", datetime.now(timezone.utc), tables.__contains__)
-            )
+            retired = row[0] if row else _earlier_table_name(self.build_name, tables)
             check_table_name(retired)
             _rename_index(conn, LIVE_TABLE, retired)
             conn.execute(

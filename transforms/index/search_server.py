@@ -615,24 +615,9 @@ class SearchServerIndex(IndexBackend):
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive int, got {limit!r}")
-        if raw:
-            clause = {"query_string": {"query": query, "lenient": True}}
-        else:
-            text = _plain_words(query)
-            if not text:
-                return []
-            clause = {
-                "simple_query_string": {"query": text, "default_operator": "and", "lenient": True}
-            }
-        if not self._client.indices.exists(index=self.index):
+        response = self._query(query, raw, {"size": limit})
+        if response is None:
             return []
-        try:
-            response = self._search_body({"query": clause, "size": limit})
-        except Exception as error:
-            failure = self._request_failure(error)
-            if raw and failure is not None and failure.status == 400:
-                raise ValueError(f"bad query {query!r}: {_describe(failure)}") from error
-            raise
         return [
             SearchHit(
                 hit["_id"],
@@ -641,6 +626,34 @@ class SearchServerIndex(IndexBackend):
             )
             for hit in response["hits"]["hits"]
         ]
+
+    def count_matches(self, query: str, *, raw: bool = False) -> int:
+        response = self._query(query, raw, {"size": 0, "track_total_hits": True})
+        if response is None:
+            return 0
+        total = response["hits"]["total"]
+        return int(total["value"] if isinstance(total, dict) else total)
+
+    def _query(self, query: str, raw: bool, options: dict[str, Any]) -> dict[str, Any] | None:
+        """The search response for ``query`` (see ``search``); None when nothing can match."""
+        if raw:
+            clause = {"query_string": {"query": query, "lenient": True}}
+        else:
+            text = _plain_words(query)
+            if not text:
+                return None
+            clause = {
+                "simple_query_string": {"query": text, "default_operator": "and", "lenient": True}
+            }
+        if not self._client.indices.exists(index=self.index):
+            return None
+        try:
+            return self._search_body({"query": clause, **options})
+        except Exception as error:
+            failure = self._request_failure(error)
+            if raw and failure is not None and failure.status == 400:
+                raise ValueError(f"bad query {query!r}: {_describe(failure)}") from error
+            raise
 
     def close(self) -> None:
         if self._client is not None:

@@ -92,6 +92,12 @@ _SEARCH = (
     "WHERE documents_fts MATCH ? ORDER BY rank LIMIT ?"
 )
 
+_COUNT_MATCHES = (
+    "SELECT count(*) "
+    "FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
+    "WHERE documents_fts MATCH ?"
+)
+
 
 class IndexSchemaError(ValueError):
     """The file is a SQLite database, but not an index of this schema."""
@@ -154,6 +160,7 @@ class SQLiteIndex(IndexBackend):
     _upsert = UPSERT
     _upsert_json_array = UPSERT_JSON_ARRAY
     _search = _SEARCH
+    _count_matches = _COUNT_MATCHES
 
     def __init__(self, path: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
         self.path = os.path.abspath(path)
@@ -311,16 +318,24 @@ class SQLiteIndex(IndexBackend):
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive int, got {limit!r}")
+        rows = self._matching(self._search, query, raw, limit)
+        return [SearchHit(doc_id, -rank, body) for doc_id, rank, body in rows]
+
+    def count_matches(self, query: str, *, raw: bool = False) -> int:
+        rows = self._matching(self._count_matches, query, raw)
+        return rows[0][0] if rows else 0
+
+    def _matching(self, statement: str, query: str, raw: bool, *params) -> list[tuple]:
+        """The rows of ``statement`` for the full-text ``query``; none for a query of no words."""
         expression = query if raw else _match_expression(query)
         if not expression.strip():
             return []
         try:
-            rows = self._conn.execute(self._search, (expression, limit)).fetchall()
+            return self._conn.execute(statement, (expression, *params)).fetchall()
         except sqlite3.OperationalError as e:
             if not raw:
                 raise
             raise ValueError(f"bad full-text query {query!r}: {e}") from e
-        return [SearchHit(doc_id, -rank, body) for doc_id, rank, body in rows]
 
     def close(self) -> None:
         if self._conn is not None:

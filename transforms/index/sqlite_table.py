@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 
 from transforms.index.sqlite import (
+    _COUNT_MATCHES,
     _SCHEMA,
     _SEARCH,
     DEFAULT_BUSY_TIMEOUT,
@@ -95,6 +96,7 @@ class SQLiteTableIndex(SQLiteIndex):
         self._upsert = _renamed(UPSERT, self.table)
         self._upsert_json_array = _renamed(UPSERT_JSON_ARRAY, self.table)
         self._search = _renamed(_SEARCH, self.table)
+        self._count_matches = _renamed(_COUNT_MATCHES, self.table)
         super().__init__(path, busy_timeout=busy_timeout)
 
     @classmethod

@@ -149,13 +149,17 @@ def build_scan_request(
     client_config: DynamoDBClientConfig,
     request_options: Mapping[str, Any],
 ) -> ScanRequest:
-    """The :class:`ScanRequest` of a scan; ``DescribeTable`` only if needed."""
+    """The :class:`ScanRequest` of a scan; ``DescribeTable`` only if needed.
+
+    The request is checked before the chosen segment count is logged, so a
+    bad option is the only thing said.
+    """
+    reason = None
     if total_segments is None:
         description = description or describe_table(client_config, table_name)
         choice = choose_total_segments(description.size_bytes, description.item_count, workers)
-        total_segments = choice.total_segments
-        _LOGGER.info("Scanning %s with %s", table_name, choice.reason)
-    return ScanRequest(
+        total_segments, reason = choice.total_segments, choice.reason
+    request = ScanRequest(
         table_name=table_name,
         total_segments=total_segments,
         segments=segments,
@@ -163,6 +167,9 @@ def build_scan_request(
         estimated_bytes=description.size_bytes if description else 0,
         **request_options,
     )
+    if reason:
+        _LOGGER.info("Scanning %s with %s", table_name, reason)
+    return request
 
 
 def scan_options(

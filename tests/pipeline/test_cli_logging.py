@@ -1,0 +1,38 @@
+"""What the command line says besides its results: our words, never Beam's noise."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.local.sample_data import create_table, generate_items, seed_table
+from tests.reindex_runs import cli, reindex_args
+from tests.runners import IN_PROCESS
+from tests.tables import unique_name
+
+
+@pytest.fixture(scope="module")
+def malformed_table(dynamodb_client):
+    name = unique_name("noise")
+    create_table(dynamodb_client, name)
+    seed_table(
+        dynamodb_client, name, [s.item for s in generate_items(20, malformed_fraction=0.3, seed=7)]
+    )
+    return name
+
+
+def test_rerun_into_a_dead_letter_folder_says_it_in_our_words(
+    dynamodb_server, malformed_table, tmp_path
+):
+    args = [*reindex_args(dynamodb_server.endpoint_url, malformed_table, tmp_path), *IN_PROCESS]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "existing files in target path" not in again.stderr
+    assert "apache_beam" not in again.stderr
+    assert (
+        again.stderr.count(
+            "INFO transforms.dead_letters: replacing 1 dead-letter file(s) of an earlier run"
+        )
+        == 1
+    )

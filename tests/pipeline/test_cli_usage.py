@@ -1,0 +1,144 @@
+"""Usage errors: exit 2 and exactly one ``error: ...`` line, before anything runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipeline.local.sample_data import generate_items
+from tests.reindex_runs import cli, reindex_args
+from tests.tables import seeded_table
+
+
+def usage_error(*args: str, env: dict | None = None) -> str:
+    """The one stderr line of a command that must fail as a usage error (exit 2)."""
+    done = cli(*args, env=env, timeout=120)
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
+    return lines[0]
+
+
+def reindex(tmp_path, *extra: str) -> list[str]:
+    return [
+        "reindex",
+        "--table",
+        "works",
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("value", ["-0.5", "2", "nan"])
+def test_max_dead_letter_fraction_outside_0_1_is_refused(tmp_path, value):
+    line = usage_error(*reindex(tmp_path, "--max-dead-letter-fraction", value))
+    assert line == f"error: argument --max-dead-letter-fraction: must be in [0, 1], got {value}"
+    assert not (tmp_path / "dead").exists()
+
+
+def test_model_without_a_colon_is_a_usage_error(tmp_path):
+    line = usage_error(*reindex(tmp_path, "--model", "pipeline.models.Work"))
+    assert line == (
+        "error: --model must look like MODULE:CLASS (e.g. pipeline.models:Work), got "
+        "'pipeline.models.Work'; did you mean pipeline.models:Work?"
+    )
+
+
+def test_model_class_missing_from_its_module_is_named(tmp_path):
+    done = cli(*reindex(tmp_path, "--model", "pipeline.models:Bok"), timeout=120)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
+
+
+@pytest.mark.parametrize("command", ["reindex", "plan"])
+def test_endpoint_without_a_scheme_says_to_add_http(tmp_path, command):
+    args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]
+    args += ["--endpoint-url", "localhost:8000"]
+    line = usage_error(*args)
+    assert line == (
+        "error: --endpoint-url localhost:8000 has no scheme: add http:// (or https://), "
+        "e.g. --endpoint-url http://localhost:8000"
+    )
+
+
+@pytest.mark.parametrize("command", ["reindex", "plan"])
+def test_missing_region_names_the_option_and_the_variable(tmp_path, command):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE")
+    }
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]
+    args = [arg for arg in args if arg not in ("--region", "us-east-1")]
+    line = usage_error(*args, env=env)
+    assert line == (
+        "error: no AWS region: pass --region (e.g. --region us-east-1) or set AWS_DEFAULT_REGION"
+    )
+
+
+@pytest.fixture(scope="module")
+def pk_table(dynamodb_client):
+    return seeded_table(dynamodb_client, "pk", [{"pk": {"S": "p1"}}], hash_key=("pk", "S"))
+
+
+@pytest.fixture(scope="module")
+def works_table(dynamodb_client):
+    works = [sample.item for sample in generate_items(2, malformed_fraction=0.0, seed=5)]
+    return seeded_table(dynamodb_client, "usage", works)
+
+
+def test_page_size_0_is_the_only_line(dynamodb_server, works_table, tmp_path):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    line = usage_error(*args, "--page-size", "0")
+    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+
+
+def test_model_without_the_key_field_is_the_only_line(dynamodb_server, pk_table, tmp_path):
+    line = usage_error(*reindex_args(dynamodb_server.endpoint_url, pk_table, tmp_path))
+    assert line == (
+        "error: model Work has no field for the key attribute(s) pk; "
+        "add them so documents get stable ids"
+    )
+
+
+def test_page_size_0_behind_an_alias_is_the_only_line(dynamodb_server, works_table, tmp_path):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    line = usage_error(*args, "--swap-alias", "--page-size", "0")
+    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+    assert not (tmp_path / "index.db").exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--version-field", "modifiedAt"],
+            "error: version_field needs a backend with external versions (elasticsearch, "
+            "opensearch); sqlite has none",
+        ),
+        (
+            ["--swap-alias", "--read-capacity-fraction", "0.5"],
+            "error: table '{table}' is on-demand (no provisioned read capacity), so a fraction "
+            "of it means nothing: give max_read_units_per_second (--max-read-units-per-second) "
+            "instead",
+        ),
+    ],
+    ids=["version-field-on-sqlite", "fraction-of-on-demand-behind-alias"],
+)
+def test_options_the_job_would_refuse_are_the_only_line(
+    dynamodb_server, works_table, tmp_path, options, message
+):
+    args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
+    assert usage_error(*args, *options) == message.format(table=works_table)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

@@ -1,0 +1,63 @@
+"""``search``: readable lines, the total number of hits, and ``--json`` for machines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.search_output import EXCERPT_WIDTH, excerpt
+from tests.reindex_runs import cli
+from transforms.index import Document, open_backend
+
+LONG = "Lorem ipsum dolor sit amet, " * 20
+
+
+def _work(n: int) -> dict:
+    return {
+        "id": f"w{n}",
+        "title": f"Voyage {n} to Tōkyō",
+        "notes": [LONG + f"the harbour of 東京 seen in {1700 + n}\nwith a second line"],
+        "pages": 100 + n,
+    }
+
+
+@pytest.fixture(scope="module")
+def index_uri(tmp_path_factory):
+    uri = f"sqlite:///{tmp_path_factory.mktemp('search')}/index.db"
+    with open_backend(uri) as index:
+        works = [_work(n) for n in range(5)] + [{"id": "other", "title": "Nothing here"}]
+        assert index.write_batch([Document(w["id"], json.dumps(w)) for w in works]) == []
+    return uri
+
+
+def test_hits_are_readable_lines_and_the_total_is_counted(index_uri):
+    done = cli("search", "--index", index_uri, "--limit", "2", "東京", timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        doc_id, score, text = line.split("\t")
+        assert doc_id in {f"w{n}" for n in range(5)} and float(score) > 0
+        assert "\\u" not in line and len(text) <= EXCERPT_WIDTH
+        assert text.startswith("notes[0]: …") and "the harbour of 東京 seen in" in text
+        assert "title: Voyage" in text
+    assert done.stderr == "2 of 5 hit(s); --limit N shows more\n"
+
+
+def test_json_prints_one_object_per_hit(index_uri):
+    done = cli("search", "--index", index_uri, "--json", "voyage", "tōkyō", timeout=60)
+    assert done.returncode == 0, done.stderr
+    hits = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(hit["id"] for hit in hits) == [f"w{n}" for n in range(5)]
+    assert all(hit["document"] == _work(int(hit["id"][1:])) for hit in hits)
+    assert all(isinstance(hit["score"], float) for hit in hits)
+    assert "\\u" not in done.stdout
+    assert done.stderr == "5 of 5 hit(s)\n"
+
+
+def test_excerpt_shows_matching_fields_first_on_one_line():
+    body = json.dumps({"id": "a", "text": "first line\nsecond\tline", "about": "Gulliver"})
+    assert excerpt(body, ["gulliver"]) == "about: Gulliver · id: a · text: first line second line"
+    assert excerpt('"just text"', ["x"]) == "just text"
+    assert excerpt("not json at all\n", ["x"]) == "not json at all"
