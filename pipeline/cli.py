@@ -547,6 +547,8 @@ def _plan(args) -> int:
     plan = plan_reindex(description, args.workers, args.max_read_units_per_second, sample)
     print(plan.render())
     print()
+    print(_catch_up_plan(client_config, args.table, plan.eventual_seconds).render())
+    print()
     if not plan.size_known:
         print("scan or export: to compare them, the table's size is needed (--sample-segments N)")
         return EXIT_OK
@@ -557,6 +559,20 @@ def _plan(args) -> int:
         ).render()
     )
     return EXIT_OK
+
+
+def _catch_up_plan(client_config, table: str, scan_seconds: float | None):
+    from pipeline.plan.catch_up import CatchUpPlan
+    from transforms.dynamodb.stream import NoStream, describe_table_stream
+
+    client = client_config.create_client()
+    try:
+        stream = describe_table_stream(client, table, client_config.endpoint_url)
+    except NoStream:
+        stream = None
+    finally:
+        client.close()
+    return CatchUpPlan(table, stream, scan_seconds)
 
 
 def _search(args) -> int:

@@ -115,3 +115,34 @@ def test_sample_grows_the_segment_count_until_segments_are_short(dynamodb_server
     assert sample.pages > 2 and sample.read_units > 0
     assert sample.item_count == sample.items * 16
     assert "estimated from 2 of 32 segments" in sample.render()
+
+
+def test_catch_up_plan_needs_a_stream_and_a_scan_within_the_retention():
+    from pipeline.plan.catch_up import CatchUpPlan
+    from transforms.dynamodb.stream import TableStream
+
+    stream = TableStream("works", ("id",), "arn:aws:dynamodb:x:1:table/works/stream/s", "KEYS_ONLY")
+    assert CatchUpPlan("works", None, 60).possible is False
+    assert "has no enabled stream" in CatchUpPlan("works", None, 60).render()
+    quick = CatchUpPlan("works", stream, 3600)
+    assert quick.possible and quick.render().endswith(": possible")
+    assert "KEYS_ONLY" in quick.render()
+    slow = CatchUpPlan("works", stream, 30 * 3600)
+    assert slow.possible is False and "outlast the stream's 24-hour retention" in slow.render()
+    unknown = CatchUpPlan("works", stream, None)
+    assert unknown.possible is None and "cannot be told" in unknown.render()
+
+
+def test_cli_plan_says_whether_catch_up_is_possible(dynamodb_server, dynamodb_client):
+    from tests.stream_tables import seeded_stream_table
+
+    with_stream = seeded_stream_table(dynamodb_client, "NEW_AND_OLD_IMAGES", 5)
+    without = seeded_table(dynamodb_client, "plan", [{"id": {"S": "x"}}])
+    url = dynamodb_server.endpoint_url
+    common = ("--endpoint-url", url, "--region", "us-east-1")
+    done = cli("plan", "--table", with_stream, *common, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "catch-up: stream on (NEW_AND_OLD_IMAGES" in done.stdout
+    done = cli("plan", "--table", without, *common, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"catch-up: not possible: table {without!r} has no enabled stream" in done.stdout
