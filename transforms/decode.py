@@ -10,9 +10,9 @@ Decoding is strict (see :mod:`transforms.decoder`): an item that does not fit
 the model is never emitted half-right; it becomes a dead letter carrying the
 raw item, its key, the failing field's path and the reason.
 
-The worker's garbage-collector threshold is raised when the DoFn is set up
-(:mod:`transforms.gc_thresholds`): with the default, collections of the many
-short-lived records cost more than decoding them.
+The worker's garbage-collector threshold is raised from the DoFn's setup to
+its teardown (:mod:`transforms.gc_thresholds`): with the default, collections
+of the many short-lived records cost more than decoding them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decoder import DecodeError, compile_decoder
-from transforms.gc_thresholds import raise_young_threshold
+from transforms.gc_thresholds import hold_young_threshold, release_young_threshold
 from transforms.wire import key_of
 
 __all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult"]
@@ -61,12 +61,19 @@ class _DecodeFn(beam.DoFn):
         self._forbid_unknown = forbid_unknown
         self._items_carry_segment = items_carry_segment
         self._decode = None
+        self._holds_gc_threshold = False
 
     def setup(self) -> None:
-        raise_young_threshold()
+        hold_young_threshold()
+        self._holds_gc_threshold = True
         self._decode = compile_decoder(self._model, forbid_unknown=self._forbid_unknown)
         self._decoded = Metrics.counter(METRICS_NAMESPACE, "decoded")
         self._failed = Metrics.counter(METRICS_NAMESPACE, "decode_failed")
+
+    def teardown(self) -> None:
+        if self._holds_gc_threshold:
+            self._holds_gc_threshold = False
+            release_young_threshold()
 
     def process(self, element: Any) -> Iterator[Any]:
         if self._items_carry_segment:
