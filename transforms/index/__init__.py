@@ -78,7 +78,10 @@ class IndexBackend(abc.ABC):
 
     Contract: ``write_batch`` upserts by id (writing a document again
     overwrites it, never duplicates) and returns the documents it refused;
-    every other document of the batch is durably written when it returns.
+    every other document of the batch is durably written when it returns
+    (the embedded index syncs it to disk; a search server acknowledges a
+    bulk request after its translog is synced, under its default
+    ``index.translog.durability: request``).
     Errors that are not about one document (the index is unreachable, the
     disk is full) are raised, so that the caller retries the whole batch.
 
