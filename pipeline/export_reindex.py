@@ -106,6 +106,7 @@ def build_export_reindex(
         key_attributes=key_attributes,
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
+        with_keys=True,
     )
     written = index_records(decoded.records, config, model, key_attributes, table)
     deleted = read.removed_keys | "Delete" >> DeleteFromIndex(

@@ -136,6 +136,7 @@ def build_reindex(
         key_attributes=key_attributes,
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
+        with_keys=True,
     )
     written = index_records(decoded.records, config, model, key_attributes, config.table)
     dead_letters = (
@@ -225,10 +226,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def index_records(records, config: ReindexConfig, model: type, key_attributes, table):
-    """Writes ``records`` to ``config.index``; ids from the model's key fields."""
+    """Writes ``records`` to ``config.index``: ids from the raw keys of
+    ``KeyedRecord``s, else from the model's key fields."""
     return records | "Index" >> WriteToIndex(
         config.index,
         id_fields=fields_for_attributes(model, key_attributes),
+        key_attributes=key_attributes,
         batch_size=config.batch_size,
         table=table,
         batch_bytes=config.batch_bytes,

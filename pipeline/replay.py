@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.reindex import ReindexError, load_model
 from pipeline.summary import counter_totals
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
-from transforms.decode import DecodeItems
+from transforms.decode import DecodeItems, KeyedRecord
 from transforms.model_attributes import fields_for_attributes
 from transforms.scan_source import SegmentItem
 from transforms.write_index import WriteToIndex
@@ -81,9 +81,11 @@ class _SplitByKind(beam.DoFn):
 
 
 def _rebuild(letter: dict[str, Any], model: type) -> Iterator[Any]:
-    """The record of an index-stage dead letter; if it no longer parses, the letter."""
+    """The record of an index-stage dead letter (with the letter's key, when it
+    has one); if it no longer parses, the letter."""
     try:
-        yield model.from_json(letter["document"])
+        record = model.from_json(letter["document"])
+        yield record if letter.get("key") is None else KeyedRecord(letter["key"], record)
     except Exception as error:
         yield pvalue.TaggedOutput(
             _SplitByKind.UNREPLAYABLE,
@@ -122,14 +124,18 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         )
     )
     decoded = split.items | "Decode" >> DecodeItems(
-        model, table=first.get("table"), key_attributes=key_attributes, items_carry_segment=True
+        model,
+        table=first.get("table"),
+        key_attributes=key_attributes,
+        items_carry_segment=True,
+        with_keys=True,
     )
     rebuilt = split[_SplitByKind.DOCUMENTS] | "Rebuild" >> beam.FlatMap(
         _rebuild, model
     ).with_outputs(_SplitByKind.UNREPLAYABLE, main="records")
     records = (decoded.records, rebuilt.records) | "Records" >> beam.Flatten()
     written = records | "Index" >> WriteToIndex(
-        config.index, id_fields=id_fields, table=first.get("table")
+        config.index, id_fields=id_fields, table=first.get("table"), key_attributes=key_attributes
     )
     _ = (
         (

@@ -5,7 +5,7 @@
     from transforms import ReadFromDynamoDB, DecodeItems, WriteToIndex
 
     items = p | ReadFromDynamoDB(table_name="works", total_segments=8)
-    decoded = items | DecodeItems(Work, table="works", key_attributes=("id",))
+    decoded = items | DecodeItems(Work, table="works", key_attributes=("id",), with_keys=True)
     written = decoded.records | WriteToIndex("sqlite:///out/index.db")
     _ = (decoded.dead_letters, written.dead_letters) | beam.Flatten() | WriteDeadLetters("out/dl")
 """
@@ -16,6 +16,7 @@ from transforms.decoder import DecodeError, compile_decoder
 from transforms.delete_index import DeleteFromIndex, DeleteResult
 from transforms.encoder import compile_encoder
 from transforms.export_source import ExportReadResult, ReadFromDynamoDBExport
+from transforms.keyed_record import KeyedRecord
 from transforms.scan_source import ReadFromDynamoDB, SegmentItem
 from transforms.write_index import IndexWriteResult, WriteToIndex
 
@@ -27,6 +28,7 @@ __all__ = [
     "DeleteResult",
     "ExportReadResult",
     "IndexWriteResult",
+    "KeyedRecord",
     "ReadDeadLetters",
     "ReadFromDynamoDB",
     "ReadFromDynamoDBExport",

@@ -6,6 +6,10 @@ Example::
     decoded.records        # PCollection of Work
     decoded.dead_letters   # PCollection of dead-letter dicts (stage "decode")
 
+With ``with_keys=True`` the records are :class:`~transforms.keyed_record.KeyedRecord`
+(the item's wire-format key and the record), from which ``WriteToIndex``
+takes document ids: whatever type the model gives its key field.
+
 Decoding is strict (see :mod:`transforms.decoder`): an item that does not fit
 the model is never emitted half-right; it becomes a dead letter carrying the
 raw item, its key, the failing field's path and the reason.
@@ -28,9 +32,10 @@ from apache_beam.metrics import Metrics
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decoder import DecodeError, compile_decoder
 from transforms.gc_thresholds import hold_young_threshold, release_young_threshold
+from transforms.keyed_record import KeyedRecord
 from transforms.wire import key_of
 
-__all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult"]
+__all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult", "KeyedRecord"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,12 +59,14 @@ class _DecodeFn(beam.DoFn):
         key_attributes: tuple[str, ...],
         forbid_unknown: bool,
         items_carry_segment: bool,
+        with_keys: bool = False,
     ):
         self._model = model
         self._table = table
         self._key_attributes = key_attributes
         self._forbid_unknown = forbid_unknown
         self._items_carry_segment = items_carry_segment
+        self._with_keys = with_keys
         self._decode = None
         self._holds_gc_threshold = False
 
@@ -89,7 +96,10 @@ class _DecodeFn(beam.DoFn):
             kind, message, field = type(error).__name__, str(error) or repr(error), None
         else:
             self._decoded.inc()
-            yield record
+            if self._with_keys:
+                yield KeyedRecord(key_of(item, self._key_attributes), record)
+            else:
+                yield record
             return
         self._failed.inc()
         yield pvalue.TaggedOutput(
@@ -120,6 +130,10 @@ class DecodeItems(beam.PTransform):
       items_carry_segment: the input holds :class:`SegmentItem`s
         (``ReadFromDynamoDB(..., with_segments=True)``), so dead letters can
         name the segment.
+      with_keys: emit :class:`KeyedRecord` (the item's key in wire format, in
+        ``key_attributes`` order, and the record) instead of bare records, so
+        ``WriteToIndex`` takes document ids from the raw key. Needs
+        ``key_attributes``.
       max_dead_letter_fraction: fail the job when a larger share of the items
         does not decode (like Beam's ``with_exception_handling(threshold=...)``).
         The check runs once all items are decoded; the dead letters are still
@@ -135,8 +149,11 @@ class DecodeItems(beam.PTransform):
         forbid_unknown: bool = False,
         items_carry_segment: bool = False,
         max_dead_letter_fraction: float | None = None,
+        with_keys: bool = False,
     ):
         super().__init__()
+        if with_keys and (isinstance(key_attributes, str) or not key_attributes):
+            raise ValueError("with_keys needs key_attributes, e.g. ('id',) or ('pk', 'sk')")
         if max_dead_letter_fraction is not None and not 0 <= max_dead_letter_fraction < 1:
             raise ValueError(
                 f"max_dead_letter_fraction must be in [0, 1), got {max_dead_letter_fraction}"
@@ -144,7 +161,7 @@ class DecodeItems(beam.PTransform):
         self._max_fraction = max_dead_letter_fraction
         compile_decoder(model, forbid_unknown=forbid_unknown)  # fails early on unusable models
         self._fn = _DecodeFn(
-            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment
+            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment, with_keys
         )
 
     def expand(self, items: beam.PCollection) -> DecodeResult:

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from transforms.index.documents import Document, RecordEncoder, document_id
+from transforms.index.documents import Document, RecordEncoder, document_id, key_document_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ __all__ = [
     "SearchHit",
     "backend_class",
     "document_id",
+    "key_document_id",
     "normalize_uri",
     "open_backend",
 ]
