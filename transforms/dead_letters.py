@@ -41,6 +41,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.metrics import Metrics
 
+from transforms.dead_letter_threshold import thresholds_upstream
 from transforms.wire import item_from_json, item_to_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -313,7 +314,10 @@ class WriteDeadLetters(beam.PTransform):
     ``num_shards=0`` lets the runner choose. Counts every dead letter in the
     Beam counters ``reindex/dead_letters`` and ``reindex/dead_letters_<stage>``.
     Returns the PCollection of the file names written (at least one, empty
-    when there are no dead letters).
+    when there are no dead letters). A ``DecodeItems(max_dead_letter_fraction=...)``
+    whose dead letters come here has its check run after the files are
+    written (:mod:`transforms.dead_letter_threshold`), so a job failed for too
+    many dead letters keeps them all.
     """
 
     def __init__(self, path: str, *, num_shards: int = 0):
@@ -331,27 +335,28 @@ class WriteDeadLetters(beam.PTransform):
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
         if self._single_file:
-            return (
+            written = (
                 dead_letters
                 | "Encode" >> beam.ParDo(_CountAndEncode())
                 | "Write" >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
             )
-        written = (
-            dead_letters
-            | "Encode" >> beam.ParDo(_CountAndEncode())
-            | "Write"
-            >> beam.io.WriteToText(
-                self._prefix,
-                file_name_suffix=FILE_SUFFIX,
-                shard_name_template=SHARD_TEMPLATE,
-                num_shards=self._num_shards,
+        else:
+            written = (
+                dead_letters
+                | "Encode" >> beam.ParDo(_CountAndEncode())
+                | "Write"
+                >> beam.io.WriteToText(
+                    self._prefix,
+                    file_name_suffix=FILE_SUFFIX,
+                    shard_name_template=SHARD_TEMPLATE,
+                    num_shards=self._num_shards,
+                )
+                | "AllWritten" >> beam.combiners.ToList()
+                | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)
             )
-        )
-        return (
-            written
-            | "AllWritten" >> beam.combiners.ToList()
-            | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)
-        )
+        for number, threshold in enumerate(thresholds_upstream(dead_letters)):
+            threshold.enforce_after(written, self._folder, f"Threshold{number}")
+        return written
 
 
 def _read_matched(readable: fileio.ReadableFile) -> Iterator[dict[str, Any]]:

@@ -29,6 +29,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from transforms.dead_letter_threshold import DeadLetterThresholdExceeded, add_threshold
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decoder import DecodeError, compile_decoder
 from transforms.gc_thresholds import hold_young_threshold, release_young_threshold
@@ -136,8 +137,10 @@ class DecodeItems(beam.PTransform):
         ``key_attributes``.
       max_dead_letter_fraction: fail the job when a larger share of the items
         does not decode (like Beam's ``with_exception_handling(threshold=...)``).
-        The check runs once all items are decoded; the dead letters are still
-        written, so nothing is lost.
+        When the dead letters go to a ``WriteDeadLetters``, the check runs
+        after that transform has written them, so a failed job keeps every
+        dead letter; otherwise once all items are decoded
+        (:mod:`transforms.dead_letter_threshold`).
     """
 
     def __init__(
@@ -170,37 +173,5 @@ class DecodeItems(beam.PTransform):
         )
         records, dead_letters = outputs.records, outputs[_DecodeFn.DEAD_LETTERS]
         if self._max_fraction is not None:
-            _ = (
-                (
-                    records | "CountDecoded" >> beam.Map(lambda _: (1, 0)),
-                    dead_letters | "CountFailed" >> beam.Map(lambda _: (0, 1)),
-                )
-                | "Counts" >> beam.Flatten()
-                | "Totals" >> beam.CombineGlobally(_add_pairs)
-                | "Threshold" >> beam.Map(_check_threshold, self._max_fraction)
-            )
+            add_threshold(records, dead_letters, self._max_fraction)
         return DecodeResult(records, dead_letters)
-
-
-class DeadLetterThresholdExceeded(RuntimeError):
-    """More items failed to decode than ``max_dead_letter_fraction`` allows."""
-
-
-def _add_pairs(pairs) -> tuple[int, int]:
-    decoded = failed = 0
-    for one, other in pairs:
-        decoded += one
-        failed += other
-    return decoded, failed
-
-
-def _check_threshold(totals: tuple[int, int], max_fraction: float) -> tuple[int, int]:
-    decoded, failed = totals
-    total = decoded + failed
-    if total and failed / total > max_fraction:
-        raise DeadLetterThresholdExceeded(
-            f"DeadLetterThresholdExceeded: {failed:,} of {total:,} items "
-            f"({failed / total:.1%}) did not decode, more than the allowed "
-            f"{max_fraction:.1%}; see the dead letters for what to fix"
-        )
-    return totals
