@@ -67,6 +67,7 @@ class ReindexSummary:
     checkpoints: int = 0
     response_bytes: int = 0
     unread_segment_count: int = 0
+    dead_letters_repeated: int = 0
     unread: list[dict] = dataclasses.field(default_factory=list)
     alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
 
@@ -149,7 +150,7 @@ class ReindexSummary:
             f"{self.throttles:,} throttled, {self.checkpoints:,} checkpoints)",
             f"  decoded        {self.decoded:>10,}",
             f"  dead-lettered  {self.dead_lettered:>10,}  ({by_stage or 'none'}) "
-            f"-> {self.dead_letters_path}",
+            f"-> {self.dead_letters_path}{self._repeated_text()}",
             f"  indexed        {self.indexed:>10,}  -> {self.index} "
             f"(now holds {self.index_count:,} documents)",
             f"  table ItemCount {self.table_item_count:>9,}  (DescribeTable; refreshed about "
@@ -171,6 +172,14 @@ class ReindexSummary:
         if self.alias_swap is not None:
             lines.append(self.alias_swap.render())
         return "\n".join(lines)
+
+    def _repeated_text(self) -> str:
+        if not self.dead_letters_repeated:
+            return ""
+        return (
+            f" ({self.dead_letters_repeated:,} of them items read again by a retried "
+            "restriction, written once)"
+        )
 
     def _per_segment_text(self) -> str:
         counts = [self.per_segment.get(s, 0) for s in sorted(self.per_segment)]
@@ -234,4 +243,5 @@ def summarize(
         checkpoints=totals.get(("dynamodb", "checkpoints"), 0),
         response_bytes=totals.get(("dynamodb", "response_bytes"), 0),
         unread_segment_count=totals.get(("dynamodb", "unread_segments"), 0),
+        dead_letters_repeated=totals.get(("reindex", "dead_letters_repeated"), 0),
     )

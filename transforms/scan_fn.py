@@ -22,6 +22,7 @@ from transforms.progress_log import ProgressLog
 from transforms.rate_limit import shared_limiter
 from transforms.scan_errors import SegmentReadFailed, UnreadSegment
 from transforms.scan_pages import RetryPolicy, ScanPageReader
+from transforms.scan_range_end import RangeEnd
 from transforms.scan_request import ScanRequest, SegmentItem
 from transforms.scan_restriction import (
     ScanPagePosition,
@@ -96,8 +97,8 @@ class _ScanMetrics:
             self._segment_counters[segment] = counter
         return counter
 
-    def record_page(self, segment: int, page) -> None:
-        count = len(page.items)
+    def record_page(self, segment: int, page, count: int) -> None:
+        """Counts ``page``, of which ``count`` items are emitted."""
         self.items.inc(count)
         self.segment_items(segment).inc(count)
         self.pages.inc()
@@ -183,6 +184,13 @@ class _ScanSegmentsFn(beam.DoFn):
         start_key = restriction.start_key
         started = time.monotonic()
         pages = 0
+        try:
+            range_end = self._range_end(reader, segment, restriction.end_key)
+        except SegmentReadFailed as error:
+            if not self._settings.report_unread:
+                raise
+            yield from self._give_up(tracker, request, segment, start_key, error)
+            return
         while True:
             try:
                 page = reader.read(segment, start_key)
@@ -191,18 +199,21 @@ class _ScanSegmentsFn(beam.DoFn):
                     raise
                 yield from self._give_up(tracker, request, segment, start_key, error)
                 return
-            position = ScanPagePosition(start_key, page.last_evaluated_key, len(page.items))
-            if not tracker.try_claim(position):
+            items, end = page.items, page.last_evaluated_key
+            if range_end is not None and end != range_end.end_key:
+                within = range_end.cut(items)
+                if within is not None:
+                    items, end = items[:within], range_end.end_key
+            if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
                 return
-            self._metrics.record_page(segment, page)
+            self._metrics.record_page(segment, page, len(items))
             if self._settings.with_segments:
                 total = request.total_segments
-                for item in page.items:
+                for item in items:
                     yield SegmentItem(segment, total, item)
             else:
-                yield from page.items
-            end = page.last_evaluated_key
-            if end is None or (restriction.end_key is not None and end == restriction.end_key):
+                yield from items
+            if end is None or (range_end is not None and end == range_end.end_key):
                 return
             start_key = end
             pages += 1
@@ -210,6 +221,15 @@ class _ScanSegmentsFn(beam.DoFn):
                 self._metrics.checkpoints.inc()
                 tracker.defer_remainder()
                 return
+
+    def _range_end(self, reader: ScanPageReader, segment: int, end_key) -> RangeEnd | None:
+        """Where a restriction with an ``end_key`` (a retried primary) stops; see
+        :mod:`transforms.scan_range_end`. One single-item request, at ``end_key``."""
+        if end_key is None:
+            return None
+        probe = reader.read(segment, end_key, limit=1)
+        self._metrics.read_units.inc(round(probe.consumed_read_units * 1000))
+        return RangeEnd(end_key, RangeEnd.key_after(probe.items, probe.last_evaluated_key, end_key))
 
     def _give_up(self, tracker, request, segment, start_key, error):
         """Claims the rest of the restriction and reports it as an :class:`UnreadSegment`."""
