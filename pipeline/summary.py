@@ -12,13 +12,13 @@ informational.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.scan_request import ScanRequest
+from transforms.segment_figures import SegmentSummary, segment_figures
 from transforms.table_description import TableDescription
 from transforms.wire import dumps_item
 
@@ -27,9 +27,6 @@ __all__ = ["SCAN_STAGE", "ReindexSummary", "counter_totals", "summarize"]
 SCAN_STAGE = "scan"
 """Dead-letter stage of a segment not read to its end (``key``: where to resume)."""
 UNREAD_SHOWN = 8
-
-_SEGMENT_COUNTER = re.compile(r"items_segment_(\d+)$")
-PER_SEGMENT_SHOWN = 32
 
 
 def counter_totals(result) -> dict[tuple[str, str], int]:
@@ -59,7 +56,7 @@ class ReindexSummary:
     index_count: int
     table_item_count: int
     elapsed_seconds: float
-    per_segment: dict[int, int]
+    segments: SegmentSummary
     pages: int = 0
     read_units: float = 0.0
     retries: int = 0
@@ -156,7 +153,7 @@ class ReindexSummary:
             f"  table ItemCount {self.table_item_count:>9,}  (DescribeTable; refreshed about "
             "every 6 hours, approximate: "
             f"scanned {self.scanned - self.table_item_count:+,}, not checked)",
-            "  per segment    " + self._per_segment_text(),
+            *self._per_segment_lines(),
         ]
         for letter in self.unread:
             start = (
@@ -181,26 +178,25 @@ class ReindexSummary:
             "restriction, written once)"
         )
 
-    def _per_segment_text(self) -> str:
-        counts = [self.per_segment.get(s, 0) for s in sorted(self.per_segment)]
-        if not counts:
-            return "no items"
-        if len(counts) <= PER_SEGMENT_SHOWN:
-            return "  ".join(f"{s}:{self.per_segment[s]:,}" for s in sorted(self.per_segment))
-        ordered = sorted(counts)
-        return (
-            f"{len(counts):,} segments with items: min {ordered[0]:,}, "
-            f"median {ordered[len(ordered) // 2]:,}, max {ordered[-1]:,}"
-        )
-
-
-def _per_segment(totals: dict[tuple[str, str], int]) -> dict[int, int]:
-    counts = {}
-    for (namespace, name), value in totals.items():
-        match = _SEGMENT_COUNTER.match(name)
-        if namespace == "dynamodb" and match:
-            counts[int(match.group(1))] = value
-    return counts
+    def _per_segment_lines(self) -> list[str]:
+        figures = self.segments
+        if not figures.segments:
+            return ["  per segment    no items"]
+        mean_items = figures.items_sum / figures.segments
+        mean_seconds = figures.read_ms_sum / figures.segments / 1000
+        lines = [
+            f"  per segment    {figures.segments:,} segments: {figures.items_min:,}-"
+            f"{figures.items_max:,} items (mean {mean_items:,.0f}), read in "
+            f"{figures.read_ms_min / 1000:,.1f}-{figures.read_ms_max / 1000:,.1f} s "
+            f"(mean {mean_seconds:,.1f} s)"
+        ]
+        if figures.largest:
+            largest = "  ".join(f"{s}:{items:,}" for s, items in figures.largest)
+            lines.append(f"  largest        {largest}")
+        if figures.slowest:
+            slowest = "  ".join(f"{s}:{ms / 1000:,.1f} s" for s, ms in figures.slowest)
+            lines.append(f"  slowest        {slowest}")
+        return lines
 
 
 def _by_stage(totals: dict[tuple[str, str], int], stages: Iterable[str]) -> dict[str, int]:
@@ -235,7 +231,7 @@ def summarize(
         index_count=index_count,
         table_item_count=description.item_count,
         elapsed_seconds=elapsed_seconds,
-        per_segment=_per_segment(totals),
+        segments=segment_figures(result),
         pages=totals.get(("dynamodb", "pages"), 0),
         read_units=totals.get(("dynamodb", "consumed_read_units_milli"), 0) / 1000,
         retries=totals.get(("dynamodb", "retries"), 0),

@@ -2,8 +2,10 @@
 
 Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
-next unread page. Metrics are grouped in one collector; the read ceiling is a
-limiter shared by the segments running in one process.
+next unread page. Metrics are grouped in one collector; each restriction
+read also goes out as a :class:`~transforms.segment_figures.SegmentRead` on
+the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
+read ceiling is a limiter shared by the segments running in one process.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from transforms.scan_restriction import (
     SegmentRestrictionTracker,
     TableRestriction,
 )
+from transforms.segment_figures import SegmentRead
 from transforms.wire import dumps_item
 
 _LOGGER = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "dynamodb"
 UNREAD_SEGMENTS = "unread_segments"
+SEGMENT_READS = "segment_reads"
 
 
 class _ScanRestrictionProvider(RestrictionProvider):
@@ -87,20 +91,11 @@ class _ScanMetrics:
         self.unread = Metrics.counter(METRICS_NAMESPACE, "unread_segments")
         self.response_bytes = Metrics.counter(METRICS_NAMESPACE, "response_bytes")
         self.page_items = Metrics.distribution(METRICS_NAMESPACE, "page_items")
-        self._segment_counters = {}
         self._progress = ProgressLog(_LOGGER, "scan")
 
-    def segment_items(self, segment: int):
-        counter = self._segment_counters.get(segment)
-        if counter is None:
-            counter = Metrics.counter(METRICS_NAMESPACE, segment_counter_name(segment))
-            self._segment_counters[segment] = counter
-        return counter
-
-    def record_page(self, segment: int, page, count: int) -> None:
+    def record_page(self, page, count: int) -> None:
         """Counts ``page``, of which ``count`` items are emitted."""
         self.items.inc(count)
-        self.segment_items(segment).inc(count)
         self.pages.inc()
         self.scanned.inc(page.scanned_count)
         self.read_units.inc(round(page.consumed_read_units * 1000))
@@ -111,11 +106,6 @@ class _ScanMetrics:
             self.throttles.inc(page.throttles)
         self.response_bytes.inc(page.response_bytes)
         self._progress.add(count)
-
-
-def segment_counter_name(segment: int) -> str:
-    """Name of the per-segment item counter."""
-    return f"items_segment_{segment}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +163,16 @@ class _ScanSegmentsFn(beam.DoFn):
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
+        started = time.monotonic()
+        items = yield from self._read(request, tracker, restriction)
+        yield pvalue.TaggedOutput(
+            SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
+        )
+
+    def _read(self, request: ScanRequest, tracker, restriction):
+        """Emits the items of ``restriction``'s pages; returns how many."""
         segment = restriction.segment
+        emitted = 0
         reader = ScanPageReader(
             self._client,
             request,
@@ -190,7 +189,7 @@ class _ScanSegmentsFn(beam.DoFn):
             if not self._settings.report_unread:
                 raise
             yield from self._give_up(tracker, request, segment, start_key, error)
-            return
+            return emitted
         while True:
             try:
                 page = reader.read(segment, start_key)
@@ -198,15 +197,16 @@ class _ScanSegmentsFn(beam.DoFn):
                 if not self._settings.report_unread:
                     raise
                 yield from self._give_up(tracker, request, segment, start_key, error)
-                return
+                return emitted
             items, end = page.items, page.last_evaluated_key
             if range_end is not None and end != range_end.end_key:
                 within = range_end.cut(items)
                 if within is not None:
                     items, end = items[:within], range_end.end_key
             if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
-                return
-            self._metrics.record_page(segment, page, len(items))
+                return emitted
+            self._metrics.record_page(page, len(items))
+            emitted += len(items)
             if self._settings.with_segments:
                 total = request.total_segments
                 for item in items:
@@ -214,13 +214,13 @@ class _ScanSegmentsFn(beam.DoFn):
             else:
                 yield from items
             if end is None or (range_end is not None and end == range_end.end_key):
-                return
+                return emitted
             start_key = end
             pages += 1
             if self._checkpoint_due(pages, started):
                 self._metrics.checkpoints.inc()
                 tracker.defer_remainder()
-                return
+                return emitted
 
     def _range_end(self, reader: ScanPageReader, segment: int, end_key) -> RangeEnd | None:
         """Where a restriction with an ``end_key`` (a retried primary) stops; see

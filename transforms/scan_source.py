@@ -14,7 +14,9 @@ the next unread page. Memory holds one page per running segment.
 
 Items are emitted exactly as DynamoDB returns them (wire format, binary as
 ``bytes``), or as :class:`SegmentItem` with ``with_segments=True`` so that
-later stages can name the segment an item came from.
+later stages can name the segment an item came from. Per-segment figures
+(items and read time, largest and slowest segments) are published in a
+bounded number of metrics (:mod:`transforms.segment_figures`).
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ from transforms.rate_limit import check_rate_options, job_read_ceiling, process_
 from transforms.runner_capabilities import reading_processes, residuals_are_honoured
 from transforms.scan_fn import (
     METRICS_NAMESPACE,
+    SEGMENT_READS,
     UNREAD_SEGMENTS,
     _ScanSegmentsFn,
     _ScanSettings,
-    segment_counter_name,
 )
 from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest, SegmentItem, build_scan_request, scan_options
 from transforms.scan_restriction import validate_segments
+from transforms.segment_figures import SegmentFigures
 from transforms.table_description import TableDescription, describe_table
 from transforms.wire import dumps_item
 
@@ -55,7 +58,6 @@ __all__ = [
     "reading_processes",
     "residuals_are_honoured",
     "scan_options",
-    "segment_counter_name",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -217,7 +219,9 @@ class ReadFromDynamoDB(beam.PTransform):
         scans = (
             pbegin
             | "ScanRequest" >> beam.Create([request])
-            | "ScanSegments" >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, main="items")
+            | "ScanSegments"
+            >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, SEGMENT_READS, main="items")
         )
+        _ = scans[SEGMENT_READS] | "SegmentFigures" >> SegmentFigures()
         self.unread_segments = scans[UNREAD_SEGMENTS]
         return scans.items
