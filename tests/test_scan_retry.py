@@ -75,7 +75,7 @@ def _read(config, request, restriction):
         with_segments=True,
         checkpoint_every_pages=None,
         checkpoint_every_seconds=None,
-        units_per_second=None,
+        read_share=None,
         scan_id="retry-test",
     )
     fn = _ScanSegmentsFn(settings)

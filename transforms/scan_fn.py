@@ -10,6 +10,7 @@ read ceiling is a limiter shared by the segments running in one process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -21,7 +22,7 @@ from apache_beam.transforms.core import RestrictionProvider
 
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.progress_log import ProgressLog
-from transforms.rate_limit import shared_limiter
+from transforms.rate_limit import ReadShare, shared_limiter
 from transforms.scan_errors import SegmentReadFailed, UnreadSegment
 from transforms.scan_pages import RetryPolicy, ScanPageReader
 from transforms.scan_range_end import RangeEnd
@@ -112,7 +113,7 @@ class _ScanMetrics:
 class _ScanSettings:
     """How the scan DoFn reads; picklable, no credentials.
 
-    ``units_per_second`` is this process's share of the job's read ceiling
+    ``read_share`` is this process's share of the job's read ceiling
     (None: no ceiling); ``scan_id`` lets the segments of one scan that run in
     the same process share one limiter.
     """
@@ -122,7 +123,7 @@ class _ScanSettings:
     with_segments: bool
     checkpoint_every_pages: int | None
     checkpoint_every_seconds: float | None
-    units_per_second: float | None
+    read_share: ReadShare | None
     scan_id: str
     report_unread: bool = False
 
@@ -140,8 +141,8 @@ class _ScanSegmentsFn(beam.DoFn):
         settings = self._settings
         self._client = settings.client_config.create_client()
         self._metrics = _ScanMetrics()
-        if settings.units_per_second:
-            self._limiter = shared_limiter(settings.scan_id, settings.units_per_second)
+        if settings.read_share is not None:
+            self._limiter = shared_limiter(settings.scan_id, settings.read_share)
 
     def teardown(self):
         if self._client is not None:
@@ -164,12 +165,19 @@ class _ScanSegmentsFn(beam.DoFn):
         if restriction.empty:
             return
         started = time.monotonic()
-        items = yield from self._read(request, tracker, restriction)
+        with self._reading() as limiter:
+            items = yield from self._read(request, tracker, restriction, limiter)
         yield pvalue.TaggedOutput(
             SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
         )
 
-    def _read(self, request: ScanRequest, tracker, restriction):
+    def _reading(self):
+        """The read-rate limiter while one restriction is read (None: no ceiling)."""
+        if self._limiter is None:
+            return contextlib.nullcontext(None)
+        return self._limiter.reading()
+
+    def _read(self, request: ScanRequest, tracker, restriction, limiter):
         """Emits the items of ``restriction``'s pages; returns how many."""
         segment = restriction.segment
         emitted = 0
@@ -178,7 +186,7 @@ class _ScanSegmentsFn(beam.DoFn):
             request,
             self._settings.retry_policy,
             self._settings.client_config.endpoint_url,
-            limiter=self._limiter,
+            limiter=limiter,
         )
         start_key = restriction.start_key
         started = time.monotonic()

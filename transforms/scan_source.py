@@ -30,7 +30,7 @@ from typing import Any
 import apache_beam as beam
 
 from transforms.dynamodb_client import DynamoDBClientConfig
-from transforms.rate_limit import check_rate_options, job_read_ceiling, process_share
+from transforms.rate_limit import check_rate_options, job_read_ceiling, read_share
 from transforms.runner_capabilities import reading_processes, residuals_are_honoured
 from transforms.scan_fn import (
     METRICS_NAMESPACE,
@@ -91,9 +91,14 @@ class ReadFromDynamoDB(beam.PTransform):
         from the ``ConsumedCapacity`` of each page.
       read_capacity_fraction: or a ceiling as a share of the table's
         provisioned read capacity (not for on-demand tables).
-      reading_processes: how many processes read at once; the ceiling is
-        divided among them. By default taken from the local runner's options,
-        else the number of segments (never above the ceiling, possibly below).
+      reading_processes: how many processes read at once; each gets this
+        share of the ceiling, however many segments it reads. By default
+        taken from the runner where it says (local runners: one process
+        in-process and in multi-threading mode, ``direct_num_workers`` in
+        multi-processing mode; the portable runner's LOOPBACK workers: one);
+        elsewhere each segment being read gets ``ceiling / segments``, which
+        never exceeds the ceiling and reaches it while every segment is read
+        at once (see :mod:`transforms.rate_limit`).
       table_description: skip ``DescribeTable`` at construction by passing it.
     """
 
@@ -192,18 +197,27 @@ class ReadFromDynamoDB(beam.PTransform):
                 "checkpoint residuals; runner-initiated checkpoints still apply"
             )
             every_pages = every_seconds = None
-        units_per_second = None
+        share = None
         if self.max_read_units_per_second:
             processes = self._reading_processes or reading_processes(
                 pbegin.pipeline, request.segment_count
             )
-            units_per_second = process_share(self.max_read_units_per_second, processes)
-            _LOGGER.info(
-                "Read ceiling %.1f units/s, %.1f per reading process (%d processes)",
-                self.max_read_units_per_second,
-                units_per_second,
-                processes,
-            )
+            share = read_share(self.max_read_units_per_second, processes, request.segment_count)
+            if share.per_segment:
+                _LOGGER.info(
+                    "Read ceiling %.1f units/s, %.2f per segment being read (the runner does "
+                    "not say how many processes read at once: pass reading_processes / "
+                    "--reading-processes to share it per process)",
+                    self.max_read_units_per_second,
+                    share.units_per_second,
+                )
+            else:
+                _LOGGER.info(
+                    "Read ceiling %.1f units/s, %.1f per reading process (%d processes)",
+                    self.max_read_units_per_second,
+                    share.units_per_second,
+                    processes,
+                )
         scan_fn = _ScanSegmentsFn(
             _ScanSettings(
                 self._client_config,
@@ -211,7 +225,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._with_segments,
                 every_pages,
                 every_seconds,
-                units_per_second,
+                share,
                 self._scan_id,
                 self._report_unread,
             )
