@@ -213,7 +213,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 )
             else:
                 _LOGGER.info(
-                    "Read ceiling %.1f units/s, %.1f per reading process (%d processes)",
+                    "Read ceiling %.1f units/s, %.1f per reading process (%d process(es))",
                     self.max_read_units_per_second,
                     share.units_per_second,
                     processes,
