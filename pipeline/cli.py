@@ -14,7 +14,8 @@ line naming what to fix, and the exit code is non-zero:
 * 1: finished, but the counts do not add up (see the summary)
 * 2: bad command line or options
 * 3: could not start or failed (missing table, unreachable endpoint, ...)
-* 4: finished, but more items failed to decode than --max-dead-letter-fraction allows
+* 4: finished, but more items were dead-lettered (not decoded or refused by the
+  index) than --max-dead-letter-fraction allows
 * 5: finished, but --swap-alias did not move the alias (the new index failed
   verification or the counts do not add up); the new index is left for inspection
 * 6: the stream cannot catch up (catch-up): the table has no enabled stream, or
@@ -342,7 +343,8 @@ def _parser() -> argparse.ArgumentParser:
         "--max-dead-letter-fraction",
         metavar="F",
         type=_share,
-        help="fail the job (exit 4) when a larger share of the items does not decode, e.g. 0.05",
+        help="exit 4 when a larger share of the items is dead-lettered (does not decode "
+        "or is refused by the index), e.g. 0.05",
     )
 
     plan = _command(
@@ -512,11 +514,16 @@ def _reindex(args, beam_args) -> int:
     summary = run_reindex(config, beam_args)
     print(summary.render())
     limit = config.max_dead_letter_fraction
-    failed = summary.dead_lettered_by_stage.get("decode", 0)
-    if limit is not None and summary.scanned and failed / summary.scanned > limit:
+    undecoded = summary.dead_lettered_by_stage.get("decode", 0)
+    unindexed = summary.dead_lettered_by_stage.get("index", 0)
+    failed = undecoded + unindexed
+    read = summary.read
+    if limit is not None and read and failed / read > limit:
+        what = "did not decode" if not unindexed else "were dead-lettered"
+        stages = f" (decode {undecoded:,}, index {unindexed:,})" if unindexed else ""
         print(
-            f"error: {failed:,} of {summary.scanned:,} items ({failed / summary.scanned:.1%}) "
-            f"did not decode, more than --max-dead-letter-fraction {limit:.1%}; the dead "
+            f"error: {failed:,} of {read:,} items ({failed / read:.1%}) {what}{stages}, "
+            f"more than --max-dead-letter-fraction {limit:.1%}; the dead "
             f"letters in {config.dead_letters} say what to fix",
             file=sys.stderr,
         )

@@ -139,10 +139,12 @@ def build_reindex(
         key_attributes=source.key_attributes,
         forbid_unknown=config.forbid_unknown,
         items_carry_segment=True,
+        with_keys=True,
     )
     written = decoded.records | "Index" >> WriteToIndex(
         config.index,
         id_fields=fields_for_attributes(model, source.key_attributes),
+        key_attributes=source.key_attributes,
         batch_size=config.batch_size,
         table=source.table,
         batch_bytes=config.batch_bytes,

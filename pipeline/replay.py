@@ -20,6 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.reindex import ReindexError, load_model
 from pipeline.summary import counter_totals
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
+from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
@@ -94,7 +95,8 @@ class _SplitByKind(beam.DoFn):
 def _rebuild(letter: dict[str, Any], model: type) -> Iterator[Any]:
     """The record of an index-stage dead letter; if it no longer parses, the letter."""
     try:
-        yield model.from_json(letter["document"])
+        record = model.from_json(letter["document"])
+        yield record if letter.get("key") is None else KeyedRecord(letter["key"], record)
     except Exception as error:
         yield pvalue.TaggedOutput(
             _SplitByKind.UNREPLAYABLE,
@@ -182,13 +184,19 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         )
     )
     decoded = split.items | "Decode" >> DecodeItems(
-        model, table=table, key_attributes=key_attributes, items_carry_segment=True
+        model,
+        table=table,
+        key_attributes=key_attributes,
+        items_carry_segment=True,
+        with_keys=True,
     )
     rebuilt = split[_SplitByKind.DOCUMENTS] | "Rebuild" >> beam.FlatMap(
         _rebuild, model
     ).with_outputs(_SplitByKind.UNREPLAYABLE, main="records")
     records = (decoded.records, rebuilt.records) | "Records" >> beam.Flatten()
-    written = records | "Index" >> WriteToIndex(config.index, id_fields=id_fields, table=table)
+    written = records | "Index" >> WriteToIndex(
+        config.index, id_fields=id_fields, table=table, key_attributes=key_attributes
+    )
     _ = (
         (
             decoded.dead_letters,

@@ -71,6 +71,7 @@ class ReindexSummary:
     index_count: int | None
     elapsed_seconds: float
     undecodable_removed: int = 0
+    dead_letters_repeated: int = 0
     alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
 
     def __getattr__(self, name: str):
@@ -169,6 +170,11 @@ class ReindexSummary:
             if self.undecodable_removed
             else ""
         )
+        if self.dead_letters_repeated:
+            removed += (
+                f" ({self.dead_letters_repeated:,} items read again by a retried "
+                "restriction, written once)"
+            )
         lines = [
             f"{self.source.title} in {self.elapsed_seconds:.1f} s "
             f"({self.items_per_second:,.0f} items/s)",
@@ -223,7 +229,7 @@ def summarize(
         dead_lettered=dead_lettered,
     )
     return ReindexSummary(
-        source=source.report(totals, spine, config.dead_letters),
+        source=source.report(totals, spine, config.dead_letters, result),
         table=source.table,
         index=without_userinfo(config.index),
         dead_letters_path=config.dead_letters,
@@ -236,4 +242,5 @@ def summarize(
         index_count=index_count,
         elapsed_seconds=elapsed_seconds,
         undecodable_removed=removed,
+        dead_letters_repeated=reindex("dead_letters_repeated"),
     )

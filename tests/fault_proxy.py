@@ -22,7 +22,10 @@ Injection is bounded: at most ``max_faults`` in total (and ``limits`` per
 kind), only before ``deadline_seconds`` have passed since the start, and only
 after the first ``after_requests`` matching requests. What was injected is
 counted in :attr:`FaultProxy.injected`; every request by operation in
-:attr:`FaultProxy.requests`.
+:attr:`FaultProxy.requests`, with its arrival time (``time.monotonic()``) in
+:attr:`FaultProxy.request_times` – the requests of every process that talks
+to the proxy, so a test can measure a job's request rate on any runner.
+The proxy answers with ``TCP_NODELAY`` so that it adds no delay of its own.
 
 ::
 
@@ -134,6 +137,9 @@ class FaultProxy:
         self.slow_seconds = slow_seconds
         self.injected: collections.Counter[str] = collections.Counter()
         self.requests: collections.Counter[str] = collections.Counter()
+        self.request_times: collections.defaultdict[str, list[float]] = collections.defaultdict(
+            list
+        )
         self.killed_pids: list[int] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -186,6 +192,7 @@ class FaultProxy:
         """The fault to inject for one request, or ``None`` to forward it."""
         with self._lock:
             self.requests[operation or "other"] += 1
+            self.request_times[operation or "other"].append(time.monotonic())
             if self.operations is not None and operation not in self.operations:
                 return None
             self._matching += 1
@@ -213,6 +220,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._upstream: http.client.HTTPConnection | None = None
 
     def finish(self) -> None:

@@ -31,7 +31,7 @@ import json
 import logging
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -41,7 +41,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.metrics import Metrics
 
-from transforms.dynamodb.wire import item_from_json, item_to_json
+from transforms.dead_letter_threshold import thresholds_upstream
+from transforms.dynamodb.wire import dumps_item, item_from_json, item_to_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ __all__ = [
     "dead_letter",
     "dead_letter_files",
     "dumps_dead_letter",
+    "letter_identity",
     "loads_dead_letter",
     "model_name",
     "read_dead_letters",
@@ -271,13 +273,14 @@ def read_dead_letters(pattern: str) -> Iterator[dict[str, Any]]:
 
 
 class _CountAndEncode(beam.DoFn):
-    """Counts dead letters (in total and per stage) and turns them into JSON lines."""
+    """Counts dead letters (in total and per stage) and turns them into JSON lines,
+    each keyed by its identity (:func:`letter_identity`) and ``at``."""
 
     def setup(self) -> None:
         self._total = Metrics.counter(METRICS_NAMESPACE, "dead_letters")
         self._by_stage: dict[str, Any] = {}
 
-    def process(self, letter: dict[str, Any]) -> Iterator[str]:
+    def process(self, letter: dict[str, Any]) -> Iterator[tuple[str, tuple[str, str]]]:
         line = dumps_dead_letter(letter)
         stage = letter["stage"]
         counter = self._by_stage.get(stage)
@@ -287,7 +290,30 @@ class _CountAndEncode(beam.DoFn):
             )
         self._total.inc()
         counter.inc()
-        yield line
+        yield letter_identity(letter), (letter["at"], line)
+
+
+def letter_identity(letter: Mapping[str, Any]) -> str:
+    """What makes two dead letters the same failure: the stage, table and key of
+    the item, or, without a key, everything but the time ``at``."""
+    if letter["key"] is not None:
+        return json.dumps([letter["stage"], letter["table"], dumps_item(letter["key"])])
+    return dumps_dead_letter(dict(letter, at=""))
+
+
+class _KeepLatest(beam.DoFn):
+    """One line per identity, the latest (by ``at``, then text); counts the others
+    in ``reindex/dead_letters_repeated``."""
+
+    def setup(self) -> None:
+        self._repeated = Metrics.counter(METRICS_NAMESPACE, "dead_letters_repeated")
+
+    def process(self, grouped: tuple[str, Iterable[tuple[str, str]]]) -> Iterator[str]:
+        _, versions = grouped
+        versions = list(versions)
+        if len(versions) > 1:
+            self._repeated.inc(len(versions) - 1)
+        yield max(versions)[1]
 
 
 def _remove_stale_files(written: list[str], folder: str) -> Iterator[str]:
@@ -305,6 +331,15 @@ def _remove_stale_files(written: list[str], folder: str) -> Iterator[str]:
     yield from sorted(written)
 
 
+class _OncePerFailure(beam.PTransform):
+    """Keyed lines to one line per failure (see ``WriteDeadLetters``)."""
+
+    def expand(self, keyed_lines: beam.PCollection) -> beam.PCollection:
+        return (
+            keyed_lines | "Group" >> beam.GroupByKey() | "KeepLatest" >> beam.ParDo(_KeepLatest())
+        )
+
+
 class WriteDeadLetters(beam.PTransform):
     """Writes dead-letter dicts as JSON lines to ``PATH/dead-letters-SSSSS-of-NNNNN.jsonl``.
 
@@ -312,8 +347,17 @@ class WriteDeadLetters(beam.PTransform):
     or, when it ends in ``.jsonl``, the one file to write (a single shard).
     ``num_shards=0`` lets the runner choose. Counts every dead letter in the
     Beam counters ``reindex/dead_letters`` and ``reindex/dead_letters_<stage>``.
+
+    A failure is written once: letters of the same stage, table and item key
+    (or, without a key, equal but for ``at``) are one failure read more than
+    once – a runner that retries a scan restriction may read some items
+    again (see :mod:`transforms.dynamodb.scan.restriction`) – and only the latest is
+    written; the others are counted in ``reindex/dead_letters_repeated``.
     Returns the PCollection of the file names written (at least one, empty
-    when there are no dead letters).
+    when there are no dead letters). A ``DecodeItems(max_dead_letter_fraction=...)``
+    whose dead letters come here has its check run after the files are
+    written (:mod:`transforms.dead_letter_threshold`), so a job failed for too
+    many dead letters keeps them all.
     """
 
     def __init__(self, path: str, *, num_shards: int = 0):
@@ -331,27 +375,30 @@ class WriteDeadLetters(beam.PTransform):
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
         if self._single_file:
-            return (
+            written = (
                 dead_letters
                 | "Encode" >> beam.ParDo(_CountAndEncode())
+                | "Once" >> _OncePerFailure()
                 | "Write" >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
             )
-        written = (
-            dead_letters
-            | "Encode" >> beam.ParDo(_CountAndEncode())
-            | "Write"
-            >> beam.io.WriteToText(
-                self._prefix,
-                file_name_suffix=FILE_SUFFIX,
-                shard_name_template=SHARD_TEMPLATE,
-                num_shards=self._num_shards,
+        else:
+            written = (
+                dead_letters
+                | "Encode" >> beam.ParDo(_CountAndEncode())
+                | "Once" >> _OncePerFailure()
+                | "Write"
+                >> beam.io.WriteToText(
+                    self._prefix,
+                    file_name_suffix=FILE_SUFFIX,
+                    shard_name_template=SHARD_TEMPLATE,
+                    num_shards=self._num_shards,
+                )
+                | "AllWritten" >> beam.combiners.ToList()
+                | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)
             )
-        )
-        return (
-            written
-            | "AllWritten" >> beam.combiners.ToList()
-            | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)
-        )
+        for number, threshold in enumerate(thresholds_upstream(dead_letters)):
+            threshold.enforce_after(written, self._folder, f"Threshold{number}")
+        return written
 
 
 def _read_matched(readable: fileio.ReadableFile) -> Iterator[dict[str, Any]]:

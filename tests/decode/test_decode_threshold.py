@@ -63,3 +63,30 @@ def test_cli_threshold_exit_code_keeps_dead_letters(dynamodb_server, small_table
     assert done.returncode == 4, done.stderr[-1500:]
     assert "10 of 40 items (25.0%) did not decode" in done.stderr
     assert len(list(read_dead_letters(str(tmp_path / "dead")))) == 10
+
+
+@pytest.mark.parametrize("runner", ["in_process", "portable"])
+def test_above_the_threshold_the_dead_letters_are_written_before_the_job_fails(tmp_path, runner):
+    """The check waits for ``WriteDeadLetters``: the files are complete, no temp folder is left."""
+    from tests.runners import run_pipeline
+    from transforms import WriteDeadLetters
+    from transforms.dead_letters import read_dead_letters
+
+    folder = tmp_path / "dead"
+
+    def build(p):
+        decoded = (
+            p
+            | beam.Create([s.item for s in SAMPLES])
+            | DecodeItems(Work, max_dead_letter_fraction=0.2)
+        )
+        _ = (decoded.dead_letters,) | beam.Flatten() | WriteDeadLetters(str(folder))
+
+    with pytest.raises(Exception, match=r"10 of 40 items \(25\.0%\) did not decode") as failed:
+        run_pipeline(build, runner=runner)
+    assert [p.name for p in folder.iterdir() if p.name.startswith("beam-temp")] == []
+    letters = list(read_dead_letters(str(folder)))
+    assert sorted(dl["item"]["id"]["S"] for dl in letters) == sorted(
+        s.item["id"]["S"] for s in SAMPLES if s.defect
+    )
+    assert f"see the dead letters in {folder}" in str(failed.value)

@@ -1,4 +1,5 @@
-"""The read ceiling: unit behaviour of the limiter, then measured against moto."""
+"""The read ceiling: unit behaviour of the limiter, how it is shared among the
+processes a runner reads with, then measured against moto on every runner mode."""
 
 import threading
 
@@ -7,12 +8,21 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests import wire_faults
+from tests.fault_proxy import FaultProxy
+from tests.runners import IN_PROCESS, MULTI_PROCESS, MULTI_THREAD, PORTABLE
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
-from transforms.dynamodb.rate_limit import ReadRateLimiter, process_share
+from transforms.dynamodb.rate_limit import (
+    ReadRateLimiter,
+    ReadShare,
+    SharedLimiter,
+    process_share,
+    read_share,
+)
 from transforms.dynamodb.scan.parallel_scan import parallel_scan
 from transforms.dynamodb.scan.source import job_read_ceiling
 from transforms.dynamodb.table_description import TableDescription
+from transforms.runner_capabilities import reading_processes
 
 
 class FakeClock:
@@ -120,3 +130,99 @@ def test_pipeline_holds_the_ceiling(dynamodb_server, table_600):
         )
     rate = wire_faults.consumed_rate()
     assert 0.9 * 25 <= rate <= 1.1 * 25, rate
+
+
+# -- sharing the ceiling among processes -------------------------------------------------------
+
+
+def test_a_per_segment_share_grows_and_shrinks_with_the_segments_reading():
+    shared = SharedLimiter(ReadShare(10.0, per_segment=True))
+    with shared.reading():
+        with shared.reading(), shared.reading():
+            assert shared.limiter.units_per_second == 30.0
+        assert shared.limiter.units_per_second == 10.0
+    fixed = SharedLimiter(ReadShare(25.0))
+    with fixed.reading(), fixed.reading():
+        assert fixed.limiter.units_per_second == 25.0
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (IN_PROCESS, 1),
+        (MULTI_THREAD, 1),
+        (MULTI_PROCESS, 2),
+        (PORTABLE, 1),
+        (("--runner=DirectRunner", "--direct_num_workers=3"), 1),
+        (
+            (
+                "--runner=DirectRunner",
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=3",
+            ),
+            3,
+        ),
+        (("--runner=PortableRunner", "--job_endpoint=localhost:8099"), None),
+        (("--runner=FlinkRunner", "--environment_type=DOCKER"), None),
+    ],
+)
+def test_processes_reading_at_once_as_the_runner_tells(args, expected):
+    pipeline = beam.Pipeline(options=PipelineOptions(list(args)))
+    assert reading_processes(pipeline, segment_count=8) == expected
+
+
+def test_shares_per_process_when_known_else_per_segment():
+    assert read_share(40, 1, 16) == ReadShare(40.0)
+    assert read_share(40, 4, 16) == ReadShare(10.0)
+    assert read_share(40, None, 16) == ReadShare(2.5, per_segment=True)
+
+
+def _balanced_table(client, per_segment: int, total_segments: int) -> str:
+    """A table whose segments hold ``per_segment`` items each, so that every
+    reading process has the same number of pages to read."""
+    items = [{"id": {"S": f"b{i:05d}"}} for i in range(int(per_segment * total_segments * 1.6))]
+    table = seeded_table(client, "balanced", items)
+    for segment in range(total_segments):
+        pages = client.get_paginator("scan").paginate(
+            TableName=table, Segment=segment, TotalSegments=total_segments
+        )
+        keys = [item["id"] for page in pages for item in page["Items"]]
+        assert len(keys) >= per_segment, "too few items landed in a segment"
+        for key in keys[per_segment:]:
+            client.delete_item(TableName=table, Key={"id": key})
+    return table
+
+
+CEILING = 20.0
+SEGMENTS = 4
+PER_SEGMENT = 45
+
+
+@pytest.fixture(scope="module")
+def balanced_table(dynamodb_client):
+    return _balanced_table(dynamodb_client, per_segment=PER_SEGMENT, total_segments=SEGMENTS)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [IN_PROCESS, MULTI_THREAD, MULTI_PROCESS, PORTABLE],
+    ids=["in_process", "multi_thread", "multi_process", "portable"],
+)
+def test_a_job_reads_at_its_ceiling_on_every_runner(dynamodb_server, balanced_table, args):
+    """0.9-1.0x the ceiling (plus 2% for the timing of the measurement), measured at
+    the wire from every process: moto charges 1.0 unit per page, one item per page."""
+    with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
+        with beam.Pipeline(options=PipelineOptions(list(args))) as p:
+            _ = p | ReadFromDynamoDB(
+                balanced_table,
+                total_segments=SEGMENTS,
+                page_size=1,
+                endpoint_url=proxy.url,
+                region_name="us-east-1",
+                max_read_units_per_second=CEILING,
+            )
+        times = sorted(proxy.request_times["Scan"])
+    assert len(times) == PER_SEGMENT * SEGMENTS
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(f"\n{' '.join(args)}: {rate:.2f} units/s for a ceiling of {CEILING}")
+    assert 0.9 * CEILING <= rate <= 1.02 * CEILING, rate

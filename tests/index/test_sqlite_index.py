@@ -223,3 +223,14 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path):
     assert json.loads(rows["w4321"])["title"] == "title 4321"
     with open_backend(uri) as index:
         assert [hit.id for hit in index.search("4321")] == ["w4321"]
+
+
+@pytest.mark.parametrize(
+    "uri", ["sqlite:///{}/index.db", "sqlite+table:///{}/index.db?table=documents__t1"]
+)
+def test_a_returned_batch_is_synced_to_disk(tmp_path, uri):
+    """``synchronous = FULL``: WAL commits are synced, so a returned batch survives power loss."""
+    with open_backend(uri.format(tmp_path)) as index:
+        index.write_batch([_doc("w1", title="durable")])
+        assert index._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert index._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

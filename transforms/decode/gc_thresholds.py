@@ -1,4 +1,4 @@
-"""The garbage collector's young-generation threshold, raised for workers.
+"""The garbage collector's young-generation threshold, raised while workers decode.
 
 A worker decodes pages of a thousand items into tens of thousands of small
 objects that live until their bundle is written. With CPython's default
@@ -8,19 +8,40 @@ worker (a few hundred thousand objects) every page or two. Measured with
 ``bench/page_cost.py``: about 200 ms per 1 MB page with the default, 75 ms
 with a threshold of 10,000, for the same work. Nothing is collected later
 than a few thousand allocations: only how often the collector runs changes.
+
+The threshold belongs to the whole process, which on in-process runners is
+the launching program too. So a DoFn *holds* the raised threshold from
+``setup`` to ``teardown`` (:func:`hold_young_threshold`,
+:func:`release_young_threshold`): the first holder raises it, the last one
+to leave restores what was there before, unless someone else has set
+another threshold meanwhile (theirs is kept). A threshold of 0 (automatic
+collection off) or one already higher is never touched.
+:func:`raise_young_threshold` raises it for good, for programs that own
+their process (benchmarks).
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 
-__all__ = ["WORKER_YOUNG_THRESHOLD", "raise_young_threshold"]
+__all__ = [
+    "WORKER_YOUNG_THRESHOLD",
+    "hold_young_threshold",
+    "raise_young_threshold",
+    "release_young_threshold",
+]
 
 WORKER_YOUNG_THRESHOLD = 10_000
 
+_LOCK = threading.Lock()
+_holders = 0
+_restore: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+"""(the thresholds before the first holder, the thresholds it set), while raised."""
+
 
 def raise_young_threshold(minimum: int = WORKER_YOUNG_THRESHOLD) -> None:
-    """Makes the young-generation threshold at least ``minimum``.
+    """Makes the young-generation threshold at least ``minimum``, for good.
 
     A higher threshold already set is kept, and so is a threshold of 0
     (automatic collection switched off).
@@ -28,3 +49,42 @@ def raise_young_threshold(minimum: int = WORKER_YOUNG_THRESHOLD) -> None:
     young, middle, old = gc.get_threshold()
     if 0 < young < minimum:
         gc.set_threshold(minimum, middle, old)
+
+
+def hold_young_threshold(minimum: int = WORKER_YOUNG_THRESHOLD) -> None:
+    """Raises the young-generation threshold to ``minimum`` for one more holder.
+
+    Every call must be matched by one :func:`release_young_threshold`.
+    Thread safe.
+    """
+    global _holders, _restore
+    with _LOCK:
+        _holders += 1
+        if _holders > 1:
+            return
+        before = gc.get_threshold()
+        young, middle, old = before
+        if 0 < young < minimum:
+            gc.set_threshold(minimum, middle, old)
+            _restore = (before, gc.get_threshold())
+        else:
+            _restore = None
+
+
+def release_young_threshold() -> None:
+    """Ends one hold; the last one restores the threshold found by the first.
+
+    The threshold is restored only if it is still the one the first holder
+    set. A release without a hold does nothing.
+    """
+    global _holders, _restore
+    with _LOCK:
+        if _holders == 0:
+            return
+        _holders -= 1
+        if _holders or _restore is None:
+            return
+        before, raised = _restore
+        _restore = None
+        if gc.get_threshold() == raised:
+            gc.set_threshold(*before)

@@ -6,13 +6,17 @@ Example::
     decoded.records        # PCollection of Work
     decoded.dead_letters   # PCollection of dead-letter dicts (stage "decode")
 
+With ``with_keys=True`` the records are :class:`~transforms.decode.keyed_record.KeyedRecord`
+(the item's wire-format key and the record), from which ``WriteToIndex``
+takes document ids: whatever type the model gives its key field.
+
 Decoding is strict (see :mod:`transforms.decode.decoder`): an item that does not fit
 the model is never emitted half-right; it becomes a dead letter carrying the
 raw item, its key, the failing field's path and the reason.
 
-The worker's garbage-collector threshold is raised when the DoFn is set up
-(:mod:`transforms.decode.gc_thresholds`): with the default, collections of the many
-short-lived records cost more than decoding them.
+The worker's garbage-collector threshold is raised from the DoFn's setup to
+its teardown (:mod:`transforms.decode.gc_thresholds`): with the default, collections
+of the many short-lived records cost more than decoding them.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from transforms.dead_letter_threshold import DeadLetterThresholdExceeded, add_threshold
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decode.decoder import DecodeError, compile_decoder
-from transforms.decode.gc_thresholds import raise_young_threshold
+from transforms.decode.gc_thresholds import hold_young_threshold, release_young_threshold
+from transforms.decode.keyed_record import KeyedRecord
 from transforms.dynamodb.wire import key_of
 
-__all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult"]
+__all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult", "KeyedRecord"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,19 +60,28 @@ class _DecodeFn(beam.DoFn):
         key_attributes: tuple[str, ...],
         forbid_unknown: bool,
         items_carry_segment: bool,
+        with_keys: bool = False,
     ):
         self._model = model
         self._table = table
         self._key_attributes = key_attributes
         self._forbid_unknown = forbid_unknown
         self._items_carry_segment = items_carry_segment
+        self._with_keys = with_keys
         self._decode = None
+        self._holds_gc_threshold = False
 
     def setup(self) -> None:
-        raise_young_threshold()
+        hold_young_threshold()
+        self._holds_gc_threshold = True
         self._decode = compile_decoder(self._model, forbid_unknown=self._forbid_unknown)
         self._decoded = Metrics.counter(METRICS_NAMESPACE, "decoded")
         self._failed = Metrics.counter(METRICS_NAMESPACE, "decode_failed")
+
+    def teardown(self) -> None:
+        if self._holds_gc_threshold:
+            self._holds_gc_threshold = False
+            release_young_threshold()
 
     def process(self, element: Any) -> Iterator[Any]:
         if self._items_carry_segment:
@@ -82,7 +97,10 @@ class _DecodeFn(beam.DoFn):
             kind, message, field = type(error).__name__, str(error) or repr(error), None
         else:
             self._decoded.inc()
-            yield record
+            if self._with_keys:
+                yield KeyedRecord(key_of(item, self._key_attributes), record)
+            else:
+                yield record
             return
         self._failed.inc()
         yield pvalue.TaggedOutput(
@@ -113,10 +131,16 @@ class DecodeItems(beam.PTransform):
       items_carry_segment: the input holds :class:`SegmentItem`s
         (``ReadFromDynamoDB(..., with_segments=True)``), so dead letters can
         name the segment.
+      with_keys: emit :class:`KeyedRecord` (the item's key in wire format, in
+        ``key_attributes`` order, and the record) instead of bare records, so
+        ``WriteToIndex`` takes document ids from the raw key. Needs
+        ``key_attributes``.
       max_dead_letter_fraction: fail the job when a larger share of the items
         does not decode (like Beam's ``with_exception_handling(threshold=...)``).
-        The check runs once all items are decoded; the dead letters are still
-        written, so nothing is lost.
+        When the dead letters go to a ``WriteDeadLetters``, the check runs
+        after that transform has written them, so a failed job keeps every
+        dead letter; otherwise once all items are decoded
+        (:mod:`transforms.dead_letter_threshold`).
     """
 
     def __init__(
@@ -128,8 +152,11 @@ class DecodeItems(beam.PTransform):
         forbid_unknown: bool = False,
         items_carry_segment: bool = False,
         max_dead_letter_fraction: float | None = None,
+        with_keys: bool = False,
     ):
         super().__init__()
+        if with_keys and (isinstance(key_attributes, str) or not key_attributes):
+            raise ValueError("with_keys needs key_attributes, e.g. ('id',) or ('pk', 'sk')")
         if max_dead_letter_fraction is not None and not 0 <= max_dead_letter_fraction < 1:
             raise ValueError(
                 f"max_dead_letter_fraction must be in [0, 1), got {max_dead_letter_fraction}"
@@ -137,7 +164,7 @@ class DecodeItems(beam.PTransform):
         self._max_fraction = max_dead_letter_fraction
         compile_decoder(model, forbid_unknown=forbid_unknown)  # fails early on unusable models
         self._fn = _DecodeFn(
-            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment
+            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment, with_keys
         )
 
     def expand(self, items: beam.PCollection) -> DecodeResult:
@@ -146,37 +173,5 @@ class DecodeItems(beam.PTransform):
         )
         records, dead_letters = outputs.records, outputs[_DecodeFn.DEAD_LETTERS]
         if self._max_fraction is not None:
-            _ = (
-                (
-                    records | "CountDecoded" >> beam.Map(lambda _: (1, 0)),
-                    dead_letters | "CountFailed" >> beam.Map(lambda _: (0, 1)),
-                )
-                | "Counts" >> beam.Flatten()
-                | "Totals" >> beam.CombineGlobally(_add_pairs)
-                | "Threshold" >> beam.Map(_check_threshold, self._max_fraction)
-            )
+            add_threshold(records, dead_letters, self._max_fraction)
         return DecodeResult(records, dead_letters)
-
-
-class DeadLetterThresholdExceeded(RuntimeError):
-    """More items failed to decode than ``max_dead_letter_fraction`` allows."""
-
-
-def _add_pairs(pairs) -> tuple[int, int]:
-    decoded = failed = 0
-    for one, other in pairs:
-        decoded += one
-        failed += other
-    return decoded, failed
-
-
-def _check_threshold(totals: tuple[int, int], max_fraction: float) -> tuple[int, int]:
-    decoded, failed = totals
-    total = decoded + failed
-    if total and failed / total > max_fraction:
-        raise DeadLetterThresholdExceeded(
-            f"DeadLetterThresholdExceeded: {failed:,} of {total:,} items "
-            f"({failed / total:.1%}) did not decode, more than the allowed "
-            f"{max_fraction:.1%}; see the dead letters for what to fix"
-        )
-    return totals

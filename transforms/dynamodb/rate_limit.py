@@ -7,24 +7,39 @@ and waits for its turn; after the response it settles the difference. Turns
 are granted in order of arrival, so the segments of a process share the rate
 fairly and no burst exceeds it for long.
 
-The job's ceiling is divided among the processes expected to read at once
-(:func:`process_share`); each process has one limiter per scan, shared by all
-its threads (:func:`shared_limiter`).
+Each process has one limiter per scan, shared by all its threads
+(:func:`shared_limiter`); how fast it may go is the process's
+:class:`ReadShare` of the job's ceiling (:func:`read_share`):
+
+* per process: when it is known how many processes read at once (the local
+  runners say it; ``--reading-processes`` says it for the others), each
+  process's limiter gets ``ceiling / processes``, however many of its
+  threads read: one process (in-process or multi-threading mode, the
+  portable runner's loopback workers) gets the whole ceiling;
+* per segment: otherwise each segment being read gets ``ceiling / segments``
+  and a process's limiter runs at that share times the segments it is
+  reading at the moment. The job can never exceed its ceiling, and reaches
+  it while the runner reads every segment at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from transforms.dynamodb.table_description import TableDescription
 
 __all__ = [
     "ReadRateLimiter",
+    "ReadShare",
+    "SharedLimiter",
     "check_rate_options",
     "job_read_ceiling",
     "process_share",
+    "read_share",
     "shared_limiter",
 ]
 
@@ -69,17 +84,62 @@ class ReadRateLimiter:
                 self._next_start += (consumed - reserved) / self.units_per_second
             self._estimate += _SMOOTHING * (consumed - self._estimate)
 
+    def set_rate(self, units_per_second: float) -> None:
+        """From the next reservation on, holds ``units_per_second``."""
+        if not units_per_second > 0:
+            raise ValueError(f"units_per_second must be positive, got {units_per_second!r}")
+        with self._lock:
+            self.units_per_second = float(units_per_second)
 
-_LIMITERS: dict[str, ReadRateLimiter] = {}
+
+@dataclasses.dataclass(frozen=True)
+class ReadShare:
+    """A process's part of the job's ceiling: ``units_per_second`` for the
+    process, or, with ``per_segment``, for each segment it is reading."""
+
+    units_per_second: float
+    per_segment: bool = False
+
+
+class SharedLimiter:
+    """The limiter of one scan in one process, sized by its :class:`ReadShare`."""
+
+    def __init__(self, share: ReadShare):
+        self.share = share
+        self.limiter = ReadRateLimiter(share.units_per_second)
+        self._lock = threading.Lock()
+        self._readers = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[ReadRateLimiter]:
+        """The limiter, for one segment's read; a per-segment share counts the
+        segment in while it reads."""
+        if not self.share.per_segment:
+            yield self.limiter
+            return
+        self._count(+1)
+        try:
+            yield self.limiter
+        finally:
+            self._count(-1)
+
+    def _count(self, change: int) -> None:
+        with self._lock:
+            self._readers += change
+            if self._readers > 0:
+                self.limiter.set_rate(self.share.units_per_second * self._readers)
+
+
+_LIMITERS: dict[str, SharedLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def shared_limiter(scan_id: str, units_per_second: float) -> ReadRateLimiter:
+def shared_limiter(scan_id: str, share: ReadShare) -> SharedLimiter:
     """The limiter of ``scan_id`` in this process, created on first use."""
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(scan_id)
-        if limiter is None or limiter.units_per_second != units_per_second:
-            limiter = _LIMITERS[scan_id] = ReadRateLimiter(units_per_second)
+        if limiter is None or limiter.share != share:
+            limiter = _LIMITERS[scan_id] = SharedLimiter(share)
         return limiter
 
 
@@ -88,6 +148,16 @@ def process_share(job_units_per_second: float, reading_processes: int) -> float:
     if reading_processes < 1:
         raise ValueError(f"reading_processes must be at least 1, got {reading_processes}")
     return job_units_per_second / reading_processes
+
+
+def read_share(
+    job_units_per_second: float, reading_processes: int | None, segment_count: int
+) -> ReadShare:
+    """Each process's part of the ceiling: per process when ``reading_processes``
+    is known, else per segment being read (see the module docstring)."""
+    if reading_processes is not None:
+        return ReadShare(process_share(job_units_per_second, reading_processes))
+    return ReadShare(job_units_per_second / max(1, segment_count), per_segment=True)
 
 
 def check_rate_options(

@@ -107,9 +107,13 @@ class ReindexSource(abc.ABC):
 
     @abc.abstractmethod
     def report(
-        self, counters: Counters, spine: SpineCounts, dead_letters_path: str
+        self, counters: Counters, spine: SpineCounts, dead_letters_path: str, result=None
     ) -> SourceReport:
-        """The source's part of the summary of a finished run."""
+        """The source's part of the summary of a finished run.
+
+        ``result`` is the finished pipeline's result (for metrics other than
+        counters), or None when no pipeline ran.
+        """
 
     @property
     def approximate_items(self) -> int | None:

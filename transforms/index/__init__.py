@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from transforms.index.documents import Document, RecordEncoder, document_id
+from transforms.index.documents import Document, RecordEncoder, document_id, key_document_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ __all__ = [
     "SearchHit",
     "backend_class",
     "document_id",
+    "key_document_id",
     "normalize_uri",
     "open_backend",
 ]
@@ -79,7 +80,10 @@ class IndexBackend(abc.ABC):
 
     Contract: ``write_batch`` upserts by id (writing a document again
     overwrites it, never duplicates) and returns the documents it refused;
-    every other document of the batch is durably written when it returns.
+    every other document of the batch is durably written when it returns
+    (the embedded index syncs it to disk; a search server acknowledges a
+    bulk request after its translog is synced, under its default
+    ``index.translog.durability: request``).
     Errors that are not about one document (the index is unreachable, the
     disk is full) are raised, so that the caller retries the whole batch.
 

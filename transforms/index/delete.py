@@ -8,8 +8,8 @@
     deleted.dead_letters   # keys that give no document id (stage "index")
 
 Input elements are DynamoDB keys in wire format (``{"id": {"S": "w1"}}``).
-Each key's document id is made exactly as ``WriteToIndex`` makes it from the
-record (``transforms.index.documents.document_id`` of the key values, in
+Each key's document id is made exactly as ``WriteToIndex`` makes it
+(``transforms.index.documents.key_document_id`` of the key's wire values, in
 ``key_attributes`` order: hash key first), so a delete removes the very
 document an earlier upsert wrote. Deletes go to the backend's ``delete(ids)``
 in batches; deleting an id that is not in the index is not an error, so a
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -32,7 +31,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dead_letters import dead_letter
-from transforms.index import document_id, normalize_uri, open_backend
+from transforms.index import key_document_id, normalize_uri, open_backend
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,35 +46,6 @@ class DeleteResult(NamedTuple):
 
     deleted: beam.PCollection
     dead_letters: beam.PCollection
-
-
-def _key_value(value: Any, name: str) -> Any:
-    if not isinstance(value, Mapping) or len(value) != 1:
-        raise ValueError(f"key attribute {name!r} is not a DynamoDB value: {value!r}")
-    ((tag, payload),) = value.items()
-    if tag == "S" and isinstance(payload, str):
-        return payload
-    if tag == "N" and isinstance(payload, str):
-        try:
-            return Decimal(payload)
-        except InvalidOperation:
-            raise ValueError(f"key attribute {name!r} is not a number: {payload!r}") from None
-    if tag == "B" and isinstance(payload, (bytes, bytearray)):
-        return bytes(payload)
-    raise ValueError(f"key attribute {name!r} must be S, N or B, got {tag}")
-
-
-def key_document_id(key: Mapping[str, Any], key_attributes: Sequence[str]) -> str:
-    """The document id of the item with this wire-format ``key``.
-
-    Raises ``ValueError`` when an attribute is missing or not S, N or B.
-    """
-    values = []
-    for name in key_attributes:
-        if name not in key:
-            raise ValueError(f"key attribute {name!r} is missing from {sorted(key)}")
-        values.append(_key_value(key[name], name))
-    return document_id(values)
 
 
 class _Pending(NamedTuple):

@@ -1,22 +1,32 @@
 """Index documents: a record's id and JSON body, independent of any backend.
 
-Document ids come from the values of the model fields that hold the table's
-primary key (``document_id``). The rule, for a fixed key schema (a DynamoDB
-table's key attributes always have the same types, so a model's id fields
-always hold the same kinds of values):
+Document ids come from the table's primary key. ``key_document_id`` makes
+them from the key attributes' wire values (``{"id": {"S": "w17"}}``), which
+every item has whatever model field type holds them (``str``, ``UUID``, an
+``Enum``, ``datetime``...): this is how the reindex, replay and deletes name
+documents. ``document_id`` makes them from key values already in Python
+(``str``, numbers, ``bytes``), for records written without their raw key.
+The rule, for a fixed key schema (a DynamoDB table's key attributes always
+have the same types):
 
 =====================  =========================================================
 key                    id
 =====================  =========================================================
-one ``str``            the string itself: ``"w17"`` -> ``w17``
-one number             its canonical decimal: ``Decimal("1.50")`` -> ``1.5``,
+one S (``str``)        the string itself: ``"w17"`` -> ``w17``
+one N (number)         its canonical decimal: ``Decimal("1.50")`` -> ``1.5``,
                        ``Decimal("1E+2")`` -> ``100``, ``-0`` -> ``0``;
                        beyond 200 digits ``12E+400`` (digits, exponent)
-one ``bytes``          ``"b64:"`` + standard base64: ``b"\\x00\\x01"`` -> ``b64:AAE=``
+one B (``bytes``)      ``"b64:"`` + standard base64: ``b"\\x00\\x01"`` -> ``b64:AAE=``
 two or more values     a compact JSON array of the above, strings and binaries
                        as JSON strings, numbers as JSON numbers:
                        ``("w17", 3)`` -> ``["w17",3]``
 =====================  =========================================================
+
+The two functions agree: the wire value S ``"w17"`` and the ``str``
+``"w17"`` give the same id, and so do N ``"3.0"`` and the ``int`` 3 or the
+``Decimal`` 3.0 a model decodes it into, so ids stay the same from run to
+run and between the two ways. (A ``float`` field is the one case where they
+may differ: the wire value keeps digits a float rounds away.)
 
 Each form is injective on its kind of value (numbers that are equal, such as
 ``3`` and ``Decimal("3.0")``, are the same key, as in DynamoDB), and a JSON
@@ -34,13 +44,13 @@ import base64
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["Document", "RecordEncoder", "document_id"]
+__all__ = ["Document", "RecordEncoder", "document_id", "key_document_id"]
 
 Encode = Callable[[Any], str]
 _MAX_PLAIN_DIGITS = 200
@@ -131,6 +141,37 @@ def document_id(values: Sequence[Any]) -> str:
     if len(values) == 1:
         return _single(values[0])
     return "[" + ",".join(_element(value) for value in values) + "]"
+
+
+def _key_value(value: Any, name: str) -> Any:
+    """The Python value of one wire-format key attribute (S, N or B)."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise ValueError(f"key attribute {name!r} is not a DynamoDB value: {value!r}")
+    ((tag, payload),) = value.items()
+    if tag == "S" and isinstance(payload, str):
+        return payload
+    if tag == "N" and isinstance(payload, str):
+        try:
+            return Decimal(payload)
+        except InvalidOperation:
+            raise ValueError(f"key attribute {name!r} is not a number: {payload!r}") from None
+    if tag == "B" and isinstance(payload, (bytes, bytearray)):
+        return bytes(payload)
+    raise ValueError(f"key attribute {name!r} must be S, N or B, got {tag}")
+
+
+def key_document_id(key: Mapping[str, Any], key_attributes: Sequence[str]) -> str:
+    """The document id of the item with this wire-format ``key``.
+
+    ``key_attributes`` orders the attributes, hash key first. Raises
+    ``ValueError`` when an attribute is missing or not S, N or B.
+    """
+    values = []
+    for name in key_attributes:
+        if name not in key:
+            raise ValueError(f"key attribute {name!r} is missing from {sorted(key)}")
+        values.append(_key_value(key[name], name))
+    return document_id(values)
 
 
 def _to_json(record: Any) -> str:

@@ -6,14 +6,19 @@
     written.indexed        # PCollection of the document ids written
     written.dead_letters   # PCollection of dead-letter dicts, stage "index"
 
-Each record becomes a document: its id from the model fields that hold the
-table's key (``transforms.index.documents.document_id``), its body the
-record's JSON. Writes are upserts by id, so a retried bundle or a re-run
-overwrites rather than duplicates. Nothing is dropped: a record without an
-id, one that cannot be encoded, or a document the index refuses becomes a
-dead letter carrying the document and the reason. Errors that are not about
-one document (index unreachable, disk full) fail the bundle, which the runner
-retries.
+Each record becomes a document: its id from the table's key, its body the
+record's JSON. For a :class:`~transforms.decode.keyed_record.KeyedRecord`
+(``DecodeItems(..., with_keys=True)``) the id comes from the item's raw key
+(``transforms.index.documents.key_document_id`` of its wire values), so a
+key field of any type the decoder supports (``UUID``, ``Enum``,
+``datetime``...) indexes; for a bare record, from the model fields that hold
+the key (``document_id`` of their values: ``str``, numbers, ``bytes``). Both
+give the same id for S and N keys. Writes are upserts by id, so a retried
+bundle or a re-run overwrites rather than duplicates. Nothing is dropped: a
+record without an id, one that cannot be encoded, or a document the index
+refuses becomes a dead letter carrying the document (and the raw key, when
+known) and the reason. Errors that are not about one document (index
+unreachable, disk full) fail the bundle, which the runner retries.
 
 Batches close at ``batch_size`` documents or ``batch_bytes`` bytes of
 bodies, whichever comes first, and at the end of each bundle; both default
@@ -46,11 +51,13 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dead_letters import dead_letter, model_name
+from transforms.decode.keyed_record import KeyedRecord
 from transforms.index import (
     Document,
     RecordEncoder,
     backend_class,
     document_id,
+    key_document_id,
     normalize_uri,
     open_backend,
 )
@@ -90,6 +97,7 @@ class _IndexMetrics:
 
 class _Pending(NamedTuple):
     record: Any
+    key: Any
     timestamp: Any
     window: Any
 
@@ -134,9 +142,11 @@ class _WriteBatchesFn(beam.DoFn):
         table: str | None,
         batch_bytes: int = 8 * 2**20,
         version_field: str | None = None,
+        key_attributes: tuple[str, ...] | None = None,
     ):
         self._uri = uri
         self._id_fields = id_fields
+        self._key_attributes = key_attributes
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
         self._version_field = version_field
@@ -167,7 +177,10 @@ class _WriteBatchesFn(beam.DoFn):
         timestamp=beam.DoFn.TimestampParam,
         window=beam.DoFn.WindowParam,
     ) -> Iterator[Any]:
-        entry = _Pending(record, timestamp, window)
+        if isinstance(record, KeyedRecord):
+            entry = _Pending(record.record, record.key, timestamp, window)
+        else:
+            entry = _Pending(record, None, timestamp, window)
         made = self._document(entry)
         if not isinstance(made, Document):
             yield made
@@ -207,6 +220,7 @@ class _WriteBatchesFn(beam.DoFn):
             error=error,
             field=field,
             table=self._table,
+            key=entry.key,
             model=model_name(type(entry.record)),
             document=body,
         )
@@ -221,6 +235,12 @@ class _WriteBatchesFn(beam.DoFn):
             body = self._encoder(record)
         except Exception as e:  # any encoding failure is this record's, not the job's
             return self._refused(entry, None, "EncodeError", f"{type(e).__name__}: {e}")
+        if entry.key is not None:
+            attributes = self._key_attributes or tuple(entry.key)
+            try:
+                return Document(key_document_id(entry.key, attributes), body)
+            except (TypeError, ValueError) as e:
+                return self._refused(entry, body, "InvalidId", str(e), ",".join(attributes))
         values = []
         for name in self._id_fields:
             value = getattr(record, name, None)
@@ -282,7 +302,10 @@ class WriteToIndex(beam.PTransform):
     ``uri``: e.g. ``sqlite:///out/index.db`` or
     ``elasticsearch+https://host:9200/works`` (see ``transforms.index``);
     checked here, and a relative path is made absolute. ``id_fields``: the
-    model fields holding the table's key, hash key first. ``batch_size``,
+    model fields holding the table's key, hash key first, for bare records.
+    ``key_attributes``: the order of a :class:`KeyedRecord`'s key attributes
+    in its id, hash key first (default: the key's own order, which
+    ``DecodeItems`` makes hash key first). ``batch_size``,
     ``batch_bytes``: a write holds at most this many documents and about
     this many bytes of bodies (``None``: the backend's defaults).
     ``encode``: a picklable ``record -> str`` for the body; by default the
@@ -306,9 +329,15 @@ class WriteToIndex(beam.PTransform):
         table: str | None = None,
         batch_bytes: int | None = None,
         version_field: str | None = None,
+        key_attributes: Sequence[str] | None = None,
     ):
         super().__init__()
         self._uri = normalize_uri(uri)
+        if isinstance(key_attributes, str):
+            raise TypeError(
+                f"key_attributes must be a sequence of names, e.g. ({key_attributes!r},)"
+            )
+        self._key_attributes = tuple(key_attributes) if key_attributes else None
         backend = backend_class(self._uri)
         batch_size = backend.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         batch_bytes = backend.DEFAULT_BATCH_BYTES if batch_bytes is None else batch_bytes
@@ -349,6 +378,7 @@ class WriteToIndex(beam.PTransform):
                 self._table,
                 batch_bytes=self._batch_bytes,
                 version_field=self._version_field,
+                key_attributes=self._key_attributes,
             )
         ).with_outputs(self.DEAD_LETTERS, main=self.INDEXED)
         return IndexWriteResult(outputs[self.INDEXED], outputs[self.DEAD_LETTERS])

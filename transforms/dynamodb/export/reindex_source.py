@@ -60,7 +60,7 @@ class ExportSource(ReindexSource):
         return SourceRead(read.items, read.removed_keys, read.dead_letters)
 
     def report(
-        self, counters: Counters, spine: SpineCounts, dead_letters_path: str
+        self, counters: Counters, spine: SpineCounts, dead_letters_path: str, result=None
     ) -> SourceReport:
         def count(name: str) -> int:
             return counters.get((METRICS_NAMESPACE, name), 0)

@@ -2,12 +2,15 @@
 
 Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
-next unread page. Metrics are grouped in one collector; the read ceiling is a
-limiter shared by the segments running in one process.
+next unread page. Metrics are grouped in one collector; each restriction
+read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
+the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
+read ceiling is a limiter shared by the segments running in one process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -19,9 +22,10 @@ from apache_beam.transforms.core import RestrictionProvider
 
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.progress_log import ProgressLog
-from transforms.dynamodb.rate_limit import shared_limiter
+from transforms.dynamodb.rate_limit import ReadShare, shared_limiter
 from transforms.dynamodb.scan.errors import SegmentReadFailed, UnreadSegment
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
+from transforms.dynamodb.scan.range_end import RangeEnd
 from transforms.dynamodb.scan.request import ScanRequest, SegmentItem
 from transforms.dynamodb.scan.restriction import (
     ScanPagePosition,
@@ -29,12 +33,14 @@ from transforms.dynamodb.scan.restriction import (
     SegmentRestrictionTracker,
     TableRestriction,
 )
+from transforms.dynamodb.scan.segment_figures import SegmentRead
 from transforms.dynamodb.wire import dumps_item
 
 _LOGGER = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "dynamodb"
 UNREAD_SEGMENTS = "unread_segments"
+SEGMENT_READS = "segment_reads"
 
 
 class _ScanRestrictionProvider(RestrictionProvider):
@@ -86,20 +92,11 @@ class _ScanMetrics:
         self.unread = Metrics.counter(METRICS_NAMESPACE, "unread_segments")
         self.response_bytes = Metrics.counter(METRICS_NAMESPACE, "response_bytes")
         self.page_items = Metrics.distribution(METRICS_NAMESPACE, "page_items")
-        self._segment_counters = {}
         self._progress = ProgressLog(_LOGGER, "scan")
 
-    def segment_items(self, segment: int):
-        counter = self._segment_counters.get(segment)
-        if counter is None:
-            counter = Metrics.counter(METRICS_NAMESPACE, segment_counter_name(segment))
-            self._segment_counters[segment] = counter
-        return counter
-
-    def record_page(self, segment: int, page) -> None:
-        count = len(page.items)
+    def record_page(self, page, count: int) -> None:
+        """Counts ``page``, of which ``count`` items are emitted."""
         self.items.inc(count)
-        self.segment_items(segment).inc(count)
         self.pages.inc()
         self.scanned.inc(page.scanned_count)
         self.read_units.inc(round(page.consumed_read_units * 1000))
@@ -112,16 +109,11 @@ class _ScanMetrics:
         self._progress.add(count)
 
 
-def segment_counter_name(segment: int) -> str:
-    """Name of the per-segment item counter."""
-    return f"items_segment_{segment}"
-
-
 @dataclasses.dataclass(frozen=True)
 class _ScanSettings:
     """How the scan DoFn reads; picklable, no credentials.
 
-    ``units_per_second`` is this process's share of the job's read ceiling
+    ``read_share`` is this process's share of the job's read ceiling
     (None: no ceiling); ``scan_id`` lets the segments of one scan that run in
     the same process share one limiter.
     """
@@ -131,7 +123,7 @@ class _ScanSettings:
     with_segments: bool
     checkpoint_every_pages: int | None
     checkpoint_every_seconds: float | None
-    units_per_second: float | None
+    read_share: ReadShare | None
     scan_id: str
     report_unread: bool = False
 
@@ -149,8 +141,8 @@ class _ScanSegmentsFn(beam.DoFn):
         settings = self._settings
         self._client = settings.client_config.create_client()
         self._metrics = _ScanMetrics()
-        if settings.units_per_second:
-            self._limiter = shared_limiter(settings.scan_id, settings.units_per_second)
+        if settings.read_share is not None:
+            self._limiter = shared_limiter(settings.scan_id, settings.read_share)
 
     def teardown(self):
         if self._client is not None:
@@ -172,17 +164,40 @@ class _ScanSegmentsFn(beam.DoFn):
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
+        started = time.monotonic()
+        with self._reading() as limiter:
+            items = yield from self._read(request, tracker, restriction, limiter)
+        yield pvalue.TaggedOutput(
+            SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
+        )
+
+    def _reading(self):
+        """The read-rate limiter while one restriction is read (None: no ceiling)."""
+        if self._limiter is None:
+            return contextlib.nullcontext(None)
+        return self._limiter.reading()
+
+    def _read(self, request: ScanRequest, tracker, restriction, limiter):
+        """Emits the items of ``restriction``'s pages; returns how many."""
         segment = restriction.segment
+        emitted = 0
         reader = ScanPageReader(
             self._client,
             request,
             self._settings.retry_policy,
             self._settings.client_config.endpoint_url,
-            limiter=self._limiter,
+            limiter=limiter,
         )
         start_key = restriction.start_key
         started = time.monotonic()
         pages = 0
+        try:
+            range_end = self._range_end(reader, segment, restriction.end_key)
+        except SegmentReadFailed as error:
+            if not self._settings.report_unread:
+                raise
+            yield from self._give_up(tracker, request, segment, start_key, error)
+            return emitted
         while True:
             try:
                 page = reader.read(segment, start_key)
@@ -190,26 +205,39 @@ class _ScanSegmentsFn(beam.DoFn):
                 if not self._settings.report_unread:
                     raise
                 yield from self._give_up(tracker, request, segment, start_key, error)
-                return
-            position = ScanPagePosition(start_key, page.last_evaluated_key, len(page.items))
-            if not tracker.try_claim(position):
-                return
-            self._metrics.record_page(segment, page)
+                return emitted
+            items, end = page.items, page.last_evaluated_key
+            if range_end is not None and end != range_end.end_key:
+                within = range_end.cut(items)
+                if within is not None:
+                    items, end = items[:within], range_end.end_key
+            if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
+                return emitted
+            self._metrics.record_page(page, len(items))
+            emitted += len(items)
             if self._settings.with_segments:
                 total = request.total_segments
-                for item in page.items:
+                for item in items:
                     yield SegmentItem(segment, total, item)
             else:
-                yield from page.items
-            end = page.last_evaluated_key
-            if end is None or (restriction.end_key is not None and end == restriction.end_key):
-                return
+                yield from items
+            if end is None or (range_end is not None and end == range_end.end_key):
+                return emitted
             start_key = end
             pages += 1
             if self._checkpoint_due(pages, started):
                 self._metrics.checkpoints.inc()
                 tracker.defer_remainder()
-                return
+                return emitted
+
+    def _range_end(self, reader: ScanPageReader, segment: int, end_key) -> RangeEnd | None:
+        """Where a restriction with an ``end_key`` (a retried primary) stops; see
+        :mod:`transforms.dynamodb.scan.range_end`. One single-item request, at ``end_key``."""
+        if end_key is None:
+            return None
+        probe = reader.read(segment, end_key, limit=1)
+        self._metrics.read_units.inc(round(probe.consumed_read_units * 1000))
+        return RangeEnd(end_key, RangeEnd.key_after(probe.items, probe.last_evaluated_key, end_key))
 
     def _give_up(self, tracker, request, segment, start_key, error):
         """Claims the rest of the restriction and reports it as an :class:`UnreadSegment`."""

@@ -37,6 +37,7 @@ import binascii
 import gc
 import json
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,15 +112,47 @@ def _loads(body: bytes) -> Any:
     they set off the collector's full passes over the whole heap, which cost
     several times the parse itself. Parsed JSON holds no reference cycles, so
     the pause frees nothing late. (The same advice as msgpack's for large
-    messages.)
+    messages.) See :func:`_pause_gc` for how pauses of several threads share
+    the process-wide switch.
     """
-    if not gc.isenabled():
-        return json.loads(body)
-    gc.disable()
+    _pause_gc()
     try:
         return json.loads(body)
     finally:
-        gc.enable()
+        _resume_gc()
+
+
+_GC_LOCK = threading.Lock()
+_gc_pauses = 0
+_gc_disabled_here = False
+
+
+def _pause_gc() -> None:
+    """Starts one pause: the first of overlapping pauses disables the collector
+    if it is enabled, and remembers that it did.
+
+    Pauses are counted under a lock, so threads parsing at once keep the
+    collector off until the last of them ends (:func:`_resume_gc`). A
+    collector found disabled is left as it is and never enabled here. (The
+    ``gc`` switch has no owner: a disable by someone else while a pause is
+    running cannot be told apart from the pause's own, and ends with it.)
+    """
+    global _gc_pauses, _gc_disabled_here
+    with _GC_LOCK:
+        _gc_pauses += 1
+        if _gc_pauses == 1 and gc.isenabled():
+            gc.disable()
+            _gc_disabled_here = True
+
+
+def _resume_gc() -> None:
+    """Ends one pause; the last one enables the collector only if a pause disabled it."""
+    global _gc_pauses, _gc_disabled_here
+    with _GC_LOCK:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_disabled_here:
+            _gc_disabled_here = False
+            gc.enable()
 
 
 def _decode_binaries(items: list[Item], body: bytes) -> None:

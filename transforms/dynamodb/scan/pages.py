@@ -111,9 +111,14 @@ class ScanPageReader:
         finally:
             self._limiter.settle(reserved, consumed)
 
-    def read(self, segment: int, start_key: Key | None) -> ScanPage:
-        """The page of ``segment`` that starts after ``start_key``."""
+    def read(self, segment: int, start_key: Key | None, limit: int | None = None) -> ScanPage:
+        """The page of ``segment`` that starts after ``start_key``.
+
+        ``limit`` overrides the request's ``Limit`` (items evaluated) for this page.
+        """
         kwargs: dict[str, Any] = self._request.page_request(segment, start_key)
+        if limit is not None:
+            kwargs["Limit"] = limit
         started = time.monotonic()
         attempt = 0
         throttles = 0

@@ -7,7 +7,6 @@ could not read to its end becomes a dead letter of stage ``scan`` whose
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import apache_beam as beam
@@ -15,6 +14,7 @@ import apache_beam as beam
 from transforms.dead_letters import dead_letter
 from transforms.dynamodb.scan.errors import UnreadSegment
 from transforms.dynamodb.scan.fn import METRICS_NAMESPACE
+from transforms.dynamodb.scan.segment_figures import SegmentSummary, segment_figures
 from transforms.dynamodb.scan.source import ReadFromDynamoDB
 from transforms.dynamodb.source import (
     Check,
@@ -33,8 +33,6 @@ SCAN_STAGE = "scan"
 """Dead-letter stage of a segment not read to its end (``key``: where to resume)."""
 
 UNREAD_SHOWN = 8
-PER_SEGMENT_SHOWN = 32
-_SEGMENT_COUNTER = re.compile(r"items_segment_(\d+)$")
 
 
 def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
@@ -90,7 +88,7 @@ class ScanSource(ReindexSource):
         return SourceRead(items, removals, unread)
 
     def report(
-        self, counters: Counters, spine: SpineCounts, dead_letters_path: str
+        self, counters: Counters, spine: SpineCounts, dead_letters_path: str, result=None
     ) -> SourceReport:
         def count(name: str) -> int:
             return counters.get((METRICS_NAMESPACE, name), 0)
@@ -98,7 +96,7 @@ class ScanSource(ReindexSource):
         request = self.scan_request
         scanned = count("items")
         unread = count("unread_segments")
-        per_segment = _per_segment(counters)
+        segments = segment_figures(result) if result is not None else SegmentSummary()
         head = [
             f"  scanned        {scanned:>10,}  ({count('pages'):,} pages, "
             f"{count('response_bytes') / 1e6:,.1f} MB, "
@@ -111,7 +109,7 @@ class ScanSource(ReindexSource):
             f"  table ItemCount {item_count:>9,}  (DescribeTable; refreshed about "
             "every 6 hours, approximate: "
             f"scanned {scanned - item_count:+,}, not checked)",
-            "  per segment    " + _per_segment_text(per_segment),
+            *_per_segment_lines(segments),
         ]
         checks = [
             Check(
@@ -152,7 +150,7 @@ class ScanSource(ReindexSource):
                 "scanned": scanned,
                 "total_segments": request.total_segments,
                 "segments_read": request.segment_count,
-                "per_segment": per_segment,
+                "segments": segments,
                 "pages": count("pages"),
                 "read_units": count("consumed_read_units_milli") / 1000,
                 "retries": count("retries"),
@@ -166,26 +164,25 @@ class ScanSource(ReindexSource):
         )
 
 
-def _per_segment(counters: Counters) -> dict[int, int]:
-    counts = {}
-    for (namespace, name), value in counters.items():
-        match = _SEGMENT_COUNTER.match(name)
-        if namespace == METRICS_NAMESPACE and match:
-            counts[int(match.group(1))] = value
-    return counts
-
-
-def _per_segment_text(per_segment: dict[int, int]) -> str:
-    counts = [per_segment[s] for s in sorted(per_segment)]
-    if not counts:
-        return "no items"
-    if len(counts) <= PER_SEGMENT_SHOWN:
-        return "  ".join(f"{s}:{per_segment[s]:,}" for s in sorted(per_segment))
-    ordered = sorted(counts)
-    return (
-        f"{len(counts):,} segments with items: min {ordered[0]:,}, "
-        f"median {ordered[len(ordered) // 2]:,}, max {ordered[-1]:,}"
-    )
+def _per_segment_lines(figures: SegmentSummary) -> list[str]:
+    """The per-segment figures: ranges and means, then the largest and slowest segments."""
+    if not figures.segments:
+        return ["  per segment    no items"]
+    mean_items = figures.items_sum / figures.segments
+    mean_seconds = figures.read_ms_sum / figures.segments / 1000
+    lines = [
+        f"  per segment    {figures.segments:,} segments: {figures.items_min:,}-"
+        f"{figures.items_max:,} items (mean {mean_items:,.0f}), read in "
+        f"{figures.read_ms_min / 1000:,.1f}-{figures.read_ms_max / 1000:,.1f} s "
+        f"(mean {mean_seconds:,.1f} s)"
+    ]
+    if figures.largest:
+        largest = "  ".join(f"{s}:{items:,}" for s, items in figures.largest)
+        lines.append(f"  largest        {largest}")
+    if figures.slowest:
+        slowest = "  ".join(f"{s}:{ms / 1000:,.1f} s" for s, ms in figures.slowest)
+        lines.append(f"  slowest        {slowest}")
+    return lines
 
 
 def _unread_letters(path: str) -> list[dict]:

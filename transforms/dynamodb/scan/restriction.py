@@ -13,6 +13,24 @@ end). A checkpoint cuts it after the last claimed page: the residual starts at
 that page's ``LastEvaluatedKey``, so committed pages are never read again.
 A started segment cannot be cut at a fraction: DynamoDB offers no way to split
 a segment's key range.
+
+What a retry may repeat. A runner runs a restriction again when the bundle
+that processed it failed, from its ``start_key``; the failed bundle's output
+is discarded, so its own pages are read again without doubling anything. The
+primary of a checkpoint (``end_key`` set) is a special case: if the table
+changed meanwhile, its pages may come out cut differently and none may end at
+``end_key``. It still stops where its range ends – after the item whose key
+is ``end_key``, or, if that item was deleted, before the first item that now
+follows ``end_key`` (one single-item request finds it;
+:mod:`transforms.dynamodb.scan.range_end`). Only when neither shows in the pages (both
+deleted meanwhile, a ``FilterExpression`` hiding them, a projection without
+the key attributes) does it read on to the segment's end and repeat the
+residual's items. Then: their documents are written again under the same
+key-based ids (upserts, so the index stays exact, each document the item as
+read last); their dead letters are written once (``WriteDeadLetters`` keeps
+one per stage, table and key, and counts the others in
+``dead_letters_repeated``); and counters count them as read again, so
+``scanned == indexed + dead-lettered`` still holds.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ the next unread page. Memory holds one page per running segment.
 
 Items are emitted exactly as DynamoDB returns them (wire format, binary as
 ``bytes``), or as :class:`SegmentItem` with ``with_segments=True`` so that
-later stages can name the segment an item came from.
+later stages can name the segment an item came from. Per-segment figures
+(items and read time, largest and slowest segments) are published in a
+bounded number of metrics (:mod:`transforms.dynamodb.scan.segment_figures`).
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from typing import Any
 import apache_beam as beam
 
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.rate_limit import check_rate_options, job_read_ceiling, process_share
+from transforms.dynamodb.rate_limit import check_rate_options, job_read_ceiling, read_share
 from transforms.dynamodb.scan.fn import (
     METRICS_NAMESPACE,
+    SEGMENT_READS,
     UNREAD_SEGMENTS,
     _ScanSegmentsFn,
     _ScanSettings,
-    segment_counter_name,
 )
 from transforms.dynamodb.scan.pages import RetryPolicy
 from transforms.dynamodb.scan.request import (
@@ -44,6 +46,7 @@ from transforms.dynamodb.scan.request import (
     scan_options,
 )
 from transforms.dynamodb.scan.restriction import validate_segments
+from transforms.dynamodb.scan.segment_figures import SegmentFigures
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item
 from transforms.runner_capabilities import reading_processes, residuals_are_honoured
@@ -60,7 +63,6 @@ __all__ = [
     "reading_processes",
     "residuals_are_honoured",
     "scan_options",
-    "segment_counter_name",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,9 +96,14 @@ class ReadFromDynamoDB(beam.PTransform):
         from the ``ConsumedCapacity`` of each page.
       read_capacity_fraction: or a ceiling as a share of the table's
         provisioned read capacity (not for on-demand tables).
-      reading_processes: how many processes read at once; the ceiling is
-        divided among them. By default taken from the local runner's options,
-        else the number of segments (never above the ceiling, possibly below).
+      reading_processes: how many processes read at once; each gets this
+        share of the ceiling, however many segments it reads. By default
+        taken from the runner where it says (local runners: one process
+        in-process and in multi-threading mode, ``direct_num_workers`` in
+        multi-processing mode; the portable runner's LOOPBACK workers: one);
+        elsewhere each segment being read gets ``ceiling / segments``, which
+        never exceeds the ceiling and reaches it while every segment is read
+        at once (see :mod:`transforms.dynamodb.rate_limit`).
       table_description: skip ``DescribeTable`` at construction by passing it.
     """
 
@@ -195,18 +202,27 @@ class ReadFromDynamoDB(beam.PTransform):
                 "checkpoint residuals; runner-initiated checkpoints still apply"
             )
             every_pages = every_seconds = None
-        units_per_second = None
+        share = None
         if self.max_read_units_per_second:
             processes = self._reading_processes or reading_processes(
                 pbegin.pipeline, request.segment_count
             )
-            units_per_second = process_share(self.max_read_units_per_second, processes)
-            _LOGGER.info(
-                "Read ceiling %.1f units/s, %.1f per reading process (%d processes)",
-                self.max_read_units_per_second,
-                units_per_second,
-                processes,
-            )
+            share = read_share(self.max_read_units_per_second, processes, request.segment_count)
+            if share.per_segment:
+                _LOGGER.info(
+                    "Read ceiling %.1f units/s, %.2f per segment being read (the runner does "
+                    "not say how many processes read at once: pass reading_processes / "
+                    "--reading-processes to share it per process)",
+                    self.max_read_units_per_second,
+                    share.units_per_second,
+                )
+            else:
+                _LOGGER.info(
+                    "Read ceiling %.1f units/s, %.1f per reading process (%d process(es))",
+                    self.max_read_units_per_second,
+                    share.units_per_second,
+                    processes,
+                )
         scan_fn = _ScanSegmentsFn(
             _ScanSettings(
                 self._client_config,
@@ -214,7 +230,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._with_segments,
                 every_pages,
                 every_seconds,
-                units_per_second,
+                share,
                 self._scan_id,
                 self._report_unread,
             )
@@ -222,7 +238,9 @@ class ReadFromDynamoDB(beam.PTransform):
         scans = (
             pbegin
             | "ScanRequest" >> beam.Create([request])
-            | "ScanSegments" >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, main="items")
+            | "ScanSegments"
+            >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, SEGMENT_READS, main="items")
         )
+        _ = scans[SEGMENT_READS] | "SegmentFigures" >> SegmentFigures()
         self.unread_segments = scans[UNREAD_SEGMENTS]
         return scans.items

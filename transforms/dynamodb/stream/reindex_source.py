@@ -146,7 +146,7 @@ class StreamSource(ReindexSource):
         return SourceRead(upserts, reread.gone, no_letters)
 
     def report(
-        self, counters: Counters, spine: SpineCounts, dead_letters_path: str
+        self, counters: Counters, spine: SpineCounts, dead_letters_path: str, result=None
     ) -> SourceReport:
         def count(name: str) -> int:
             return counters.get((METRICS_NAMESPACE, name), 0)

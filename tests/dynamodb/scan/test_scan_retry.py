@@ -1,0 +1,186 @@
+"""A retried primary restriction: it stops where its range ends, and when it cannot
+tell, what it reads again is written once.
+
+The runner's retry is simulated step by step against the local server: a
+segment is read page by page, cut after its third page into a primary
+(``end_key``: that page's ``LastEvaluatedKey``) and a residual; the residual
+is read; the table changes; the primary is read again.
+"""
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+import pytest
+from dataclasses_json import dataclass_json
+
+from tests.reindex_runs import dead_letters, index_rows
+from tests.runners import reindex_counters, run_pipeline
+from tests.tables import seeded_table
+from transforms import DecodeItems, WriteDeadLetters, WriteToIndex
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.fn import _ScanSegmentsFn, _ScanSettings
+from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
+from transforms.dynamodb.scan.request import ScanRequest, SegmentItem
+from transforms.dynamodb.scan.restriction import SegmentRestriction, SegmentRestrictionTracker
+
+SEGMENT, TOTAL, PAGE = 0, 2, 4
+
+
+@dataclass_json
+@dataclass
+class Numbered:
+    id: str
+    n: int
+
+
+def _items():
+    """80 items; every sixth has an ``n`` that does not decode."""
+    return [
+        {"id": {"S": f"r{i:02d}"}, "n": {"S": "x"} if i % 6 == 5 else {"N": str(i)}}
+        for i in range(80)
+    ]
+
+
+@pytest.fixture
+def table(dynamodb_client):
+    return seeded_table(dynamodb_client, "retry", _items())
+
+
+@pytest.fixture
+def config(dynamodb_server):
+    return DynamoDBClientConfig(region_name="us-east-1", endpoint_url=dynamodb_server.endpoint_url)
+
+
+def _request(table, **options):
+    return ScanRequest(table_name=table, total_segments=TOTAL, page_size=PAGE, **options)
+
+
+def _pages(config, request):
+    """Every page of the segment: ``(items, LastEvaluatedKey)``."""
+    client = config.create_client()
+    reader, pages, start = ScanPageReader(client, request), [], None
+    while True:
+        page = reader.read(SEGMENT, start)
+        pages.append((page.items, page.last_evaluated_key))
+        start = page.last_evaluated_key
+        if start is None:
+            return pages
+
+
+def _read(config, request, restriction):
+    """What the scan DoFn emits for ``restriction``, as a runner would run it."""
+    settings = _ScanSettings(
+        client_config=config,
+        retry_policy=RetryPolicy(),
+        with_segments=True,
+        checkpoint_every_pages=None,
+        checkpoint_every_seconds=None,
+        read_share=None,
+        scan_id="retry-test",
+    )
+    fn = _ScanSegmentsFn(settings)
+    fn.setup()
+    try:
+        tracker = SegmentRestrictionTracker(restriction)
+        emitted = list(fn.process(request, tracker=tracker))
+        tracker.check_done()
+    finally:
+        fn.teardown()
+    return [out for out in emitted if isinstance(out, SegmentItem)]
+
+
+def _ids(outputs):
+    return [out.item["id"]["S"] for out in outputs]
+
+
+def _split(config, request):
+    """The primary and residual of a checkpoint after the third page, and the pages."""
+    pages = _pages(config, request)
+    assert len(pages) > 6
+    end_key = pages[2][1]
+    primary = SegmentRestriction(SEGMENT, TOTAL, None, end_key)
+    residual = SegmentRestriction(SEGMENT, TOTAL, end_key, None)
+    return primary, residual, pages
+
+
+def _segment_ids(config, request):
+    return sorted(item["id"]["S"] for items, _ in _pages(config, request) for item in items)
+
+
+def test_retried_primary_stops_at_its_end_item_when_pages_moved(dynamodb_client, table, config):
+    request = _request(table)
+    primary, residual, pages = _split(config, request)
+    after = _ids(_read(config, request, residual))
+    first = pages[0][0][0]["id"]
+    dynamodb_client.delete_item(TableName=table, Key={"id": first})  # every later page shifts
+    again = _ids(_read(config, request, primary))
+    assert not set(again) & set(after), "the retried primary read the residual's items"
+    assert sorted(again + after) == _segment_ids(config, request)
+
+
+def test_retried_primary_whose_end_item_was_deleted_stops_before_the_next_one(
+    dynamodb_client, table, config
+):
+    request = _request(table)
+    primary, residual, _ = _split(config, request)
+    after = _ids(_read(config, request, residual))
+    dynamodb_client.delete_item(TableName=table, Key=primary.end_key)
+    again = _ids(_read(config, request, primary))
+    assert not set(again) & set(after), "the retried primary read the residual's items"
+    assert sorted(again + after) == _segment_ids(config, request)
+
+
+def test_a_primary_that_reads_on_keeps_the_index_exact_and_writes_each_dead_letter_once(
+    dynamodb_client, table, config, tmp_path
+):
+    """Pages moved, and a filter hides the end item and the one after it when the
+    primary runs again: it cannot tell where its range ended and reads the
+    residual's pages too."""
+    request = _request(
+        table,
+        filter_expression="attribute_not_exists(#hidden)",
+        expression_attribute_names={"#hidden": "hidden"},
+    )
+    primary, residual, pages = _split(config, request)
+    after = _read(config, request, residual)
+    following = after[0].item["id"]
+    dynamodb_client.delete_item(TableName=table, Key={"id": pages[0][0][0]["id"]})
+    for key in (primary.end_key, {"id": following}):
+        dynamodb_client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #hidden = :t",
+            ExpressionAttributeNames={"#hidden": "hidden"},
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+    again = _read(config, request, primary)
+    repeated = set(_ids(again)) & set(_ids(after))
+    assert repeated, "the primary was expected to read on into the residual's items"
+    visible = {item["id"]["S"]: item for items, _ in _pages(config, request) for item in items}
+    read = {out.item["id"]["S"] for out in again + after}
+    path = tmp_path / "index.db"
+
+    def build(p):
+        decoded = (
+            p
+            | beam.Create(again + after)
+            | DecodeItems(
+                Numbered, key_attributes=("id",), items_carry_segment=True, with_keys=True
+            )
+        )
+        written = decoded.records | WriteToIndex(f"sqlite:///{path}", key_attributes=("id",))
+        _ = (
+            (decoded.dead_letters, written.dead_letters)
+            | beam.Flatten()
+            | WriteDeadLetters(str(tmp_path / "dead"))
+        )
+
+    result = run_pipeline(build)
+    good = {i for i in read if "N" in _items()[int(i[1:])]["n"]}
+    bad = sorted(read - good)
+    assert set(index_rows(path)) == good
+    assert sorted(dl["key"]["id"]["S"] for dl in dead_letters(tmp_path / "dead")) == bad
+    doubled = [i for i in repeated if i in bad]
+    assert doubled, "no undecodable item was read twice"
+    assert reindex_counters(result)["dead_letters_repeated"] == len(doubled)
+    assert set(visible) <= read

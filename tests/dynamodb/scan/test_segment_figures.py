@@ -1,0 +1,92 @@
+"""Per-segment figures in a bounded number of metrics, whatever the segment count.
+
+A counter per segment would make a million metrics for a million segments;
+the scan publishes two distributions and the largest and slowest few
+segments instead, summed per segment across checkpoints.
+"""
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tests.tables import seeded_table
+from transforms import ReadFromDynamoDB
+from transforms.dynamodb.scan.reindex_source import _per_segment_lines
+from transforms.dynamodb.scan.segment_figures import SHOWN, SegmentSummary, segment_figures
+
+
+@pytest.fixture(scope="module")
+def table_300(dynamodb_client):
+    items = [{"id": {"S": f"s{i:03d}"}, "v": {"N": str(i)}} for i in range(300)]
+    return seeded_table(dynamodb_client, "figures", items)
+
+
+def _true_counts(client, table, total):
+    counts = {}
+    for segment in range(total):
+        pages = client.get_paginator("scan").paginate(
+            TableName=table, Segment=segment, TotalSegments=total
+        )
+        counts[segment] = sum(page["Count"] for page in pages)
+    return counts
+
+
+def _scan(server, table, **read):
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    _ = pipeline | ReadFromDynamoDB(
+        table, endpoint_url=server.endpoint_url, region_name="us-east-1", **read
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result
+
+
+@pytest.mark.parametrize(
+    "total, read",
+    [(64, {}), (4, {"page_size": 5, "checkpoint_every_pages": 1})],
+    ids=["64 segments", "checkpointed after every page"],
+)
+def test_figures_are_bounded_and_exact_per_segment(
+    dynamodb_server, dynamodb_client, table_300, total, read
+):
+    result = _scan(dynamodb_server, table_300, total_segments=total, **read)
+    metrics = result.metrics().query(MetricsFilter().with_namespace("dynamodb"))
+    names = sorted(c.key.metric.name for c in metrics["counters"])
+    per_segment = [name for name in names if "segment_" in name and name != "unread_segments"]
+    assert len(per_segment) <= 2 * SHOWN, per_segment
+    counts = _true_counts(dynamodb_client, table_300, total)
+    figures = segment_figures(result)
+    assert figures.segments == total
+    assert figures.items_sum == 300
+    assert (figures.items_min, figures.items_max) == (min(counts.values()), max(counts.values()))
+    expected = sorted(counts.values(), reverse=True)[:SHOWN]
+    assert [items for _, items in figures.largest] == expected
+    assert all(counts[segment] == items for segment, items in figures.largest)
+    assert 0 < len(figures.slowest) <= SHOWN
+    assert figures.read_ms_max >= figures.slowest[0][1] >= figures.slowest[-1][1]
+
+
+def _summary(figures):
+    """The scan's lines of a run with these per-segment ``figures``."""
+    text = "\n".join(_per_segment_lines(figures))
+    return text
+
+
+def test_summary_shows_ranges_and_the_largest_and_slowest_segments():
+    figures = SegmentSummary(
+        segments=1000,
+        items_min=80,
+        items_max=130,
+        items_sum=100_000,
+        read_ms_min=400,
+        read_ms_max=4100,
+        read_ms_sum=1_200_000,
+        largest=((3, 130), (7, 129)),
+        slowest=((7, 4100), (3, 3900)),
+    )
+    text = _summary(figures)
+    assert "per segment    1,000 segments: 80-130 items (mean 100), read in 0.4-4.1 s" in text
+    assert "largest        3:130  7:129" in text
+    assert "slowest        7:4.1 s  3:3.9 s" in text
+    assert len(text.splitlines()) == 3

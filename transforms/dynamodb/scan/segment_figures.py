@@ -1,0 +1,150 @@
+"""Per-segment figures of a scan in a bounded number of metrics.
+
+A Beam counter per segment would make as many metrics as segments – up to a
+million – more than runners accept or show. Instead the scan DoFn emits one
+:class:`SegmentRead` per restriction it reads (a segment is one restriction,
+or several when checkpointed), and :class:`SegmentFigures` sums them per
+segment and publishes, in namespace ``dynamodb``:
+
+* Distributions ``segment_items`` and ``segment_read_ms``: count, sum, min
+  and max over the segments read (items, and milliseconds spent reading
+  them, throttling and rate-limit waits included);
+* the ``shown`` largest and slowest segments, as counters
+  ``largest_segment_<segment>`` (items) and ``slowest_segment_<segment>``
+  (milliseconds): ``2 * shown`` counters whatever the segment count.
+
+:func:`segment_figures` reads them back from a pipeline result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+
+__all__ = ["SHOWN", "SegmentFigures", "SegmentRead", "SegmentSummary", "segment_figures"]
+
+NAMESPACE = "dynamodb"
+SHOWN = 5
+_LARGEST = "largest_segment_"
+_SLOWEST = "slowest_segment_"
+_TOP_COUNTER = re.compile(rf"({_LARGEST}|{_SLOWEST})(\d+)$")
+
+
+class SegmentRead(NamedTuple):
+    """What one restriction of ``segment`` read: ``items``, in ``seconds``."""
+
+    segment: int
+    items: int
+    seconds: float
+
+
+def _add(reads: Iterable[tuple[int, float]]) -> tuple[int, float]:
+    items = seconds = 0
+    for more_items, more_seconds in reads:
+        items += more_items
+        seconds += more_seconds
+    return items, seconds
+
+
+class _Distributions(beam.DoFn):
+    def setup(self) -> None:
+        self._items = Metrics.distribution(NAMESPACE, "segment_items")
+        self._read_ms = Metrics.distribution(NAMESPACE, "segment_read_ms")
+
+    def process(self, segment_total: tuple[int, tuple[int, float]]) -> Iterator[None]:
+        _, (items, seconds) = segment_total
+        self._items.update(items)
+        self._read_ms.update(round(seconds * 1000))
+        return iter(())
+
+
+def _publish_top(top: list[tuple[int, tuple[int, float]]], prefix: str) -> Iterator[None]:
+    for segment, (items, seconds) in top:
+        value = items if prefix == _LARGEST else round(seconds * 1000)
+        Metrics.counter(NAMESPACE, f"{prefix}{segment}").inc(value)
+    return iter(())
+
+
+class SegmentFigures(beam.PTransform):
+    """Publishes the figures of a PCollection of :class:`SegmentRead` (see the module)."""
+
+    def __init__(self, shown: int = SHOWN):
+        super().__init__()
+        self._shown = shown
+
+    def expand(self, reads: beam.PCollection) -> beam.pvalue.PDone:
+        per_segment = (
+            reads
+            | "BySegment" >> beam.Map(lambda read: (read.segment, (read.items, read.seconds)))
+            | "SumPerSegment" >> beam.CombinePerKey(_add)
+        )
+        _ = per_segment | "Distributions" >> beam.ParDo(_Distributions())
+        _ = (
+            per_segment
+            | "Largest" >> beam.combiners.Top.Of(self._shown, key=lambda kv: kv[1][0])
+            | "PublishLargest" >> beam.FlatMap(_publish_top, _LARGEST)
+        )
+        _ = (
+            per_segment
+            | "Slowest" >> beam.combiners.Top.Of(self._shown, key=lambda kv: kv[1][1])
+            | "PublishSlowest" >> beam.FlatMap(_publish_top, _SLOWEST)
+        )
+        return beam.pvalue.PDone(reads.pipeline)
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentSummary:
+    """The published figures: segments counted, item and read-time ranges, the top lists."""
+
+    segments: int = 0
+    items_min: int = 0
+    items_max: int = 0
+    items_sum: int = 0
+    read_ms_min: int = 0
+    read_ms_max: int = 0
+    read_ms_sum: int = 0
+    largest: tuple[tuple[int, int], ...] = ()
+    """``(segment, items)``, largest first."""
+    slowest: tuple[tuple[int, int], ...] = ()
+    """``(segment, milliseconds)``, slowest first."""
+
+
+def _committed(result):
+    return result.committed if result.committed is not None else result.attempted
+
+
+def segment_figures(result) -> SegmentSummary:
+    """The figures :class:`SegmentFigures` published in a finished pipeline's metrics."""
+    metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    distributions = {}
+    for found in metrics["distributions"]:
+        value = _committed(found)
+        if value is not None and value.count:
+            distributions[found.key.metric.name] = value
+    top: dict[str, dict[int, int]] = {_LARGEST: {}, _SLOWEST: {}}
+    for found in metrics["counters"]:
+        match = _TOP_COUNTER.match(found.key.metric.name)
+        if match:
+            table = top[match.group(1)]
+            segment = int(match.group(2))
+            table[segment] = table.get(segment, 0) + (_committed(found) or 0)
+    items, read_ms = distributions.get("segment_items"), distributions.get("segment_read_ms")
+    if items is None:
+        return SegmentSummary()
+    return SegmentSummary(
+        segments=items.count,
+        items_min=items.min,
+        items_max=items.max,
+        items_sum=items.sum,
+        read_ms_min=read_ms.min if read_ms else 0,
+        read_ms_max=read_ms.max if read_ms else 0,
+        read_ms_sum=read_ms.sum if read_ms else 0,
+        largest=tuple(sorted(top[_LARGEST].items(), key=lambda kv: (-kv[1], kv[0]))),
+        slowest=tuple(sorted(top[_SLOWEST].items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
