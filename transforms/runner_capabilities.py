@@ -1,49 +1,193 @@
-"""What the runner of a pipeline does with a scan, as far as the scan must know.
+"""What the runner of a pipeline does with the parts of the Beam model the project relies on.
 
-Beam 2.77's local runner in multi-worker mode drops the residuals of
-self-checkpoints, and how many processes read at once decides each one's share
-of the read ceiling. Both are read from the pipeline's runner and options.
+Beam lets a runner skip parts of the model, and runners do. The sources and
+sinks read :func:`runner_capabilities` when the graph is built and take a
+shape that is correct on that runner:
+
+* **initial splitting** (``RestrictionProvider.split`` on the initial
+  restriction): not relied on. The sources create one element per segment or
+  data file, so every runner reads them in parallel.
+* **residuals** of self-checkpoints (``defer_remainder``): the sources
+  self-checkpoint only where residuals are known to be kept; elsewhere each
+  segment (data file) is read in one go. Runner-initiated splits still apply.
+* **redistribution** by ``Reshuffle``: where it does nothing, the sources make
+  one ``Create`` per element (or small group) instead, since such a runner
+  runs each ``Create`` as its own partition.
+* **tagged outputs**, **outputs of finish_bundle**, **side inputs computed
+  once**, **every branch run**, **metrics**: where one is missing, the
+  transforms use single-output steps, group before writing, avoid side inputs
+  and count in the pipeline (see :mod:`transforms.tagged_outputs`,
+  :mod:`transforms.group_batches`, :mod:`transforms.tally`).
+
+Known runners: the local DirectRunner engines (``FnApiRunner``; residuals are
+dropped in multi-worker mode, measured with Beam 2.77), the portable job API
+(Flink, Spark job servers, ``embed``), Dataflow and Flink, and Beam's
+``DaskRunner`` (Beam 2.77, measured on a dask.distributed cluster): it calls no
+initial split, drops residuals, never finalizes bundles, reports no metrics,
+runs ``Reshuffle`` as a no-op and up to 128 ``Create`` elements as one
+partition, hands every output of a multi-output ``ParDo`` to each consumer,
+drops what ``finish_bundle`` emits, computes a side input again (with all its
+upstream steps) in each task that reads it, and runs only the branch that
+ends in the last step applied. On the Dask runner a segment is therefore read
+start to end by one task: a task that fails is run again from the segment's
+start (documents written twice are upserts), and a segment reported unread is
+resumed with ``--resume-from`` as anywhere else; progress inside a segment is
+not kept.
+
+A runner the project does not know is taken to follow the Beam model except
+for residuals: the sources do not self-checkpoint unless a runner is known to
+keep residuals, since a dropped residual is data silently lost.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PortableOptions
 
-__all__ = ["reading_processes", "residuals_are_honoured"]
+__all__ = [
+    "RunnerCapabilities",
+    "reading_processes",
+    "residuals_are_honoured",
+    "runner_capabilities",
+]
 
-# Runners whose local, multi-worker bundle manager drops self-checkpoint
-# residuals (measured with Beam 2.77): the scan must not defer work there.
+_LOGGER = logging.getLogger(__name__)
+
+# The local runner's engines: in multi-worker mode their bundle manager drops
+# self-checkpoint residuals (measured with Beam 2.77).
 _LOCAL_RUNNERS = {"DirectRunner", "SwitchingDirectRunner", "FnApiRunner", "TestDirectRunner"}
+# Runners known to keep residuals whatever their worker count.
+_RESIDUAL_RUNNERS = {"DataflowRunner", "TestDataflowRunner", "FlinkRunner"}
+DASK_RUNNER = "DaskRunner"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerCapabilities:
+    """What a runner does, for the parts of the Beam model the project relies on.
+
+    Each field is True where the runner follows the model: ``initial_splitting``
+    (calls ``split`` on initial restrictions), ``residuals`` (runs the residual
+    of a self-checkpoint), ``bundle_finalization`` (calls registered
+    finalizers), ``metrics`` (reports them in the result),
+    ``redistributes`` (``Reshuffle`` spreads elements over workers),
+    ``tagged_outputs`` (each output of a multi-output ``ParDo`` reaches only its
+    consumers), ``finish_bundle_outputs`` (keeps what ``finish_bundle``
+    emits), ``side_inputs_computed_once`` (a side input is computed once, not
+    again in each task reading it) and ``all_branches`` (runs every branch of
+    the graph, not only the one ending in the last step applied).
+    """
+
+    runner: str
+    known: bool = True
+    initial_splitting: bool = True
+    residuals: bool = True
+    bundle_finalization: bool = True
+    metrics: bool = True
+    redistributes: bool = True
+    tagged_outputs: bool = True
+    finish_bundle_outputs: bool = True
+    side_inputs_computed_once: bool = True
+    all_branches: bool = True
+
+    @property
+    def follows_the_model(self) -> bool:
+        """True if the graph needs no accommodation besides avoiding self-checkpoints."""
+        return (
+            self.redistributes
+            and self.tagged_outputs
+            and self.finish_bundle_outputs
+            and self.side_inputs_computed_once
+            and self.all_branches
+            and self.metrics
+        )
+
+
+def _runner_name(runner: object) -> str:
+    """The first known runner class in the runner's class hierarchy, else its own name."""
+    known = _LOCAL_RUNNERS | _RESIDUAL_RUNNERS | {DASK_RUNNER, "PortableRunner"}
+    for cls in type(runner).__mro__:
+        if cls.__name__ in known:
+            return cls.__name__
+    return type(runner).__name__
+
+
+def _embedded(options) -> bool:
+    return options.view_as(PortableOptions).job_endpoint == "embed"
+
+
+def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
+    """The capabilities of ``pipeline``'s runner with its options (see the module docstring)."""
+    options = pipeline.options
+    name = _runner_name(pipeline.runner)
+    workers = options.view_as(DirectOptions).direct_num_workers
+    if name == DASK_RUNNER:
+        return RunnerCapabilities(
+            name,
+            initial_splitting=False,
+            residuals=False,
+            bundle_finalization=False,
+            metrics=False,
+            redistributes=False,
+            tagged_outputs=False,
+            finish_bundle_outputs=False,
+            side_inputs_computed_once=False,
+            all_branches=False,
+        )
+    if name in _LOCAL_RUNNERS:
+        return RunnerCapabilities(name, residuals=workers == 1)
+    if name == "PortableRunner":
+        return RunnerCapabilities(name, residuals=not _embedded(options) or workers == 1)
+    if name in _RESIDUAL_RUNNERS:
+        return RunnerCapabilities(name)
+    return RunnerCapabilities(name, known=False, residuals=False)
 
 
 def residuals_are_honoured(pipeline: beam.Pipeline) -> bool:
-    """False where the runner is known to drop self-checkpoint residuals."""
-    options = pipeline.options
-    workers = options.view_as(DirectOptions).direct_num_workers
-    runner = type(pipeline.runner).__name__
-    if runner in _LOCAL_RUNNERS:
-        return workers == 1
-    if runner == "PortableRunner":
-        return options.view_as(PortableOptions).job_endpoint != "embed" or workers == 1
-    return True
+    """True only where the runner is known to run the residuals of self-checkpoints."""
+    return runner_capabilities(pipeline).residuals
 
 
 def reading_processes(pipeline: beam.Pipeline, segment_count: int) -> int:
     """How many processes may read at once, for dividing the read ceiling.
 
-    Local runners say it in their options; elsewhere no more processes than
-    segments can read at once.
+    Local runners say it in their options; on the Dask runner it is the
+    number of dask workers (processes) when a scheduler is named
+    (``--dask_client_address`` or ``--dask_scheduler_file``) and answers;
+    elsewhere no more processes than segments can read at once.
     """
     options = pipeline.options
-    runner = type(pipeline.runner).__name__
-    workers = options.view_as(DirectOptions).direct_num_workers
-    local = runner in _LOCAL_RUNNERS or (
-        runner == "PortableRunner" and options.view_as(PortableOptions).job_endpoint == "embed"
-    )
-    if local:
+    name = _runner_name(pipeline.runner)
+    if name in _LOCAL_RUNNERS or (name == "PortableRunner" and _embedded(options)):
+        workers = options.view_as(DirectOptions).direct_num_workers
         workers = workers if workers else os.cpu_count() or 1
         return max(1, min(workers, segment_count))
+    if name == DASK_RUNNER:
+        workers = dask_worker_count(options)
+        if workers:
+            return max(1, min(workers, segment_count))
     return max(1, segment_count)
+
+
+def dask_worker_count(options) -> int | None:
+    """Workers of the dask scheduler the options name; None if none is named or answers."""
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+    from distributed import Client
+
+    dask = options.view_as(DaskOptions)
+    if not (dask.address or dask.scheduler_file):
+        return None
+    try:
+        with Client(
+            address=dask.address,
+            scheduler_file=dask.scheduler_file,
+            timeout=dask.timeout if isinstance(dask.timeout, int) else 10,
+            set_as_default=False,
+        ) as client:
+            return len(client.nthreads())
+    except Exception as error:  # the job itself will report an unreachable scheduler
+        _LOGGER.warning("cannot ask the dask scheduler for its workers: %s", error)
+        return None

@@ -1,6 +1,8 @@
-"""The splittable DoFn of the scan: one segment restriction, page after page.
+"""The splittable DoFn of the scan: one segment, page after page.
 
-Each page is fetched, claimed through the tracker with its
+The element is a :class:`~transforms.scan_request.SegmentScan` and its
+initial restriction the whole segment (from its start key), which no runner
+needs to split. Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
 next unread page. Metrics are grouped in one collector; the read ceiling is a
 limiter shared by the segments running in one process.
@@ -13,7 +15,6 @@ import logging
 import time
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 
@@ -22,13 +23,14 @@ from transforms.progress_log import ProgressLog
 from transforms.rate_limit import shared_limiter
 from transforms.scan_errors import SegmentReadFailed, UnreadSegment
 from transforms.scan_pages import RetryPolicy, ScanPageReader
-from transforms.scan_request import ScanRequest, SegmentItem
+from transforms.scan_request import SegmentItem, SegmentScan
 from transforms.scan_restriction import (
     ScanPagePosition,
     ScanRestrictionCoder,
+    SegmentRestriction,
     SegmentRestrictionTracker,
-    TableRestriction,
 )
+from transforms.tagged_outputs import TaggedOutputsDoFn
 from transforms.wire import dumps_item
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,34 +40,32 @@ UNREAD_SEGMENTS = "unread_segments"
 
 
 class _ScanRestrictionProvider(RestrictionProvider):
-    """Restrictions of a :class:`ScanRequest`: one per segment."""
+    """The restriction of a :class:`SegmentScan`: its segment, from its start key."""
 
-    def initial_restriction(self, request: ScanRequest) -> TableRestriction:
-        return TableRestriction(
-            request.total_segments, request.segments, request.estimated_items_per_segment
+    def initial_restriction(self, scan: SegmentScan) -> SegmentRestriction:
+        request = scan.request
+        return SegmentRestriction(
+            scan.segment,
+            request.total_segments,
+            start_key=scan.start_key,
+            estimated_items=request.estimated_items_per_segment,
         )
 
     def create_tracker(self, restriction) -> SegmentRestrictionTracker:
         return SegmentRestrictionTracker(restriction)
 
-    def split(self, request: ScanRequest, restriction):
-        if isinstance(restriction, TableRestriction):
-            for part in restriction.split():
-                start_key = request.start_key(part.segment)
-                yield part if start_key is None else part.with_keys(start_key, None)
-        else:
-            yield restriction
+    def split(self, scan: SegmentScan, restriction):
+        yield restriction
 
     def restriction_coder(self):
         return ScanRestrictionCoder()
 
-    def restriction_size(self, request: ScanRequest, restriction) -> float:
+    def restriction_size(self, scan: SegmentScan, restriction) -> float:
         """Estimated bytes left; pure and thread safe."""
-        per_segment = max(request.estimated_bytes_per_segment, 1.0)
-        if isinstance(restriction, TableRestriction):
-            return per_segment * len(restriction.segments)
+        request = scan.request
         if restriction.empty:
             return 0.0
+        per_segment = max(request.estimated_bytes_per_segment, 1.0)
         average_item = (
             request.estimated_bytes / request.estimated_items if request.estimated_items else 0.0
         )
@@ -136,7 +136,7 @@ class _ScanSettings:
     report_unread: bool = False
 
 
-class _ScanSegmentsFn(beam.DoFn):
+class _ScanSegmentsFn(TaggedOutputsDoFn):
     """Reads the pages of one segment restriction; see the module docstring."""
 
     def __init__(self, settings: _ScanSettings):
@@ -166,9 +166,10 @@ class _ScanSegmentsFn(beam.DoFn):
 
     def process(
         self,
-        request: ScanRequest,
+        scan: SegmentScan,
         tracker=beam.DoFn.RestrictionParam(_ScanRestrictionProvider()),
     ):
+        request = scan.request
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
@@ -225,7 +226,7 @@ class _ScanSegmentsFn(beam.DoFn):
             cause,
         )
         self._metrics.unread.inc()
-        yield pvalue.TaggedOutput(
+        yield self.tagged(
             UNREAD_SEGMENTS,
             UnreadSegment(segment, request.total_segments, start_key, f"{cause}"),
         )

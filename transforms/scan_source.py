@@ -5,12 +5,18 @@ Example::
     items = p | ReadFromDynamoDB(table_name="works", total_segments=8,
                                  region_name="eu-west-1")
 
-The initial restriction covers the chosen segments of the table and is split
-into one restriction per segment. Inside a segment the DoFn reads page after
-page (``ExclusiveStartKey = LastEvaluatedKey``), claims each page through the
+Each chosen segment is one element (a :class:`SegmentScan`), spread over the
+workers (:class:`~transforms.distribute.Distribute`: ``Create`` and
+``Reshuffle``, the shape of Beam Java's ``DynamoDBIO``), and read by a
+splittable DoFn whose initial restriction is that segment's page range. The
+parallelism and the correctness come from the elements, so runners that never
+split an initial restriction (Beam's Dask runner) read the segments in
+parallel too. Inside a segment the DoFn reads page after page
+(``ExclusiveStartKey = LastEvaluatedKey``), claims each page through the
 tracker and only then emits its items, so a checkpoint – the runner's
-``try_split(0)`` or a self-checkpoint every N pages or T seconds – resumes at
-the next unread page. Memory holds one page per running segment.
+``try_split(0)`` or a self-checkpoint every N pages or T seconds, where the
+runner is known to keep residuals – resumes at the next unread page. Memory
+holds one page per running segment.
 
 Items are emitted exactly as DynamoDB returns them (wire format, binary as
 ``bytes``), or as :class:`SegmentItem` with ``with_segments=True`` so that
@@ -27,9 +33,14 @@ from typing import Any
 
 import apache_beam as beam
 
+from transforms.distribute import Distribute
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.rate_limit import check_rate_options, job_read_ceiling, process_share
-from transforms.runner_capabilities import reading_processes, residuals_are_honoured
+from transforms.runner_capabilities import (
+    reading_processes,
+    residuals_are_honoured,
+    runner_capabilities,
+)
 from transforms.scan_fn import (
     METRICS_NAMESPACE,
     UNREAD_SEGMENTS,
@@ -38,9 +49,16 @@ from transforms.scan_fn import (
     segment_counter_name,
 )
 from transforms.scan_pages import RetryPolicy
-from transforms.scan_request import ScanRequest, SegmentItem, build_scan_request, scan_options
+from transforms.scan_request import (
+    ScanRequest,
+    SegmentItem,
+    SegmentScan,
+    build_scan_request,
+    scan_options,
+)
 from transforms.scan_restriction import validate_segments
 from transforms.table_description import TableDescription, describe_table
+from transforms.tagged_outputs import par_do_with_outputs
 from transforms.wire import dumps_item
 
 __all__ = [
@@ -48,6 +66,7 @@ __all__ = [
     "UNREAD_SEGMENTS",
     "ReadFromDynamoDB",
     "SegmentItem",
+    "SegmentScan",
     "build_scan_request",
     "check_rate_options",
     "describe_table",
@@ -75,7 +94,8 @@ class ReadFromDynamoDB(beam.PTransform):
       consistent_read, index_name, projection, filter_expression,
       expression_attribute_names, expression_attribute_values: Scan options.
       checkpoint_every_pages, checkpoint_every_seconds: self-checkpoint
-        interval; ignored (with a warning) on runners that drop residuals.
+        interval; ignored (with a warning) unless the runner is known to keep
+        residuals (see :mod:`transforms.runner_capabilities`).
       with_segments: emit :class:`SegmentItem` instead of bare items.
       start_keys: ``{segment: ExclusiveStartKey}`` for segments that resume
         where an earlier scan stopped (see ``report_unread_segments``).
@@ -90,8 +110,9 @@ class ReadFromDynamoDB(beam.PTransform):
       read_capacity_fraction: or a ceiling as a share of the table's
         provisioned read capacity (not for on-demand tables).
       reading_processes: how many processes read at once; the ceiling is
-        divided among them. By default taken from the local runner's options,
-        else the number of segments (never above the ceiling, possibly below).
+        divided among them. By default taken from the local runner's options
+        or the Dask scheduler's workers, else the number of segments (never
+        above the ceiling, possibly below).
       table_description: skip ``DescribeTable`` at construction by passing it.
     """
 
@@ -183,11 +204,14 @@ class ReadFromDynamoDB(beam.PTransform):
 
     def expand(self, pbegin):
         request = self.scan_request
+        capabilities = runner_capabilities(pbegin.pipeline)
         every_pages, every_seconds = self._checkpoint_every_pages, self._checkpoint_every_seconds
-        if (every_pages or every_seconds) and not residuals_are_honoured(pbegin.pipeline):
+        if (every_pages or every_seconds) and not capabilities.residuals:
             _LOGGER.warning(
-                "Self-checkpoints are off: this runner's multi-worker mode drops "
-                "checkpoint residuals; runner-initiated checkpoints still apply"
+                "Self-checkpoints are off: %s is not known to keep checkpoint residuals "
+                "(with these options); each segment is read in one go, and "
+                "runner-initiated checkpoints still apply",
+                capabilities.runner,
             )
             every_pages = every_seconds = None
         units_per_second = None
@@ -214,10 +238,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._report_unread,
             )
         )
-        scans = (
-            pbegin
-            | "ScanRequest" >> beam.Create([request])
-            | "ScanSegments" >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, main="items")
-        )
+        segments = pbegin | "Segments" >> Distribute(request.segment_scans())
+        scans = par_do_with_outputs(segments, "ScanSegments", scan_fn, "items", UNREAD_SEGMENTS)
         self.unread_segments = scans[UNREAD_SEGMENTS]
-        return scans.items
+        return scans["items"]
