@@ -17,7 +17,10 @@ Files: ``WriteDeadLetters(PATH)`` writes ``PATH/dead-letters-SSSSS-of-NNNNN.json
 one JSON object per line, through Beam's ``FileSystems`` (local paths, ``gs://``,
 ``s3://``). At least one file is written even with no dead letters, so "none"
 can be told from "not written". Files of an earlier run that this run did not
-write again are removed, so the folder holds exactly this run's dead letters::
+write again are removed, so the folder holds exactly this run's dead letters.
+On a runner that computes side inputs again in each task or drops what
+``finish_bundle`` emits (Beam's Dask runner), where Beam's file sinks lose or
+repeat work, one file is written through a ``GroupByKey`` instead::
 
     decoded.dead_letters | WriteDeadLetters("out/dead-letters")
     for dl in read_dead_letters("out/dead-letters"):   # a file, folder or glob
@@ -31,6 +34,7 @@ import json
 import logging
 import os
 import posixpath
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -41,6 +45,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.metrics import Metrics
 
+from transforms.runner_capabilities import runner_capabilities
 from transforms.wire import item_from_json, item_to_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -305,6 +310,20 @@ def _remove_stale_files(written: list[str], folder: str) -> Iterator[str]:
     yield from sorted(written)
 
 
+def _write_file(group: tuple[int, Any], path: str) -> str:
+    """Writes the lines of one group (``None`` marks a file that must exist) to ``path``."""
+    lines = [line for line in group[1] if line is not None]
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    out = FileSystems.create(temporary)
+    try:
+        for line in lines:
+            out.write(line.encode("utf-8") + b"\n")
+    finally:
+        out.close()
+    FileSystems.rename([temporary], [path])
+    return path
+
+
 class WriteDeadLetters(beam.PTransform):
     """Writes dead-letter dicts as JSON lines to ``PATH/dead-letters-SSSSS-of-NNNNN.jsonl``.
 
@@ -313,7 +332,8 @@ class WriteDeadLetters(beam.PTransform):
     ``num_shards=0`` lets the runner choose. Counts every dead letter in the
     Beam counters ``reindex/dead_letters`` and ``reindex/dead_letters_<stage>``.
     Returns the PCollection of the file names written (at least one, empty
-    when there are no dead letters).
+    when there are no dead letters). Where Beam's file sinks are not reliable
+    (see the module docstring), one file is written whatever ``num_shards``.
     """
 
     def __init__(self, path: str, *, num_shards: int = 0):
@@ -330,6 +350,9 @@ class WriteDeadLetters(beam.PTransform):
         self._num_shards = num_shards
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        capabilities = runner_capabilities(dead_letters.pipeline)
+        if not (capabilities.side_inputs_computed_once and capabilities.finish_bundle_outputs):
+            return self._write_one_file(dead_letters)
         if self._single_file:
             return (
                 dead_letters
@@ -351,6 +374,27 @@ class WriteDeadLetters(beam.PTransform):
             written
             | "AllWritten" >> beam.combiners.ToList()
             | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)
+        )
+
+    def _write_one_file(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        """Every line into one file, through a ``GroupByKey``: no side input, no finish_bundle."""
+        path = self._folder if self._single_file else f"{self._prefix}-00000-of-00001{FILE_SUFFIX}"
+        lines = (
+            dead_letters
+            | "Encode" >> beam.ParDo(_CountAndEncode())
+            | "ToTheFile" >> beam.Map(lambda line: (0, line))
+        )
+        always = dead_letters.pipeline | "EvenWithout" >> beam.Create([(0, None)])
+        written = (
+            (lines, always)
+            | "Together" >> beam.Flatten()
+            | "ByFile" >> beam.GroupByKey()
+            | "Write" >> beam.Map(_write_file, path)
+        )
+        if self._single_file:
+            return written
+        return written | "RemoveStale" >> beam.FlatMap(
+            lambda path, folder: _remove_stale_files([path], folder), self._folder
         )
 
 
