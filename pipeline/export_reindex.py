@@ -30,12 +30,15 @@ from pipeline.reindex import (
     index_records,
     load_model,
 )
+from pipeline.run_counts import EXPORT_COUNTERS, needs_tally, run_totals, tally_path
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode import DecodeItems
 from transforms.delete_index import DeleteFromIndex
 from transforms.export_manifest import ExportManifest, ExportManifestError, read_export_manifest
 from transforms.export_source import ReadFromDynamoDBExport, first_record_keys
 from transforms.model_attributes import fields_for_attributes
+from transforms.runner_capabilities import runner_capabilities
+from transforms.tally import EndBranches, Tally
 
 __all__ = [
     "ExportReindexOutputs",
@@ -60,10 +63,13 @@ _SCAN_ONLY_OPTIONS = {
 
 
 class ExportReindexOutputs(NamedTuple):
+    """What :func:`build_export_reindex` applied; ``tally`` is where the counts go, if tallied."""
+
     items: beam.PCollection
     records: beam.PCollection
     removed_keys: beam.PCollection
     dead_letters: beam.PCollection
+    tally: str | None = None
 
 
 def export_key_attributes(manifest: ExportManifest, given: Sequence[str] | None) -> tuple[str, ...]:
@@ -92,7 +98,11 @@ def build_export_reindex(
     manifest: ExportManifest,
     key_attributes: Sequence[str],
 ) -> ExportReindexOutputs:
-    """Applies export → decode → index / delete (+ dead letters) to ``p``."""
+    """Applies export → decode → index / delete (+ dead letters) to ``p``.
+
+    Where the runner reports no metrics (see :mod:`pipeline.run_counts`), the
+    counts are tallied, and the last step applied ends every branch.
+    """
     key_attributes = tuple(key_attributes)
     table = config.table or manifest.table_name
     read = (
@@ -120,8 +130,19 @@ def build_export_reindex(
         written.dead_letters,
         deleted.dead_letters,
     ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
-    return ExportReindexOutputs(read.items, decoded.records, read.removed_keys, dead_letters)
+    files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    tally = None
+    if needs_tally(runner_capabilities(p)):
+        tally = tally_path(config.dead_letters)
+        counted = {
+            "items": read.items,
+            "removed_keys": read.removed_keys,
+            "records": decoded.records,
+            "indexed": written.indexed,
+            "deleted": deleted.deleted,
+        } | "Tally" >> Tally(tally, EXPORT_COUNTERS)
+        _ = (counted, files) | "End" >> EndBranches()
+    return ExportReindexOutputs(read.items, decoded.records, read.removed_keys, dead_letters, tally)
 
 
 def _refuse_scan_options(config) -> None:
@@ -152,9 +173,12 @@ def run_export_reindex(config, pipeline_args: list[str]) -> ExportReindexSummary
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     started = time.monotonic()
-    build_export_reindex(pipeline, config, model, manifest, key_attributes)
+    outputs = build_export_reindex(pipeline, config, model, manifest, key_attributes)
     result = pipeline.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started
     index_count = check_index(config.index)
-    return summarize_export(result, config, manifest, elapsed, index_count)
+    totals = run_totals(result, outputs.tally, config.dead_letters)
+    return summarize_export(
+        totals, config, manifest, elapsed, index_count, counted=outputs.tally is not None
+    )

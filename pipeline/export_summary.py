@@ -8,7 +8,10 @@ went somewhere::
 with no integrity problem (a data file whose count or MD5 differs from the
 manifest, a truncated or corrupt file). Integrity problems are dead letters
 of stage ``export`` that name the file; they are not items, so they are
-listed apart from the item dead letters.
+listed apart from the item dead letters. Where the runner reports no metrics
+the counters are tallied in the pipeline (``counted``; see
+:mod:`pipeline.run_counts`): files read, compressed bytes, checkpoints and
+deletes of existing documents are then not known.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import dataclasses
 import itertools
 from typing import Any
 
-from pipeline.summary import counter_totals
 from transforms.dead_letters import read_dead_letters
 from transforms.export_manifest import ExportManifest
 from transforms.export_source import METRICS_NAMESPACE, STAGE
@@ -55,6 +57,7 @@ class ExportReindexSummary:
     compressed_bytes: int = 0
     checkpoints: int = 0
     alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
+    counted: bool = False
 
     @property
     def accounted_for(self) -> bool:
@@ -86,20 +89,31 @@ class ExportReindexSummary:
 
     def render(self) -> str:
         by_stage = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dead_lettered_by_stage.items()))
+        files = (
+            f"{self.data_files:,}"
+            if self.counted
+            else f"{self.files_read:,} of {self.data_files:,}"
+        )
+        details = (
+            "counted in the pipeline: the runner reports no metrics"
+            if self.counted
+            else f"{self.compressed_bytes / 1e6:,.1f} MB compressed, "
+            f"{self.checkpoints:,} checkpoints, no read units"
+        )
+        existing = "" if self.counted else f"  ({self.deleted_existing:,} were in the index)"
         lines = [
             f"reindex from export {self.export}: {self.description}",
-            f"  {self.files_read:,} of {self.data_files:,} data file(s) in "
+            f"  {files} data file(s) in "
             f"{self.elapsed_seconds:.1f} s ({self.items_per_second:,.0f} items/s)",
             f"  manifest items {self.manifest_items:>10,}  (manifest-summary.json itemCount)",
             f"  read           {self.read:>10,}  (upserts {self.upserts:,}, removals "
-            f"{self.removals:,}; {self.compressed_bytes / 1e6:,.1f} MB compressed, "
-            f"{self.checkpoints:,} checkpoints, no read units)",
+            f"{self.removals:,}; {details})",
             f"  decoded        {self.decoded:>10,}",
             f"  dead-lettered  {self.dead_lettered:>10,}  ({by_stage or 'none'}) "
             f"-> {self.dead_letters_path}",
             f"  indexed        {self.indexed:>10,}  -> {self.index} "
             f"(now holds {self.index_count:,} documents)",
-            f"  deleted        {self.deleted:>10,}  ({self.deleted_existing:,} were in the index)",
+            f"  deleted        {self.deleted:>10,}{existing}",
         ]
         if self.integrity_errors:
             lines.append(
@@ -135,13 +149,15 @@ def _problems(dead_letters_path: str) -> list[str]:
 
 
 def summarize_export(
-    result,
+    totals: dict[tuple[str, str], int],
     config,
     manifest: ExportManifest,
     elapsed_seconds: float,
     index_count: int,
+    *,
+    counted: bool = False,
 ) -> ExportReindexSummary:
-    totals = counter_totals(result)
+    """The summary of a run whose counters are ``totals`` (``{(namespace, name): total}``)."""
 
     def source(name: str) -> int:
         return totals.get((METRICS_NAMESPACE, name), 0)
@@ -178,4 +194,5 @@ def summarize_export(
         problems=_problems(config.dead_letters) if integrity_errors else [],
         compressed_bytes=source("compressed_bytes"),
         checkpoints=source("checkpoints"),
+        counted=counted,
     )

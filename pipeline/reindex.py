@@ -18,17 +18,20 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.run_counts import SCAN_COUNTERS, needs_tally, run_totals, tally_path
 from pipeline.summary import SCAN_STAGE, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters, dead_letter, read_dead_letters
 from transforms.decode import DecodeItems
 from transforms.dynamodb_client import DynamoDBClientConfig
 from transforms.index import open_backend
 from transforms.model_attributes import fields_for_attributes
+from transforms.runner_capabilities import runner_capabilities
 from transforms.scan_errors import UnreadSegment
 from transforms.scan_pages import RetryPolicy
 from transforms.scan_request import ScanRequest
 from transforms.scan_source import ReadFromDynamoDB, describe_table
 from transforms.table_description import TableDescription
+from transforms.tally import EndBranches, Tally
 from transforms.wire import dumps_item, loads_item
 from transforms.write_index import WriteToIndex
 
@@ -79,10 +82,13 @@ class ReindexConfig:
 
 
 class ReindexOutputs(NamedTuple):
+    """What :func:`build_reindex` applied; ``tally`` is where the counts go, if tallied."""
+
     items: beam.PCollection
     records: beam.PCollection
     dead_letters: beam.PCollection
     scan_request: ScanRequest
+    tally: str | None = None
 
 
 def load_model(spec: str) -> type:
@@ -105,7 +111,11 @@ def load_model(spec: str) -> type:
 def build_reindex(
     p: beam.Pipeline, config: ReindexConfig, model: type, description: TableDescription
 ) -> ReindexOutputs:
-    """Applies scan → decode → index (+ dead letters) to ``p``."""
+    """Applies scan → decode → index (+ dead letters) to ``p``.
+
+    Where the runner reports no metrics (see :mod:`pipeline.run_counts`), the
+    counts are tallied, and the last step applied ends every branch.
+    """
     key_attributes = description.key_attributes
     read = ReadFromDynamoDB(
         table_name=config.table,
@@ -143,8 +153,18 @@ def build_reindex(
         written.dead_letters,
         unread,
     ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
-    return ReindexOutputs(items, decoded.records, dead_letters, read.scan_request)
+    files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    tally = None
+    if needs_tally(runner_capabilities(p)):
+        tally = tally_path(config.dead_letters)
+        counted = {
+            "items": items,
+            "unread_segments": read.unread_segments,
+            "records": decoded.records,
+            "indexed": written.indexed,
+        } | "Tally" >> Tally(tally, SCAN_COUNTERS)
+        _ = (counted, files) | "End" >> EndBranches()
+    return ReindexOutputs(items, decoded.records, dead_letters, read.scan_request, tally)
 
 
 def _client_config(config: ReindexConfig) -> DynamoDBClientConfig:
@@ -344,7 +364,16 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
             )
     elapsed = time.monotonic() - started
     index_count = check_index(config.index)
-    summary = summarize(result, outputs.scan_request, config, description, elapsed, index_count)
+    totals = run_totals(result, outputs.tally, config.dead_letters)
+    summary = summarize(
+        totals,
+        outputs.scan_request,
+        config,
+        description,
+        elapsed,
+        index_count,
+        counted=outputs.tally is not None,
+    )
     if summary.unread_segment_count:
         summary.unread = _unread_segments(config.dead_letters)
     return summary

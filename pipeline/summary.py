@@ -6,7 +6,9 @@ dead-lettered: ``scanned == indexed + dead_lettered``, stage by stage
 dead letters``), when the index holds at least the documents written, and
 when every segment was read to its end. The table's ``ItemCount`` is shown
 beside it, but DynamoDB refreshes it only about every six hours, so it is
-informational.
+informational. The counters come from the runner's metrics, or from a tally
+made in the pipeline where the runner reports none (``counted``; see
+:mod:`pipeline.run_counts`).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class ReindexSummary:
     unread_segment_count: int = 0
     unread: list[dict] = dataclasses.field(default_factory=list)
     alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
+    counted: bool = False
 
     def checks(self) -> list[tuple[str, bool]]:
         """``(what is checked, holds)`` for every reconciliation of the run."""
@@ -143,10 +146,7 @@ class ReindexSummary:
             f"reindex of table {self.table!r}: {self.segments_read} of "
             f"{self.total_segments} segment(s) in {self.elapsed_seconds:.1f} s "
             f"({self.items_per_second:,.0f} items/s)",
-            f"  scanned        {self.scanned:>10,}  ({self.pages:,} pages, "
-            f"{self.response_bytes / 1e6:,.1f} MB, "
-            f"{self.read_units:,.1f} read units, {self.retries:,} retries, "
-            f"{self.throttles:,} throttled, {self.checkpoints:,} checkpoints)",
+            f"  scanned        {self.scanned:>10,}  ({self._scan_details()})",
             f"  decoded        {self.decoded:>10,}",
             f"  dead-lettered  {self.dead_lettered:>10,}  ({by_stage or 'none'}) "
             f"-> {self.dead_letters_path}",
@@ -171,6 +171,18 @@ class ReindexSummary:
         if self.alias_swap is not None:
             lines.append(self.alias_swap.render())
         return "\n".join(lines)
+
+    def _scan_details(self) -> str:
+        if self.counted:
+            return (
+                "counted in the pipeline: the runner reports no metrics, so pages, "
+                "read units, retries and checkpoints are not known"
+            )
+        return (
+            f"{self.pages:,} pages, {self.response_bytes / 1e6:,.1f} MB, "
+            f"{self.read_units:,.1f} read units, {self.retries:,} retries, "
+            f"{self.throttles:,} throttled, {self.checkpoints:,} checkpoints"
+        )
 
     def _per_segment_text(self) -> str:
         counts = [self.per_segment.get(s, 0) for s in sorted(self.per_segment)]
@@ -203,14 +215,16 @@ def _by_stage(totals: dict[tuple[str, str], int], stages: Iterable[str]) -> dict
 
 
 def summarize(
-    result,
+    totals: dict[tuple[str, str], int],
     request: ScanRequest,
     config,
     description: TableDescription,
     elapsed_seconds: float,
     index_count: int,
+    *,
+    counted: bool = False,
 ) -> ReindexSummary:
-    totals = counter_totals(result)
+    """The summary of a run whose counters are ``totals`` (see :func:`counter_totals`)."""
     return ReindexSummary(
         table=config.table,
         index=config.index,
@@ -234,4 +248,5 @@ def summarize(
         checkpoints=totals.get(("dynamodb", "checkpoints"), 0),
         response_bytes=totals.get(("dynamodb", "response_bytes"), 0),
         unread_segment_count=totals.get(("dynamodb", "unread_segments"), 0),
+        counted=counted,
     )
