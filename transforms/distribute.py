@@ -5,9 +5,11 @@ spreading those elements, not from the runner splitting an initial
 restriction (which Beam lets a runner skip). Where ``Reshuffle``
 redistributes, the elements are created and reshuffled. Where it does
 nothing (Beam 2.77's Dask runner, which runs up to 128 ``Create`` elements as
-one partition), each element, or each group of elements beyond
-``MAX_CREATES``, gets a ``Create`` of its own, and the runner runs each as
-its own partition.
+one partition), each element gets a ``Create`` of its own, and the runner runs
+each as its own partition; beyond ``MAX_CREATES`` elements they are dealt
+round-robin into that many ``Create`` steps. That runner shuffles every
+partition of its input in each ``GroupByKey`` (and a ``Flatten`` adds up
+partitions), so each partition more makes every later grouping dearer.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from transforms.runner_capabilities import runner_capabilities
 
 __all__ = ["MAX_CREATES", "Distribute"]
 
-MAX_CREATES = 512
-"""At most this many ``Create`` steps where ``Reshuffle`` does not redistribute."""
+MAX_CREATES = 64
+"""At most this many ``Create`` steps (partitions) where ``Reshuffle`` does not redistribute:
+enough to keep a few dozen workers busy."""
 
 
 class Distribute(beam.PTransform):
