@@ -12,6 +12,7 @@ every test checks content item by item, so none of that can go unnoticed.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import apache_beam as beam
@@ -26,12 +27,14 @@ from pipeline.reindex import build_reindex
 from pipeline.sample_data import generate_items
 from tests.dask_cluster import WORKERS, dask_args
 from tests.export_folders import full_records, incremental_record, write_export
+from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
     cli,
     dead_letters,
     index_rows,
     index_sink_args,
     keyed_fields,
+    last_error_line,
     reindex_args,
     reindex_config,
     sample_table,
@@ -185,18 +188,19 @@ def test_export_reindex_graph_on_dask(tmp_path):
 def test_cli_reindex_of_a_table_is_exact_and_timed(
     dynamodb_server, dask_cluster, works_table, tmp_path
 ):
+    """The same reindex on Dask and in process: exact on both; prints both times."""
     table, good, bad = works_table
-    timings = {}
-    for name, runner in (("dask", dask_args), ("in_process", lambda _: IN_PROCESS)):
+    timings = []
+    for name, runner in (("dask", dask_args(dask_cluster)), ("in-process", IN_PROCESS)):
         out = tmp_path / name
         started = time.monotonic()
         done = cli(
             *reindex_args(dynamodb_server.endpoint_url, table, out),
             "--total-segments=4",
             "--page-size=50",
-            *runner(dask_cluster),
+            *runner,
         )
-        timings[name] = time.monotonic() - started
+        wall = time.monotonic() - started
         assert done.returncode == 0, done.stderr[-3000:]
         assert index_rows(out / "index.db") == good
         letters = dead_letters(out / "dead")
@@ -204,7 +208,10 @@ def test_cli_reindex_of_a_table_is_exact_and_timed(
         assert {letter["stage"] for letter in letters} == {"decode"}
         assert summary_count(done.stdout, "scanned") == ITEMS
         assert summary_count(done.stdout, "indexed") == len(good)
-    print(f"\nreindex of {ITEMS} items: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        assert "check: scanned 300 == indexed 285 + dead-lettered 15: OK" in done.stdout
+        run = re.search(r"segment\(s\) in ([\d.]+) s", done.stdout).group(1)
+        timings.append(f"{name} {run} s run, {wall:.1f} s command")
+    print(f"\nreindex of {ITEMS} items, 4 segments: " + "; ".join(timings))
 
 
 def test_cli_reindex_from_full_then_incremental_export(dask_cluster, tmp_path):
@@ -248,3 +255,40 @@ def test_cli_reindex_from_full_then_incremental_export(dask_cluster, tmp_path):
 
 def _item_of(samples, sid):
     return next(s.item for s in samples if s.id == sid)
+
+
+def test_cli_unread_segments_then_resume_on_dask(
+    dynamodb_server, dask_cluster, works_table, tmp_path
+):
+    """503 on every Scan after the first four pages: segments are reported unread, then resumed."""
+    table, good, bad = works_table
+    scan = ("--total-segments=4", "--page-size=30", "--max-attempts=1", "--max-retry-seconds=1")
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=4, max_faults=None
+    ) as proxy:
+        failed = cli(
+            *reindex_args(proxy.url, table, tmp_path, dead_letters="first"),
+            *scan,
+            *dask_args(dask_cluster),
+        )
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    unread = dead_letters(tmp_path / "first", stage="scan")
+    assert unread and all(letter["error_type"] == "SegmentReadFailed" for letter in unread)
+    assert f"--resume-from {tmp_path / 'first'}" in last_error_line(failed.stderr)
+    scanned = summary_count(failed.stdout, "scanned")
+    assert scanned == len(index_rows(tmp_path / "index.db")) + len(
+        dead_letters(tmp_path / "first", stage="decode")
+    )
+
+    resumed = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path, dead_letters="second"),
+        "--resume-from",
+        str(tmp_path / "first"),
+        "--page-size=30",
+        *dask_args(dask_cluster),
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert scanned + summary_count(resumed.stdout, "scanned") == ITEMS
+    assert index_rows(tmp_path / "index.db") == good
+    letters = dead_letters(tmp_path / "first", tmp_path / "second", stage="decode")
+    assert keyed_fields(letters) == sorted(bad.items())
