@@ -37,6 +37,7 @@ from tests.reindex_runs import (
     last_error_line,
     reindex_args,
     reindex_config,
+    replay_args,
     sample_table,
     summary_count,
 )
@@ -292,3 +293,26 @@ def test_cli_unread_segments_then_resume_on_dask(
     assert index_rows(tmp_path / "index.db") == good
     letters = dead_letters(tmp_path / "first", tmp_path / "second", stage="decode")
     assert keyed_fields(letters) == sorted(bad.items())
+
+
+def test_cli_replay_on_dask(dynamodb_server, dask_cluster, works_table, tmp_path):
+    """Dead letters of an in-process run replayed on Dask, with a model accepting a null title."""
+    table, good, bad = works_table
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    letters = dead_letters(tmp_path / "dead")
+    fixed = {dl["key"]["id"]["S"] for dl in letters if dl["item"].get("title") == {"NULL": True}}
+    assert fixed
+
+    replay = cli(
+        *replay_args(tmp_path / "dead", tmp_path, model="tests.fixed_models:WorkWithOptionalTitle"),
+        "--still-failing",
+        str(tmp_path / "still"),
+        *dask_args(dask_cluster),
+    )
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert f"indexed now        {len(fixed):>10,}" in replay.stdout
+    rows = index_rows(tmp_path / "index.db")
+    assert set(rows) == set(good) | fixed
+    still = dead_letters(tmp_path / "still")
+    assert keyed_fields(still) == sorted((i, f) for i, f in bad.items() if i not in fixed)

@@ -21,7 +21,7 @@ shape that is correct on that runner:
 
 Known runners: the local DirectRunner engines (``FnApiRunner``; residuals are
 dropped in multi-worker mode, measured with Beam 2.77), the portable job API
-(Flink, Spark job servers, ``embed``), Dataflow and Flink, and Beam's
+(a job server such as Flink's, or ``embed``), Dataflow and Flink, and Beam's
 ``DaskRunner`` (Beam 2.77, measured on a dask.distributed cluster): it calls no
 initial split, drops residuals, never finalizes bundles, reports no metrics,
 runs ``Reshuffle`` as a no-op and up to 128 ``Create`` elements as one
@@ -29,10 +29,11 @@ partition, hands every output of a multi-output ``ParDo`` to each consumer,
 drops what ``finish_bundle`` emits, computes a side input again (with all its
 upstream steps) in each task that reads it, and runs only the branch that
 ends in the last step applied. On the Dask runner a segment is therefore read
-start to end by one task: a task that fails is run again from the segment's
-start (documents written twice are upserts), and a segment reported unread is
-resumed with ``--resume-from`` as anywhere else; progress inside a segment is
-not kept.
+start to end by one task, and progress inside a segment is not kept: a task
+lost with its worker is run again by the scheduler from the segment's start
+(documents written twice are upserts), a task that raises fails the job (run
+it again, or pass ``--job-attempts``), and a segment reported unread is
+resumed with ``--resume-from`` as on any runner.
 
 A runner the project does not know is taken to follow the Beam model except
 for residuals: the sources do not self-checkpoint unless a runner is known to
@@ -92,18 +93,6 @@ class RunnerCapabilities:
     finish_bundle_outputs: bool = True
     side_inputs_computed_once: bool = True
     all_branches: bool = True
-
-    @property
-    def follows_the_model(self) -> bool:
-        """True if the graph needs no accommodation besides avoiding self-checkpoints."""
-        return (
-            self.redistributes
-            and self.tagged_outputs
-            and self.finish_bundle_outputs
-            and self.side_inputs_computed_once
-            and self.all_branches
-            and self.metrics
-        )
 
 
 def _runner_name(runner: object) -> str:
