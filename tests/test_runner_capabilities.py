@@ -32,6 +32,7 @@ def test_local_and_portable_runners_follow_the_model_but_for_residuals_with_work
         assert capabilities.metrics and capabilities.tagged_outputs and capabilities.all_branches
 
 
+@pytest.mark.dask
 def test_the_dask_runner_is_known_for_what_it_skips():
     capabilities = runner_capabilities(pipeline(dask_args("tcp://127.0.0.1:1")))
     assert capabilities.runner == "DaskRunner" and capabilities.known
@@ -55,6 +56,7 @@ def test_an_unknown_runner_gets_no_self_checkpoints():
     assert not capabilities.residuals and capabilities.initial_splitting
 
 
+@pytest.mark.dask
 def test_reading_processes_without_a_scheduler_to_ask():
     assert reading_processes(pipeline(MULTI_PROCESS), 8) == 2
     assert reading_processes(pipeline(dask_args("")), 8) == 8
