@@ -14,8 +14,8 @@ REGION = "us-east-1"
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "dask: runs pipelines on Beam's DaskRunner against a dask.distributed cluster "
-        "of worker processes (run by default; deselect with -m 'not dask')",
+        "dask: uses Beam's DaskRunner (the dask extra), most against a dask.distributed "
+        "cluster of worker processes (run by default; deselect with -m 'not dask')",
     )
 
 

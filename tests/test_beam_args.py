@@ -8,6 +8,7 @@ from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_ar
 DASK = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
+@pytest.mark.dask
 @pytest.mark.parametrize("runner", [DASK, "DaskRunner", "dask"])
 def test_the_dask_runners_options_are_accepted(runner):
     args = resolve_runner_args(["--runner", runner, "--dask_client_address=tcp://127.0.0.1:8786"])
@@ -22,6 +23,7 @@ def test_beams_own_short_names_still_work():
     ]
 
 
+@pytest.mark.dask
 def test_a_misspelt_runner_option_is_still_refused():
     with pytest.raises(BadBeamOption, match=r"unknown option.*--dask_client_adress"):
         check_beam_args([f"--runner={DASK}", "--dask_client_adress=tcp://127.0.0.1:8786"])
@@ -35,10 +37,11 @@ def test_a_misspelt_runner_option_is_still_refused():
             "--runner no_such_package.runner.ElsewhereRunner: cannot import module "
             "'no_such_package.runner' (No module named 'no_such_package')",
         ),
-        (
+        pytest.param(
             "apache_beam.runners.dask.dask_runner.DuskRunner",
             "--runner apache_beam.runners.dask.dask_runner.DuskRunner: module "
             "'apache_beam.runners.dask.dask_runner' has no class 'DuskRunner'",
+            marks=pytest.mark.dask,
         ),
         ("DuskRunner", "--runner DuskRunner: unknown runner; give one of BundleBasedDirectRunner"),
     ],
