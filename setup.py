@@ -2,16 +2,21 @@
 
 Installs the packages ``pipeline`` (the application) and ``transforms`` (the
 reusable Beam parts). The same file serves as Beam's ``--setup_file`` so that
-remote workers (Dataflow, Flink) install exactly what the job needs.
+remote workers (Dataflow, Flink) install exactly what the job needs; on a
+dask.distributed cluster the workers install the project with the ``dask``
+extra (see docs/runners.md).
 """
 
 from setuptools import find_packages, setup
 
+BEAM = ">=2.60,<3"
 RUNTIME = [
-    "apache-beam>=2.60,<3",
+    f"apache-beam{BEAM}",
     "boto3>=1.34",
     "dataclasses-json>=0.6,<0.7",
 ]
+# Beam's DaskRunner and dask.distributed, for the client and every worker.
+DASK = [f"apache-beam[dask]{BEAM}"]
 
 ELASTICSEARCH = ["elasticsearch>=8.12,<9"]
 OPENSEARCH = ["opensearch-py>=2.4,<4"]
@@ -23,6 +28,7 @@ EXTRAS = {
     # Index clients: the official bulk helpers of each search server.
     "elasticsearch": ELASTICSEARCH,
     "opensearch": OPENSEARCH,
+    "dask": DASK,
     # Plots of the benchmarks in bench/ (the figures print without it).
     "bench": ["matplotlib>=3.7"],
     "test": [
@@ -36,6 +42,8 @@ EXTRAS = {
         "noida-db==0.2.3",
         *ELASTICSEARCH,
         *OPENSEARCH,
+        # A dask.distributed cluster of worker processes for the DaskRunner tests.
+        *DASK,
     ],
 }
 EXTRAS["dev"] = sorted({dep for deps in EXTRAS.values() for dep in deps})

@@ -3,15 +3,33 @@
 Beam itself only warns about flags it does not know ("Discarding unparseable
 args"), so a typo such as ``--runer`` would silently run on the default
 runner. The CLI refuses such flags instead, naming them.
+
+A runner's own options (``--dask_client_address``, ``--flink_master``...) are
+declared in its module, so the runner named by ``--runner`` is imported first:
+a dotted path (``apache_beam.runners.dask.dask_runner.DaskRunner``), one of
+Beam's known names (``DataflowRunner``, ``FlinkRunner``...) or ``DaskRunner``,
+which Beam's short names do not cover. :func:`resolve_runner_args` writes
+such a short name as its dotted path, so that Beam finds the runner too.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
-from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    StandardOptions,
+    _BeamArgumentParser,
+)
 
-__all__ = ["BadBeamOption", "check_beam_args"]
+__all__ = ["BadBeamOption", "check_beam_args", "resolve_runner", "resolve_runner_args"]
+
+EXTRA_RUNNERS = {"daskrunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
+"""Runners Beam ships but does not map from a short name, by lower-case name."""
+
+RUNNER_EXTRAS = {"apache_beam.runners.dask": "dask", "apache_beam.runners.dataflow": "gcp"}
+"""The extra of ``apache-beam`` (or of this project) each runner package needs."""
 
 
 class BadBeamOption(ValueError):
@@ -38,8 +56,71 @@ CREDENTIAL_OPTIONS = ("--s3_access_key_id", "--s3_secret_access_key", "--s3_sess
 pickled, shipped to workers and shown by runners' UIs: refused."""
 
 
+def _known_runners() -> dict[str, str]:
+    known = {path.rsplit(".", 1)[-1].lower(): path for path in StandardOptions.ALL_KNOWN_RUNNERS}
+    return {**known, **EXTRA_RUNNERS}
+
+
+def resolve_runner(name: str) -> str:
+    """The dotted path of the runner ``--runner name`` names, its module imported.
+
+    Accepts a dotted path or a known short name (``DaskRunner``, ``dask``,
+    ``FnApiRunner``...). Raises :class:`BadBeamOption` with one line saying
+    what is wrong: an unknown name, a module that does not import (naming the
+    extra to install) or a module without that class.
+    """
+    known = _known_runners()
+    path = known.get(name.lower()) or known.get(name.lower() + "runner") or name
+    if "." not in path:
+        raise BadBeamOption(
+            f"--runner {name}: unknown runner; give one of "
+            f"{', '.join(sorted(p.rsplit('.', 1)[-1] for p in known.values()))} "
+            "or a dotted path module.RunnerClass"
+        )
+    module_name, class_name = path.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        extra = next((x for p, x in RUNNER_EXTRAS.items() if module_name.startswith(p)), None)
+        hint = f"; install apache-beam[{extra}]" if extra else ""
+        raise BadBeamOption(
+            f"--runner {name}: cannot import module {module_name!r} ({error}){hint}"
+        ) from None
+    if not isinstance(getattr(module, class_name, None), type):
+        raise BadBeamOption(f"--runner {name}: module {module_name!r} has no class {class_name!r}")
+    return path
+
+
+def _runner_value(args: Sequence[str]) -> tuple[int, str] | None:
+    """``(position, value)`` of the last ``--runner`` in ``args``, or None."""
+    found = None
+    for position, arg in enumerate(args):
+        if arg.startswith("--runner="):
+            found = (position, arg.split("=", 1)[1])
+        elif arg == "--runner" and position + 1 < len(args):
+            found = (position, args[position + 1])
+    return found
+
+
+def resolve_runner_args(args: Sequence[str]) -> list[str]:
+    """``args`` with ``--runner`` written as the dotted path :func:`resolve_runner` gives."""
+    args = list(args)
+    found = _runner_value(args)
+    if found is None:
+        return args
+    position, name = found
+    path = resolve_runner(name)
+    if args[position] == "--runner":
+        del args[position + 1]
+    args[position] = f"--runner={path}"
+    return args
+
+
 def check_beam_args(args: Sequence[str]) -> None:
-    """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials."""
+    """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials.
+
+    The runner ``--runner`` names is imported first, so its own options are known.
+    """
     secrets = sorted(
         {arg.split("=", 1)[0] for arg in args if arg.split("=", 1)[0] in CREDENTIAL_OPTIONS}
     )
@@ -48,6 +129,9 @@ def check_beam_args(args: Sequence[str]) -> None:
             f"{', '.join(secrets)}: credentials are never pipeline options (they would be "
             "pickled and shown); use the environment, AWS_PROFILE or a role"
         )
+    found = _runner_value(args)
+    if found is not None:
+        resolve_runner(found[1])
     parser = _RaisingParser(allow_abbrev=False)
     for cls in _all_option_classes():
         try:

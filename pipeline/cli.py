@@ -7,7 +7,9 @@ before Beam is imported.
 
 Options the CLI does not know are Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
-run, so a typo is an error rather than a silent default. Errors print one
+run, so a typo is an error rather than a silent default; the runner's module
+is imported first, so its own options (``--dask_client_address``...) are
+known. Errors print one
 line naming what to fix, and the exit code is non-zero:
 
 * 0: finished, every item accounted for
@@ -33,6 +35,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_args
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -691,7 +694,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
     _current_folder_first_on_path()
     configure_logging()  # before Beam is imported: its import logs
-    from pipeline.beam_args import BadBeamOption, check_beam_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -706,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise _UsageError("--keep needs --swap-alias")
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
-        beam_args = _with_default_runner(beam_args)
+        beam_args = resolve_runner_args(_with_default_runner(beam_args))
         check_beam_args(beam_args)
     except (_UsageError, BadBeamOption) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -28,6 +28,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.errors import ReindexError
+from pipeline.run_counts import SPINE_COUNTERS, needs_tally, run_totals, tally_path
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
@@ -37,6 +38,8 @@ from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.write import WriteToIndex
+from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.tally import EndBranches, Tally
 
 __all__ = [
     "ModelSpecError",
@@ -89,10 +92,13 @@ class ReindexConfig:
 
 
 class ReindexOutputs(NamedTuple):
+    """What :func:`build_reindex` applied; ``tally`` is where the counts go, if tallied."""
+
     items: beam.PCollection
     records: beam.PCollection
     removals: beam.PCollection
     dead_letters: beam.PCollection
+    tally: str | None = None
 
 
 class ModelSpecError(ValueError):
@@ -131,7 +137,11 @@ def load_model(spec: str) -> type:
 def build_reindex(
     p: beam.Pipeline, config: ReindexConfig, model: type, source: ReindexSource
 ) -> ReindexOutputs:
-    """Applies source → decode → index / delete (+ dead letters) to ``p``."""
+    """Applies source → decode → index / delete (+ dead letters) to ``p``.
+
+    Where the runner reports no metrics (see :mod:`pipeline.run_counts`), the
+    counts are tallied, and the last step applied ends every branch.
+    """
     read = source.read(p)
     decoded = read.upserts | "Decode" >> DecodeItems(
         model,
@@ -171,8 +181,22 @@ def build_reindex(
         written.dead_letters,
         deleted.dead_letters,
     ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
-    return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters)
+    files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    tally = None
+    if needs_tally(runner_capabilities(p)):
+        tally = tally_path(config.dead_letters)
+        outputs = {
+            "upserts": read.upserts,
+            "removals": read.removals,
+            "dead_letters": read.dead_letters,
+            "records": decoded.records,
+            "indexed": written.indexed,
+            "deleted": deleted.deleted,
+        }
+        counters = {**source.tally_counters, **SPINE_COUNTERS}
+        counted = {name: outputs[name] for name in counters} | "Tally" >> Tally(tally, counters)
+        _ = (counted, files) | "End" >> EndBranches()
+    return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters, tally)
 
 
 def _undecodable_key(letter: dict):
@@ -290,7 +314,7 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
-        build_reindex(pipeline, config, model, source)
+        outputs = build_reindex(pipeline, config, model, source)
         try:
             result = pipeline.run()
             result.wait_until_finish()
@@ -311,4 +335,5 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
             )
     elapsed = time.monotonic() - started
     index_count = check_index(config.index)
-    return summarize(result, source, config, elapsed, index_count)
+    totals = run_totals(result, outputs.tally, config.dead_letters)
+    return summarize(result, source, config, elapsed, index_count, totals=totals)

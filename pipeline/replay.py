@@ -3,7 +3,9 @@
 Dead letters that carry the raw ``item`` are decoded again with the (fixed)
 model; index-stage dead letters without an item are rebuilt from their
 ``document``. What still fails is written to a new dead-letter folder, so
-nothing is dropped: ``read == indexed + still failing``.
+nothing is dropped: ``read == indexed + still failing``. Where the runner
+reports no metrics the counts are tallied in the pipeline, as for the
+reindex (:mod:`pipeline.run_counts`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.reindex import ReindexError, load_model
-from pipeline.summary import counter_totals
+from pipeline.run_counts import needs_tally, run_totals, tally_path
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
 from transforms.index.write import WriteToIndex
+from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
+from transforms.runners.tally import EndBranches, Tally
 
 __all__ = ["ReplayConfig", "ReplayKeyError", "ReplaySummary", "run_replay"]
 
@@ -76,7 +80,7 @@ class ReplaySummary:
         )
 
 
-class _SplitByKind(beam.DoFn):
+class _SplitByKind(TaggedOutputsDoFn):
     """Raw items to decode again; index-stage documents to rebuild; the rest kept."""
 
     DOCUMENTS = "documents"
@@ -87,21 +91,35 @@ class _SplitByKind(beam.DoFn):
         if letter.get("item") is not None:
             yield SegmentItem(letter.get("segment"), letter.get("total_segments"), letter["item"])
         elif letter.get("document") is not None:
-            yield pvalue.TaggedOutput(self.DOCUMENTS, letter)
+            yield self.tagged(self.DOCUMENTS, letter)
         else:
-            yield pvalue.TaggedOutput(self.UNREPLAYABLE, letter)
+            yield self.tagged(self.UNREPLAYABLE, letter)
 
 
-def _rebuild(letter: dict[str, Any], model: type) -> Iterator[Any]:
-    """The record of an index-stage dead letter; if it no longer parses, the letter."""
-    try:
-        record = model.from_json(letter["document"])
-        yield record if letter.get("key") is None else KeyedRecord(letter["key"], record)
-    except Exception as error:
-        yield pvalue.TaggedOutput(
-            _SplitByKind.UNREPLAYABLE,
-            dict(letter, error=f"document no longer parses: {error}"),
-        )
+class _Rebuild(TaggedOutputsDoFn):
+    """The record of an index-stage dead letter (with the letter's key, when it
+    has one); if it no longer parses, the letter."""
+
+    def __init__(self, model: type):
+        self._model = model
+
+    def process(self, letter: dict[str, Any]) -> Iterator[Any]:
+        try:
+            record = self._model.from_json(letter["document"])
+            yield record if letter.get("key") is None else KeyedRecord(letter["key"], record)
+        except Exception as error:
+            yield self.tagged(
+                _SplitByKind.UNREPLAYABLE,
+                dict(letter, error=f"document no longer parses: {error}"),
+            )
+
+
+def _read(_) -> list[tuple[str, str]]:
+    return [("replay", "read")]
+
+
+def _indexed(_) -> list[tuple[str, str]]:
+    return [("reindex", "indexed")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,29 +193,34 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     table = survey.tables[0] if len(survey.tables) == 1 else None
     started = time.monotonic()
     pipeline = beam.Pipeline(options=PipelineOptions(pipeline_args))
-    split = (
-        pipeline
-        | "Read" >> ReadDeadLetters(config.dead_letters)
-        | "Split"
-        >> beam.ParDo(_SplitByKind()).with_outputs(
-            _SplitByKind.DOCUMENTS, _SplitByKind.UNREPLAYABLE, main="items"
-        )
+    letters = pipeline | "Read" >> ReadDeadLetters(config.dead_letters)
+    split = par_do_with_outputs(
+        letters,
+        "Split",
+        _SplitByKind(),
+        "items",
+        _SplitByKind.DOCUMENTS,
+        _SplitByKind.UNREPLAYABLE,
     )
-    decoded = split.items | "Decode" >> DecodeItems(
+    decoded = split["items"] | "Decode" >> DecodeItems(
         model,
         table=table,
         key_attributes=key_attributes,
         items_carry_segment=True,
         with_keys=True,
     )
-    rebuilt = split[_SplitByKind.DOCUMENTS] | "Rebuild" >> beam.FlatMap(
-        _rebuild, model
-    ).with_outputs(_SplitByKind.UNREPLAYABLE, main="records")
-    records = (decoded.records, rebuilt.records) | "Records" >> beam.Flatten()
+    rebuilt = par_do_with_outputs(
+        split[_SplitByKind.DOCUMENTS],
+        "Rebuild",
+        _Rebuild(model),
+        "records",
+        _SplitByKind.UNREPLAYABLE,
+    )
+    records = (decoded.records, rebuilt["records"]) | "Records" >> beam.Flatten()
     written = records | "Index" >> WriteToIndex(
         config.index, id_fields=id_fields, table=table, key_attributes=key_attributes
     )
-    _ = (
+    files = (
         (
             decoded.dead_letters,
             written.dead_letters,
@@ -207,9 +230,16 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         | "StillFailing" >> beam.Flatten()
         | "Write" >> WriteDeadLetters(config.still_failing)
     )
+    tally = None
+    if needs_tally(runner_capabilities(pipeline)):
+        tally = tally_path(config.still_failing)
+        counted = {"read": letters, "indexed": written.indexed} | "Tally" >> Tally(
+            tally, {"read": _read, "indexed": _indexed}
+        )
+        _ = (counted, files) | "End" >> EndBranches()
     result = pipeline.run()
     result.wait_until_finish()
-    totals = counter_totals(result)
+    totals = run_totals(result, tally, config.still_failing)
     return ReplaySummary(
         read=totals.get(("replay", "read"), 0),
         indexed=totals.get(("reindex", "indexed"), 0),

@@ -204,14 +204,22 @@ def without_userinfo(uri: str) -> str:
 
 
 def summarize(
-    result, source: ReindexSource, config, elapsed_seconds: float, index_count: int | None
+    result,
+    source: ReindexSource,
+    config,
+    elapsed_seconds: float,
+    index_count: int | None,
+    *,
+    totals: Counters | None = None,
 ) -> ReindexSummary:
     """The summary of the finished ``result`` of a reindex from ``source``.
 
     ``result`` is None when no pipeline ran; ``index_count`` None when the
-    index was not counted.
+    index was not counted. ``totals``: the run's counters when they were not
+    read from ``result``'s metrics (a tally; see :mod:`pipeline.run_counts`).
     """
-    totals: Counters = counter_totals(result)
+    if totals is None:
+        totals = counter_totals(result)
 
     def reindex(name: str) -> int:
         return totals.get(("reindex", name), 0)

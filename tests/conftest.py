@@ -6,8 +6,17 @@ import boto3
 import pytest
 
 from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
+from tests.dask_cluster import dask_cluster  # noqa: F401  (a fixture)
 
 REGION = "us-east-1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "dask: uses Beam's DaskRunner (the dask extra), most against a dask.distributed "
+        "cluster of worker processes (run by default; deselect with -m 'not dask')",
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

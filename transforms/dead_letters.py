@@ -17,7 +17,10 @@ Files: ``WriteDeadLetters(PATH)`` writes ``PATH/dead-letters-SSSSS-of-NNNNN.json
 one JSON object per line, through Beam's ``FileSystems`` (local paths, ``gs://``,
 ``s3://``). At least one file is written even with no dead letters, so "none"
 can be told from "not written". Files of an earlier run that this run did not
-write again are removed, so the folder holds exactly this run's dead letters::
+write again are removed, so the folder holds exactly this run's dead letters.
+On a runner that computes side inputs again in each task or drops what
+``finish_bundle`` emits (Beam's Dask runner), where Beam's file sinks lose or
+repeat work, one file is written through a ``GroupByKey`` instead::
 
     decoded.dead_letters | WriteDeadLetters("out/dead-letters")
     for dl in read_dead_letters("out/dead-letters"):   # a file, folder or glob
@@ -31,6 +34,7 @@ import json
 import logging
 import os
 import posixpath
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -43,6 +47,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.dead_letter_threshold import thresholds_upstream
 from transforms.dynamodb.wire import dumps_item, item_from_json, item_to_json
+from transforms.runners.capabilities import runner_capabilities
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -340,6 +345,20 @@ class _OncePerFailure(beam.PTransform):
         )
 
 
+def _write_file(group: tuple[int, Any], path: str) -> str:
+    """Writes the lines of one group (``None`` marks a file that must exist) to ``path``."""
+    lines = [line for line in group[1] if line is not None]
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    out = FileSystems.create(temporary)
+    try:
+        for line in lines:
+            out.write(line.encode("utf-8") + b"\n")
+    finally:
+        out.close()
+    FileSystems.rename([temporary], [path])
+    return path
+
+
 class WriteDeadLetters(beam.PTransform):
     """Writes dead-letter dicts as JSON lines to ``PATH/dead-letters-SSSSS-of-NNNNN.jsonl``.
 
@@ -358,6 +377,8 @@ class WriteDeadLetters(beam.PTransform):
     whose dead letters come here has its check run after the files are
     written (:mod:`transforms.dead_letter_threshold`), so a job failed for too
     many dead letters keeps them all.
+    when there are no dead letters). Where Beam's file sinks are not reliable
+    (see the module docstring), one file is written whatever ``num_shards``.
     """
 
     def __init__(self, path: str, *, num_shards: int = 0):
@@ -374,6 +395,9 @@ class WriteDeadLetters(beam.PTransform):
         self._num_shards = num_shards
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        capabilities = runner_capabilities(dead_letters.pipeline)
+        if not (capabilities.side_inputs_computed_once and capabilities.finish_bundle_outputs):
+            return self._write_one_file(dead_letters)
         if self._single_file:
             written = (
                 dead_letters
@@ -399,6 +423,28 @@ class WriteDeadLetters(beam.PTransform):
         for number, threshold in enumerate(thresholds_upstream(dead_letters)):
             threshold.enforce_after(written, self._folder, f"Threshold{number}")
         return written
+
+    def _write_one_file(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        """Every line into one file, through a ``GroupByKey``: no side input, no finish_bundle."""
+        path = self._folder if self._single_file else f"{self._prefix}-00000-of-00001{FILE_SUFFIX}"
+        lines = (
+            dead_letters
+            | "Encode" >> beam.ParDo(_CountAndEncode())
+            | "Once" >> _OncePerFailure()
+            | "ToTheFile" >> beam.Map(lambda line: (0, line))
+        )
+        always = dead_letters.pipeline | "EvenWithout" >> beam.Create([(0, None)])
+        written = (
+            (lines, always)
+            | "Together" >> beam.Flatten()
+            | "ByFile" >> beam.GroupByKey()
+            | "Write" >> beam.Map(_write_file, path)
+        )
+        if self._single_file:
+            return written
+        return written | "RemoveStale" >> beam.FlatMap(
+            lambda path, folder: _remove_stale_files([path], folder), self._folder
+        )
 
 
 def _read_matched(readable: fileio.ReadableFile) -> Iterator[dict[str, Any]]:

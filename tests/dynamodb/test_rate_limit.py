@@ -22,7 +22,7 @@ from transforms.dynamodb.rate_limit import (
 from transforms.dynamodb.scan.parallel_scan import parallel_scan
 from transforms.dynamodb.scan.source import job_read_ceiling
 from transforms.dynamodb.table_description import TableDescription
-from transforms.runner_capabilities import reading_processes
+from transforms.runners.capabilities import reading_processes
 
 
 class FakeClock:

@@ -26,15 +26,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from transforms.dead_letter_threshold import DeadLetterThresholdExceeded, add_threshold
 from transforms.dead_letters import dead_letter, model_name
 from transforms.decode.decoder import DecodeError, compile_decoder
-from transforms.decode.gc_thresholds import hold_young_threshold, release_young_threshold
+from transforms.decode.gc_thresholds import (
+    hold_young_threshold,
+    release_young_threshold,
+)
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.dynamodb.wire import key_of
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 __all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult", "KeyedRecord"]
 
@@ -48,7 +51,7 @@ class DecodeResult(NamedTuple):
     dead_letters: beam.PCollection
 
 
-class _DecodeFn(beam.DoFn):
+class _DecodeFn(TaggedOutputsDoFn):
     """Decodes items (or :class:`SegmentItem`s); failures go to ``DEAD_LETTERS``."""
 
     DEAD_LETTERS = "dead_letters"
@@ -103,7 +106,7 @@ class _DecodeFn(beam.DoFn):
                 yield record
             return
         self._failed.inc()
-        yield pvalue.TaggedOutput(
+        yield self.tagged(
             self.DEAD_LETTERS,
             dead_letter(
                 "decode",
@@ -168,10 +171,8 @@ class DecodeItems(beam.PTransform):
         )
 
     def expand(self, items: beam.PCollection) -> DecodeResult:
-        outputs = items | "Decode" >> beam.ParDo(self._fn).with_outputs(
-            _DecodeFn.DEAD_LETTERS, main="records"
-        )
-        records, dead_letters = outputs.records, outputs[_DecodeFn.DEAD_LETTERS]
+        outputs = par_do_with_outputs(items, "Decode", self._fn, "records", _DecodeFn.DEAD_LETTERS)
+        records, dead_letters = outputs["records"], outputs[_DecodeFn.DEAD_LETTERS]
         if self._max_fraction is not None:
             add_threshold(records, dead_letters, self._max_fraction)
         return DecodeResult(records, dead_letters)

@@ -97,6 +97,10 @@ class ReindexSource(abc.ABC):
     table: str
     key_attributes: tuple[str, ...]
     stage: str
+    tally_counters: Mapping[str, Any] = {}
+    """Where the runner reports no metrics, the counters to tally for each of
+    the source's outputs (``"upserts"``, ``"removals"``, ``"dead_letters"``):
+    ``{output: element -> [(namespace, name), ...]}``."""
     removes_undecodable: bool = False
     """Whether the spine removes the document of an item that no longer decodes
     (a source that updates an index in place; a rebuild never holds one)."""

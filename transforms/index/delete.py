@@ -13,7 +13,9 @@ Each key's document id is made exactly as ``WriteToIndex`` makes it
 ``key_attributes`` order: hash key first), so a delete removes the very
 document an earlier upsert wrote. Deletes go to the backend's ``delete(ids)``
 in batches; deleting an id that is not in the index is not an error, so a
-retried bundle does no harm.
+retried bundle does no harm. On a runner that drops what ``finish_bundle``
+emits (Beam's Dask runner), keys are grouped into batches first
+(:mod:`transforms.runners.group_batches`) and each group is deleted whole.
 
 Counters (namespace ``reindex``): ``index_deletes`` ids deleted (whether or
 not they were in the index), ``index_deleted_existing`` those that were.
@@ -26,12 +28,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dead_letters import dead_letter
 from transforms.index import key_document_id, normalize_uri, open_backend
+from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.group_batches import GroupBatches
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ class _Pending(NamedTuple):
     window: Any
 
 
-class _DeleteBatchesFn(beam.DoFn):
+class _DeleteBatchesFn(TaggedOutputsDoFn):
     """Buffers ids and deletes them ``batch_size`` at a time from one backend."""
 
     def __init__(self, uri: str, key_attributes: tuple[str, ...], batch_size: int, table):
@@ -81,7 +85,7 @@ class _DeleteBatchesFn(beam.DoFn):
             doc_id = key_document_id(key, self._key_attributes)
         except (TypeError, ValueError) as error:
             self._refused.inc()
-            yield pvalue.TaggedOutput(
+            yield self.tagged(
                 DeleteFromIndex.DEAD_LETTERS,
                 dead_letter(
                     STAGE,
@@ -114,6 +118,17 @@ class _DeleteBatchesFn(beam.DoFn):
         self._existing.inc(existed)
         for entry in pending:
             yield WindowedValue(entry.id, entry.timestamp, (entry.window,))
+
+
+class _DeleteGroupsFn(_DeleteBatchesFn):
+    """Deletes each batch of keys (a list from ``GroupBatches``) whole in ``process``."""
+
+    def process(
+        self, keys: list[Any], timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam
+    ) -> Iterator[Any]:
+        for key in keys:
+            yield from _DeleteBatchesFn.process(self, key, timestamp, window)
+        yield from self._flush()
 
 
 class DeleteFromIndex(beam.PTransform):
@@ -155,9 +170,15 @@ class DeleteFromIndex(beam.PTransform):
         self._table = table
 
     def expand(self, keys: beam.PCollection) -> DeleteResult:
-        outputs = keys | "DeleteBatches" >> beam.ParDo(
-            _DeleteBatchesFn(self._uri, self._key_attributes, self._batch_size, self._table)
-        ).with_outputs(self.DEAD_LETTERS, main=self.DELETED)
+        settings = (self._uri, self._key_attributes, self._batch_size, self._table)
+        if runner_capabilities(keys.pipeline).finish_bundle_outputs:
+            delete_fn = _DeleteBatchesFn(*settings)
+        else:
+            keys = keys | "Batches" >> GroupBatches(self._batch_size)
+            delete_fn = _DeleteGroupsFn(*settings)
+        outputs = par_do_with_outputs(
+            keys, "DeleteBatches", delete_fn, self.DELETED, self.DEAD_LETTERS
+        )
         return DeleteResult(outputs[self.DELETED], outputs[self.DEAD_LETTERS])
 
     def display_data(self) -> dict[str, Any]:

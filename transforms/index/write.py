@@ -22,7 +22,10 @@ unreachable, disk full) fail the bundle, which the runner retries.
 
 Batches close at ``batch_size`` documents or ``batch_bytes`` bytes of
 bodies, whichever comes first, and at the end of each bundle; both default
-to what suits the backend (SQLite: 500 documents, 8 MiB; Elasticsearch and
+to what suits the backend. On a runner that drops what ``finish_bundle``
+emits (Beam's Dask runner), records are grouped into batches first
+(:mod:`transforms.runners.group_batches`) and each group is written whole, so no
+output is lost (SQLite: 500 documents, 8 MiB; Elasticsearch and
 OpenSearch: 5,000 documents, 10 MiB, i.e. requests of about 5-15 MB).
 
 ``version_field`` (search servers only) names a model field holding the
@@ -46,7 +49,6 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -61,6 +63,9 @@ from transforms.index import (
     normalize_uri,
     open_backend,
 )
+from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.group_batches import GroupBatches
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,7 +130,7 @@ def external_version(value: Any) -> int:
     return value
 
 
-class _WriteBatchesFn(beam.DoFn):
+class _WriteBatchesFn(TaggedOutputsDoFn):
     """Buffers records and writes them ``batch_size`` at a time to one backend.
 
     The backend is opened in ``setup`` and closed in ``teardown``; the last,
@@ -188,7 +193,7 @@ class _WriteBatchesFn(beam.DoFn):
         version = None
         if self._version_field is not None:
             version = self._version(entry, made.body)
-            if isinstance(version, pvalue.TaggedOutput):
+            if not isinstance(version, int):
                 yield version
                 return
         self._pending.append((entry, made, version))
@@ -212,7 +217,7 @@ class _WriteBatchesFn(beam.DoFn):
         error_type: str,
         error: str,
         field: str | None = None,
-    ) -> pvalue.TaggedOutput:
+    ) -> Any:
         self._metrics.refused.inc()
         letter = dead_letter(
             STAGE,
@@ -224,11 +229,11 @@ class _WriteBatchesFn(beam.DoFn):
             model=model_name(type(entry.record)),
             document=body,
         )
-        return pvalue.TaggedOutput(
+        return self.tagged(
             WriteToIndex.DEAD_LETTERS, WindowedValue(letter, entry.timestamp, (entry.window,))
         )
 
-    def _document(self, entry: _Pending) -> Document | pvalue.TaggedOutput:
+    def _document(self, entry: _Pending) -> Any:
         """The record's document, or the dead letter saying why there is none."""
         record = entry.record
         try:
@@ -254,7 +259,7 @@ class _WriteBatchesFn(beam.DoFn):
         except (TypeError, ValueError) as e:
             return self._refused(entry, body, "InvalidId", str(e), ",".join(self._id_fields))
 
-    def _version(self, entry: _Pending, body: str) -> int | pvalue.TaggedOutput:
+    def _version(self, entry: _Pending, body: str) -> Any:
         """The record's external version, or the dead letter saying why there is none."""
         name = self._version_field
         value = getattr(entry.record, name, None)
@@ -294,6 +299,20 @@ class _WriteBatchesFn(beam.DoFn):
                 yield WindowedValue(document.id, entry.timestamp, (entry.window,))
             else:
                 yield self._refused(entry, document.body, "IndexRefused", refusal.reason)
+
+
+class _WriteGroupsFn(_WriteBatchesFn):
+    """Writes each batch of records (a list from ``GroupBatches``) whole in ``process``."""
+
+    def process(
+        self,
+        records: list[Any],
+        timestamp=beam.DoFn.TimestampParam,
+        window=beam.DoFn.WindowParam,
+    ) -> Iterator[Any]:
+        for record in records:
+            yield from _WriteBatchesFn.process(self, record, timestamp, window)
+        yield from self._flush()
 
 
 class WriteToIndex(beam.PTransform):
@@ -369,18 +388,20 @@ class WriteToIndex(beam.PTransform):
         self._table = table
 
     def expand(self, records: beam.PCollection) -> IndexWriteResult:
-        outputs = records | "WriteBatches" >> beam.ParDo(
-            _WriteBatchesFn(
-                self._uri,
-                self._id_fields,
-                self._batch_size,
-                self._encode,
-                self._table,
-                batch_bytes=self._batch_bytes,
-                version_field=self._version_field,
-                key_attributes=self._key_attributes,
-            )
-        ).with_outputs(self.DEAD_LETTERS, main=self.INDEXED)
+        settings = (self._uri, self._id_fields, self._batch_size, self._encode, self._table)
+        options = {
+            "batch_bytes": self._batch_bytes,
+            "version_field": self._version_field,
+            "key_attributes": self._key_attributes,
+        }
+        if runner_capabilities(records.pipeline).finish_bundle_outputs:
+            write_fn = _WriteBatchesFn(*settings, **options)
+        else:
+            records = records | "Batches" >> GroupBatches(self._batch_size)
+            write_fn = _WriteGroupsFn(*settings, **options)
+        outputs = par_do_with_outputs(
+            records, "WriteBatches", write_fn, self.INDEXED, self.DEAD_LETTERS
+        )
         return IndexWriteResult(outputs[self.INDEXED], outputs[self.DEAD_LETTERS])
 
     def display_data(self) -> dict[str, Any]:

@@ -52,10 +52,14 @@ from transforms.dynamodb.export.restriction import (
     DataFileRestriction,
     DataFileTracker,
     EndOfFile,
-    ExportFilesRestriction,
     ExportRestrictionCoder,
 )
-from transforms.dynamodb.export.source import ExportIntegrityError, ReadFromDynamoDBExport
+from transforms.dynamodb.export.source import (
+    DataFileRead,
+    ExportIntegrityError,
+    ReadFromDynamoDBExport,
+    _ExportRestrictionProvider,
+)
 from transforms.dynamodb.wire import dumps_item
 from transforms.index import Document, document_id, open_backend
 from transforms.index.delete import DeleteFromIndex, key_document_id
@@ -224,14 +228,21 @@ def test_not_an_export_folder(tmp_path):
 # --- restriction and tracker -------------------------------------------------
 
 
-def test_one_restriction_per_data_file():
-    restrictions = list(ExportFilesRestriction(3).split([5, 0, 7]))
+def test_one_element_per_data_file_each_restricted_to_the_whole_file(full_export):
+    manifest = read_export_manifest(full_export.root)
+    provider = _ExportRestrictionProvider()
+    reads = DataFileRead.all_of(manifest)
+    restrictions = [provider.initial_restriction(read) for read in reads]
     assert [(r.file_index, r.start_line, r.stop_line) for r in restrictions] == [
-        (0, 0, None),
-        (1, 0, None),
-        (2, 0, None),
+        (n, 0, None) for n in range(5)
     ]
-    assert [r.remaining_lines for r in restrictions] == [5, 0, 7]
+    assert [r.remaining_lines for r in restrictions] == [30, 30, 30, 30, 0]
+    assert all(
+        list(provider.split(rd, r)) == [r] for rd, r in zip(reads, restrictions, strict=True)
+    )
+    assert {(rd.file_count, rd.root, rd.table_name) for rd in reads} == {
+        (5, manifest.root, "works")
+    }
 
 
 def test_checkpoint_after_claimed_lines_resumes_at_the_next_line():
@@ -284,7 +295,6 @@ def test_check_done_names_the_unread_line():
 def test_restriction_coder_round_trip():
     coder = ExportRestrictionCoder()
     for restriction in (
-        ExportFilesRestriction(7),
         DataFileRestriction(3, 10, None, expected_lines=50),
         DataFileRestriction(3, 10, 20),
         DataFileRestriction(0, 0, 0, True),

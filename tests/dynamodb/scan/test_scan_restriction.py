@@ -3,14 +3,16 @@
 import pytest
 from apache_beam.io.iobase import RestrictionProgress
 
+from transforms.dynamodb.scan.fn import _ScanRestrictionProvider
+from transforms.dynamodb.scan.request import ScanRequest, SegmentScan
 from transforms.dynamodb.scan.restriction import (
     ScanPagePosition,
     ScanRestrictionCoder,
     SegmentRestriction,
     SegmentRestrictionTracker,
-    TableRestriction,
     validate_segments,
 )
+from transforms.dynamodb.wire import dumps_item
 
 K1 = {"id": {"S": "k1"}}
 K2 = {"id": {"S": "k2"}}
@@ -21,15 +23,39 @@ def page(start, end, items=3):
     return ScanPagePosition(start, end, items)
 
 
-def test_table_restriction_splits_into_one_restriction_per_segment():
-    parts = list(TableRestriction(4).split())
+def initial_restrictions(request):
+    provider = _ScanRestrictionProvider()
+    return [provider.initial_restriction(scan) for scan in request.segment_scans()]
+
+
+def test_one_element_per_segment_each_restricted_to_its_whole_segment():
+    parts = initial_restrictions(ScanRequest("t", 4, estimated_items=100))
     assert [p.segment for p in parts] == [0, 1, 2, 3]
     assert all(p.total_segments == 4 and p.start_key is None and p.end_key is None for p in parts)
+    assert all(p.estimated_items == 25 and not p.empty for p in parts)
 
 
-def test_table_restriction_with_chosen_segments():
-    parts = list(TableRestriction(16, (3, 7)).split())
+def test_chosen_segments_only():
+    parts = initial_restrictions(ScanRequest("t", 16, segments=(3, 7)))
     assert [p.segment for p in parts] == [3, 7]
+
+
+def test_a_resumed_segment_starts_at_its_start_key():
+    request = ScanRequest("t", 4, segments=(1, 2), start_keys=((2, dumps_item(K2)),))
+    parts = initial_restrictions(request)
+    assert [(p.segment, p.start_key) for p in parts] == [(1, None), (2, K2)]
+
+
+def test_the_initial_restriction_is_not_split_further():
+    scan = SegmentScan(ScanRequest("t", 4), 2)
+    provider = _ScanRestrictionProvider()
+    whole = provider.initial_restriction(scan)
+    assert list(provider.split(scan, whole)) == [whole]
+
+
+def test_a_segment_the_scan_does_not_read_is_refused():
+    with pytest.raises(ValueError, match="segment 5 is not read"):
+        SegmentScan(ScanRequest("t", 16, segments=(3, 7)), 5)
 
 
 @pytest.mark.parametrize(
@@ -155,9 +181,9 @@ def test_empty_restriction_is_done_at_once():
     assert tracker.try_split(0) is None
 
 
-def test_tracker_refuses_table_restriction():
-    with pytest.raises(ValueError, match="must be split into segments"):
-        SegmentRestrictionTracker(TableRestriction(4))
+def test_tracker_refuses_anything_but_a_segment_restriction():
+    with pytest.raises(ValueError, match="needs a SegmentRestriction"):
+        SegmentRestrictionTracker(ScanRequest("t", 4))
 
 
 def test_progress_counts_claimed_items_against_the_estimate():
@@ -193,9 +219,12 @@ def test_coder_round_trips_keys_of_every_type(key):
     assert decoded.start_key == key
 
 
-def test_coder_round_trips_table_restrictions():
+def test_coder_round_trips_empty_and_resumed_restrictions():
     coder = ScanRestrictionCoder()
-    for restriction in (TableRestriction(1_000_000), TableRestriction(8, (1, 5), 12.5)):
+    for restriction in (
+        SegmentRestriction(0, 1_000_000, empty=True),
+        SegmentRestriction(5, 8, start_key=K1, items_before=40, estimated_items=12.5),
+    ):
         assert coder.decode(coder.encode(restriction)) == restriction
 
 

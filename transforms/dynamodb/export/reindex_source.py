@@ -37,10 +37,19 @@ __all__ = ["ExportSource"]
 PROBLEMS_SHOWN = 10
 
 
+def _upsert(_) -> list[tuple[str, str]]:
+    return [(METRICS_NAMESPACE, "items"), (METRICS_NAMESPACE, "upserts")]
+
+
+def _removal(_) -> list[tuple[str, str]]:
+    return [(METRICS_NAMESPACE, "items"), (METRICS_NAMESPACE, "removals")]
+
+
 class ExportSource(ReindexSource):
     """The items of ``manifest``'s export; ``key_attributes`` hash key first."""
 
     stage = STAGE
+    tally_counters = {"upserts": _upsert, "removals": _removal}
 
     def __init__(self, manifest: ExportManifest, key_attributes: Sequence[str], table: str = ""):
         self.manifest = manifest

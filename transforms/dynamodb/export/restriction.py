@@ -1,8 +1,8 @@
-"""Restrictions and the tracker of the export source: one data file, by line.
+"""The restriction and the tracker of the export source: one data file, by line.
 
-The initial restriction, :class:`ExportFilesRestriction`, covers every data
-file of an export; it is split into one :class:`DataFileRestriction` per file.
-Inside a file the unit of work is a line: the source claims line ``n`` before
+The source reads one element per data file; its initial restriction, a
+:class:`DataFileRestriction`, is the whole file, which no runner needs to
+split. Inside a file the unit of work is a line: the source claims line ``n`` before
 it emits the line's record, and claims :class:`EndOfFile` once the file is
 read to its end (and checked).
 
@@ -16,7 +16,7 @@ at a fraction, which would only duplicate that work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
@@ -27,36 +27,8 @@ __all__ = [
     "DataFileRestriction",
     "DataFileTracker",
     "EndOfFile",
-    "ExportFilesRestriction",
     "ExportRestrictionCoder",
 ]
-
-
-class ExportFilesRestriction:
-    """The initial restriction: all ``file_count`` data files, unread."""
-
-    __slots__ = ("file_count",)
-
-    def __init__(self, file_count: int):
-        if isinstance(file_count, bool) or not isinstance(file_count, int) or file_count < 0:
-            raise ValueError(f"file_count must be an int >= 0, got {file_count!r}")
-        self.file_count = file_count
-
-    def split(self, item_counts: Sequence[int]) -> Iterator[DataFileRestriction]:
-        """One unread restriction per file; ``item_counts`` are the manifest's."""
-        if len(item_counts) != self.file_count:
-            raise ValueError(f"expected {self.file_count} item counts, got {len(item_counts)}")
-        for index, count in enumerate(item_counts):
-            yield DataFileRestriction(index, expected_lines=count)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.file_count == other.file_count
-
-    def __hash__(self):
-        return hash(("files", self.file_count))
-
-    def __repr__(self):
-        return f"ExportFilesRestriction(file_count={self.file_count})"
 
 
 class DataFileRestriction:
@@ -141,10 +113,7 @@ class DataFileTracker(RestrictionTracker):
 
     def __init__(self, restriction: DataFileRestriction):
         if not isinstance(restriction, DataFileRestriction):
-            raise ValueError(
-                f"DataFileTracker needs a DataFileRestriction, got {restriction!r}; "
-                "the initial ExportFilesRestriction must be split into files first"
-            )
+            raise ValueError(f"DataFileTracker needs a DataFileRestriction, got {restriction!r}")
         self._restriction = restriction
         self._next_line = restriction.start_line
         self._done = restriction.empty
@@ -224,12 +193,10 @@ class DataFileTracker(RestrictionTracker):
 
 
 class ExportRestrictionCoder(JsonRestrictionCoder):
-    """Deterministic JSON encoding of both restriction types."""
+    """Deterministic JSON encoding of data-file restrictions."""
 
     def to_json(self, restriction) -> dict:
-        if isinstance(restriction, ExportFilesRestriction):
-            obj = {"kind": "files", "file_count": restriction.file_count}
-        elif isinstance(restriction, DataFileRestriction):
+        if isinstance(restriction, DataFileRestriction):
             obj = {
                 "kind": "file",
                 "file_index": restriction.file_index,
@@ -244,8 +211,6 @@ class ExportRestrictionCoder(JsonRestrictionCoder):
 
     def from_json(self, obj: Mapping[str, Any]):
         kind = obj.get("kind")
-        if kind == "files":
-            return ExportFilesRestriction(obj["file_count"])
         if kind == "file":
             return DataFileRestriction(
                 obj["file_index"],

@@ -11,9 +11,12 @@ follow unchanged::
     decoded = items | DecodeItems(Work, key_attributes=("id",))
 
 The manifests are read and checked when the transform is built (see
-:mod:`transforms.dynamodb.export.manifest`). The initial restriction covers every data
-file and is split into one restriction per file; inside a file each line is
-claimed before its item is emitted, so a checkpoint resumes at the next line
+:mod:`transforms.dynamodb.export.manifest`). Each data file is one element (a
+:class:`DataFileRead`), spread over the workers
+(:class:`~transforms.runners.distribute.Distribute`) and read by a splittable DoFn
+whose initial restriction is the whole file, so no runner needs to split an
+initial restriction. Inside a file each line is claimed before its item is
+emitted, so a checkpoint resumes at the next line
 (:mod:`transforms.dynamodb.export.restriction`). At the end of each file its item count
 and MD5 are compared with the manifest.
 
@@ -35,12 +38,12 @@ complete lines and a ``TruncatedDataFile`` dead letter, never a silent gap.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 
@@ -63,17 +66,19 @@ from transforms.dynamodb.export.restriction import (
     DataFileRestriction,
     DataFileTracker,
     EndOfFile,
-    ExportFilesRestriction,
     ExportRestrictionCoder,
 )
 from transforms.dynamodb.progress_log import ProgressLog
 from transforms.dynamodb.scan.request import SegmentItem
 from transforms.dynamodb.wire import Key
-from transforms.runner_capabilities import residuals_are_honoured
+from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.distribute import Distribute
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 __all__ = [
     "METRICS_NAMESPACE",
     "STAGE",
+    "DataFileRead",
     "ExportIntegrityError",
     "ExportReadResult",
     "ReadFromDynamoDBExport",
@@ -106,29 +111,57 @@ class ExportReadResult(NamedTuple):
     dead_letters: beam.PCollection
 
 
-class _ExportRestrictionProvider(RestrictionProvider):
-    """One restriction per data file of the :class:`ExportManifest` element."""
+@dataclasses.dataclass(frozen=True)
+class DataFileRead:
+    """One data file of an export and what reading and checking it needs.
 
-    def initial_restriction(self, manifest: ExportManifest) -> ExportFilesRestriction:
-        return ExportFilesRestriction(len(manifest.files))
+    The element of the source's splittable DoFn: small, so that an export of
+    thousands of files does not travel with each of them.
+    """
+
+    data_file: ExportDataFile
+    file_count: int
+    root: str
+    output_format: str
+    incremental: bool
+    table_name: str | None
+    average_item_bytes: float
+
+    @classmethod
+    def all_of(cls, manifest: ExportManifest) -> list[DataFileRead]:
+        """One per data file of ``manifest``, in manifest order."""
+        return [
+            cls(
+                data_file,
+                len(manifest.files),
+                manifest.root,
+                manifest.output_format,
+                manifest.incremental,
+                manifest.table_name,
+                manifest.average_item_bytes,
+            )
+            for data_file in manifest.files
+        ]
+
+
+class _ExportRestrictionProvider(RestrictionProvider):
+    """The restriction of a :class:`DataFileRead`: all lines of its file."""
+
+    def initial_restriction(self, read: DataFileRead) -> DataFileRestriction:
+        return DataFileRestriction(read.data_file.index, expected_lines=read.data_file.item_count)
 
     def create_tracker(self, restriction) -> DataFileTracker:
         return DataFileTracker(restriction)
 
-    def split(self, manifest: ExportManifest, restriction):
-        if isinstance(restriction, ExportFilesRestriction):
-            yield from restriction.split([data_file.item_count for data_file in manifest.files])
-        else:
-            yield restriction
+    def split(self, read: DataFileRead, restriction):
+        yield restriction
 
     def restriction_coder(self):
         return ExportRestrictionCoder()
 
-    def restriction_size(self, manifest: ExportManifest, restriction) -> float:
+    def restriction_size(self, read: DataFileRead, restriction) -> float:
         """Estimated bytes left; pure and thread safe."""
-        if isinstance(restriction, ExportFilesRestriction):
-            return float(manifest.item_count) * manifest.average_item_bytes
-        return restriction.remaining_lines * manifest.average_item_bytes
+        return restriction.remaining_lines * read.average_item_bytes
 
 
 class _ExportMetrics:
@@ -175,7 +208,7 @@ def _end_of_file_problem(
     return None
 
 
-class _ReadDataFilesFn(beam.DoFn):
+class _ReadDataFilesFn(TaggedOutputsDoFn):
     """Reads the lines of one data-file restriction; see the module docstring."""
 
     REMOVED_KEYS = "removed_keys"
@@ -198,45 +231,43 @@ class _ReadDataFilesFn(beam.DoFn):
     def setup(self):
         self._metrics = _ExportMetrics()
 
-    def _problem(
-        self, manifest: ExportManifest, data_file: ExportDataFile, problem: _FileProblem
-    ) -> Iterator[Any]:
+    def _problem(self, read: DataFileRead, problem: _FileProblem) -> Iterator[Any]:
         if not self._report_problems:
             raise ExportIntegrityError(problem.error_type, problem.message)
         _LOGGER.error("export integrity: %s: %s", problem.error_type, problem.message)
         self._metrics.integrity_errors.inc()
-        yield pvalue.TaggedOutput(
+        yield self.tagged(
             self.DEAD_LETTERS,
             dead_letter(
                 STAGE,
                 error_type=problem.error_type,
                 error=problem.message,
-                table=manifest.table_name,
-                segment=data_file.index,
-                total_segments=len(manifest.files),
+                table=read.table_name,
+                segment=read.data_file.index,
+                total_segments=read.file_count,
             ),
         )
 
-    def _emit(self, manifest: ExportManifest, file_index: int, record: ExportRecord):
+    def _emit(self, read: DataFileRead, record: ExportRecord):
         upsert = record.item is not None
         self._metrics.record(upsert)
         if not upsert:
-            return pvalue.TaggedOutput(self.REMOVED_KEYS, record.keys)
+            return self.tagged(self.REMOVED_KEYS, record.keys)
         if self._with_segments:
-            return SegmentItem(file_index, len(manifest.files), record.item)
+            return SegmentItem(read.data_file.index, read.file_count, record.item)
         return record.item
 
     def process(
         self,
-        manifest: ExportManifest,
+        read: DataFileRead,
         tracker=beam.DoFn.RestrictionParam(_ExportRestrictionProvider()),
     ):
         restriction: DataFileRestriction = tracker.current_restriction()
         if restriction.empty:
             return
-        data_file = manifest.files[restriction.file_index]
+        data_file = read.data_file
         if self._filesystem is None:
-            self._filesystem = filesystem_for(manifest.root, self._options)
+            self._filesystem = filesystem_for(read.root, self._options)
         reader = DataFileReader(data_file.path, self._filesystem)
         try:
             stream = reader.open()
@@ -245,8 +276,7 @@ class _ReadDataFilesFn(beam.DoFn):
                 raise
             if tracker.try_claim(EndOfFile(restriction.start_line)):
                 yield from self._problem(
-                    manifest,
-                    data_file,
+                    read,
                     _FileProblem(
                         "MissingDataFile",
                         f"{data_file.path} is listed in manifest-files.json "
@@ -254,7 +284,7 @@ class _ReadDataFilesFn(beam.DoFn):
                     ),
                 )
             return
-        parse = record_parser(manifest.output_format, manifest.incremental)
+        parse = record_parser(read.output_format, read.incremental)
         start = restriction.start_line
         items_in_file = 0
         lines = 0
@@ -276,12 +306,11 @@ class _ReadDataFilesFn(beam.DoFn):
                     record = parse(line)
                 except CorruptRecord as error:
                     yield from self._problem(
-                        manifest,
-                        data_file,
+                        read,
                         _FileProblem("CorruptLine", f"{data_file.path} line {lines}: {error}"),
                     )
                 else:
-                    yield self._emit(manifest, data_file.index, record)
+                    yield self._emit(read, record)
                 claimed += 1
                 if self._checkpoint_every_lines and claimed >= self._checkpoint_every_lines:
                     self._metrics.checkpoints.inc()
@@ -307,7 +336,7 @@ class _ReadDataFilesFn(beam.DoFn):
         self._metrics.compressed_bytes.inc(reader.compressed_bytes)
         problem = problem or _end_of_file_problem(data_file, items_in_file, reader)
         if problem is not None:
-            yield from self._problem(manifest, data_file, problem)
+            yield from self._problem(read, problem)
 
 
 class ReadFromDynamoDBExport(beam.PTransform):
@@ -322,7 +351,8 @@ class ReadFromDynamoDBExport(beam.PTransform):
       with_segments: emit :class:`SegmentItem` ``(file index, file count,
         item)`` so that dead letters can name the data file an item came from.
       checkpoint_every_lines: self-checkpoint after this many lines of a file;
-        ignored (with a warning) on runners that drop residuals.
+        ignored (with a warning) unless the runner is known to keep residuals
+        (see :mod:`transforms.runners.capabilities`).
       verify_checksums: compare the manifests with their ``.checksum`` files.
       manifest: an :class:`ExportManifest` already read, to skip reading it.
     """
@@ -369,10 +399,13 @@ class ReadFromDynamoDBExport(beam.PTransform):
                 "apply .removed_keys (e.g. with DeleteFromIndex)"
             )
         every = self._checkpoint_every_lines
-        if every and not residuals_are_honoured(pbegin.pipeline):
+        capabilities = runner_capabilities(pbegin.pipeline)
+        if every and not capabilities.residuals:
             _LOGGER.warning(
-                "Self-checkpoints are off: this runner's multi-worker mode drops "
-                "checkpoint residuals; runner-initiated checkpoints still apply"
+                "Self-checkpoints are off: %s is not known to keep checkpoint residuals "
+                "(with these options); each data file is read in one go, and "
+                "runner-initiated checkpoints still apply",
+                capabilities.runner,
             )
             every = None
         read_fn = _ReadDataFilesFn(
@@ -381,18 +414,19 @@ class ReadFromDynamoDBExport(beam.PTransform):
             every,
             filesystem_options(pbegin.pipeline.options),
         )
-        outputs = (
-            pbegin
-            | "Manifest" >> beam.Create([manifest])
-            | "ReadDataFiles"
-            >> beam.ParDo(read_fn).with_outputs(
-                _ReadDataFilesFn.REMOVED_KEYS, _ReadDataFilesFn.DEAD_LETTERS, main="items"
-            )
+        files = pbegin | "DataFiles" >> Distribute(DataFileRead.all_of(manifest))
+        outputs = par_do_with_outputs(
+            files,
+            "ReadDataFiles",
+            read_fn,
+            "items",
+            _ReadDataFilesFn.REMOVED_KEYS,
+            _ReadDataFilesFn.DEAD_LETTERS,
         )
         if not self._with_outputs:
-            return outputs.items
+            return outputs["items"]
         return ExportReadResult(
-            outputs.items,
+            outputs["items"],
             outputs[_ReadDataFilesFn.REMOVED_KEYS],
             outputs[_ReadDataFilesFn.DEAD_LETTERS],
         )

@@ -1,6 +1,8 @@
-"""The splittable DoFn of the scan: one segment restriction, page after page.
+"""The splittable DoFn of the scan: one segment, page after page.
 
-Each page is fetched, claimed through the tracker with its
+The element is a :class:`~transforms.dynamodb.scan.request.SegmentScan` and its
+initial restriction the whole segment (from its start key), which no runner
+needs to split. Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
 next unread page. Metrics are grouped in one collector; each restriction
 read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
@@ -16,7 +18,6 @@ import logging
 import time
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 
@@ -26,15 +27,16 @@ from transforms.dynamodb.rate_limit import ReadShare, shared_limiter
 from transforms.dynamodb.scan.errors import SegmentReadFailed, UnreadSegment
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.range_end import RangeEnd
-from transforms.dynamodb.scan.request import ScanRequest, SegmentItem
+from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
 from transforms.dynamodb.scan.restriction import (
     ScanPagePosition,
     ScanRestrictionCoder,
+    SegmentRestriction,
     SegmentRestrictionTracker,
-    TableRestriction,
 )
 from transforms.dynamodb.scan.segment_figures import SegmentRead
 from transforms.dynamodb.wire import dumps_item
+from transforms.runners.tagged_outputs import TaggedOutputsDoFn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,34 +46,32 @@ SEGMENT_READS = "segment_reads"
 
 
 class _ScanRestrictionProvider(RestrictionProvider):
-    """Restrictions of a :class:`ScanRequest`: one per segment."""
+    """The restriction of a :class:`SegmentScan`: its segment, from its start key."""
 
-    def initial_restriction(self, request: ScanRequest) -> TableRestriction:
-        return TableRestriction(
-            request.total_segments, request.segments, request.estimated_items_per_segment
+    def initial_restriction(self, scan: SegmentScan) -> SegmentRestriction:
+        request = scan.request
+        return SegmentRestriction(
+            scan.segment,
+            request.total_segments,
+            start_key=scan.start_key,
+            estimated_items=request.estimated_items_per_segment,
         )
 
     def create_tracker(self, restriction) -> SegmentRestrictionTracker:
         return SegmentRestrictionTracker(restriction)
 
-    def split(self, request: ScanRequest, restriction):
-        if isinstance(restriction, TableRestriction):
-            for part in restriction.split():
-                start_key = request.start_key(part.segment)
-                yield part if start_key is None else part.with_keys(start_key, None)
-        else:
-            yield restriction
+    def split(self, scan: SegmentScan, restriction):
+        yield restriction
 
     def restriction_coder(self):
         return ScanRestrictionCoder()
 
-    def restriction_size(self, request: ScanRequest, restriction) -> float:
+    def restriction_size(self, scan: SegmentScan, restriction) -> float:
         """Estimated bytes left; pure and thread safe."""
-        per_segment = max(request.estimated_bytes_per_segment, 1.0)
-        if isinstance(restriction, TableRestriction):
-            return per_segment * len(restriction.segments)
+        request = scan.request
         if restriction.empty:
             return 0.0
+        per_segment = max(request.estimated_bytes_per_segment, 1.0)
         average_item = (
             request.estimated_bytes / request.estimated_items if request.estimated_items else 0.0
         )
@@ -128,7 +128,7 @@ class _ScanSettings:
     report_unread: bool = False
 
 
-class _ScanSegmentsFn(beam.DoFn):
+class _ScanSegmentsFn(TaggedOutputsDoFn):
     """Reads the pages of one segment restriction; see the module docstring."""
 
     def __init__(self, settings: _ScanSettings):
@@ -158,16 +158,17 @@ class _ScanSegmentsFn(beam.DoFn):
 
     def process(
         self,
-        request: ScanRequest,
+        scan: SegmentScan,
         tracker=beam.DoFn.RestrictionParam(_ScanRestrictionProvider()),
     ):
+        request = scan.request
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
         started = time.monotonic()
         with self._reading() as limiter:
             items = yield from self._read(request, tracker, restriction, limiter)
-        yield pvalue.TaggedOutput(
+        yield self.tagged(
             SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
         )
 
@@ -253,7 +254,7 @@ class _ScanSegmentsFn(beam.DoFn):
             cause,
         )
         self._metrics.unread.inc()
-        yield pvalue.TaggedOutput(
+        yield self.tagged(
             UNREAD_SEGMENTS,
             UnreadSegment(segment, request.total_segments, start_key, f"{cause}"),
         )

@@ -52,6 +52,14 @@ def unread_segment_dead_letter(unread: UnreadSegment, table: str) -> dict:
     )
 
 
+def _scanned(_) -> list[tuple[str, str]]:
+    return [(METRICS_NAMESPACE, "items")]
+
+
+def _unread(_) -> list[tuple[str, str]]:
+    return [(METRICS_NAMESPACE, "unread_segments")]
+
+
 class ScanSource(ReindexSource):
     """A parallel scan of ``description``'s table through ``make_read()``.
 
@@ -61,6 +69,7 @@ class ScanSource(ReindexSource):
     """
 
     stage = SCAN_STAGE
+    tally_counters = {"upserts": _scanned, "dead_letters": _unread}
 
     def __init__(self, make_read: Callable[[], ReadFromDynamoDB], description: TableDescription):
         self._make_read = make_read
@@ -96,14 +105,18 @@ class ScanSource(ReindexSource):
         request = self.scan_request
         scanned = count("items")
         unread = count("unread_segments")
-        segments = segment_figures(result) if result is not None else SegmentSummary()
-        head = [
-            f"  scanned        {scanned:>10,}  ({count('pages'):,} pages, "
-            f"{count('response_bytes') / 1e6:,.1f} MB, "
+        counted = result is None or (METRICS_NAMESPACE, "pages") not in counters
+        segments = SegmentSummary() if counted else segment_figures(result)
+        details = (
+            "counted in the pipeline: the runner reports no metrics, so pages, read "
+            "units, retries and checkpoints are not known"
+            if counted and scanned
+            else f"{count('pages'):,} pages, {count('response_bytes') / 1e6:,.1f} MB, "
             f"{count('consumed_read_units_milli') / 1000:,.1f} read units, "
             f"{count('retries'):,} retries, {count('throttles'):,} throttled, "
-            f"{count('checkpoints'):,} checkpoints)",
-        ]
+            f"{count('checkpoints'):,} checkpoints"
+        )
+        head = [f"  scanned        {scanned:>10,}  ({details})"]
         item_count = self.description.item_count
         tail = [
             f"  table ItemCount {item_count:>9,}  (DescribeTable; refreshed about "

@@ -1,7 +1,8 @@
 """What to scan: a picklable description of one parallel scan of a table.
 
-A :class:`ScanRequest` is the element the scan's splittable DoFn receives and
-the request template of every page; it carries no client and no credentials.
+A :class:`ScanRequest` is the request template of every page; each of its
+segments becomes one :class:`SegmentScan`, the element the scan's splittable
+DoFn receives. Neither carries a client or credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from transforms.dynamodb.wire import Item, Key, loads_item
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["ScanRequest", "SegmentItem", "build_scan_request", "scan_options"]
+__all__ = ["ScanRequest", "SegmentItem", "SegmentScan", "build_scan_request", "scan_options"]
 
 MAX_PAGE_SIZE = 1_000_000
 
@@ -83,6 +84,15 @@ class ScanRequest:
         return None
 
     @property
+    def chosen_segments(self) -> tuple[int, ...]:
+        """The segments this scan reads, in order."""
+        return tuple(range(self.total_segments)) if self.segments is None else self.segments
+
+    def segment_scans(self) -> list[SegmentScan]:
+        """One :class:`SegmentScan` per segment read."""
+        return [SegmentScan(self, segment) for segment in self.chosen_segments]
+
+    @property
     def segment_count(self) -> int:
         """How many segments this scan reads."""
         return self.total_segments if self.segments is None else len(self.segments)
@@ -130,6 +140,29 @@ class ScanRequest:
         if start_key is not None:
             request["ExclusiveStartKey"] = start_key
         return request
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentScan:
+    """One segment of a :class:`ScanRequest`, read from its start key to its end."""
+
+    request: ScanRequest
+    segment: int
+
+    def __post_init__(self):
+        request = self.request
+        if not (
+            0 <= self.segment < request.total_segments
+            and (request.segments is None or self.segment in request.segments)
+        ):
+            raise ValueError(
+                f"segment {self.segment} is not read by the scan of {request.table_name!r}"
+            )
+
+    @property
+    def start_key(self) -> Key | None:
+        """Where the segment starts (see :meth:`ScanRequest.start_key`)."""
+        return self.request.start_key(self.segment)
 
 
 class SegmentItem(NamedTuple):

@@ -1,10 +1,12 @@
-"""Restrictions and the tracker of the parallel-scan source.
+"""The restriction and the tracker of the parallel-scan source.
 
 A DynamoDB parallel scan divides a table into ``TotalSegments`` segments.
-The source's initial restriction, :class:`TableRestriction`, covers the chosen
-segments of the table; it is split into one :class:`SegmentRestriction` per
-segment. Inside a segment the unit of work is a page: a Scan request with an
-``ExclusiveStartKey`` answered by items and a ``LastEvaluatedKey``.
+The source reads one element per segment (see
+:class:`~transforms.dynamodb.scan.request.SegmentScan`), whose initial restriction is
+the whole segment: no runner needs to split an initial restriction for the
+segments to be read in parallel. Inside a segment the unit of work is a page:
+a Scan request with an ``ExclusiveStartKey`` answered by items and a
+``LastEvaluatedKey``.
 
 A :class:`SegmentRestriction` is the range of pages that starts with the page
 requested at ``start_key`` (``None``: the segment's beginning) and ends with
@@ -48,7 +50,7 @@ __all__ = [
     "ScanRestrictionCoder",
     "SegmentRestriction",
     "SegmentRestrictionTracker",
-    "TableRestriction",
+    "validate_segments",
 ]
 
 MAX_TOTAL_SEGMENTS = 1_000_000
@@ -76,43 +78,6 @@ def validate_segments(total_segments: int, segments: tuple[int, ...] | None = No
             )
     if len(set(segments)) != len(segments):
         raise ValueError(f"segments lists a segment twice: {sorted(segments)}")
-
-
-class TableRestriction:
-    """The initial restriction: the listed segments of a table, all unread."""
-
-    __slots__ = ("estimated_items", "segments", "total_segments")
-
-    def __init__(
-        self,
-        total_segments: int,
-        segments: tuple[int, ...] | None = None,
-        estimated_items: float = 0.0,
-    ):
-        segments = tuple(range(total_segments)) if segments is None else tuple(segments)
-        validate_segments(total_segments, segments)
-        self.total_segments = total_segments
-        self.segments = segments
-        self.estimated_items = float(estimated_items)
-
-    def split(self):
-        """One unread :class:`SegmentRestriction` per segment."""
-        for segment in self.segments:
-            yield SegmentRestriction(
-                segment, self.total_segments, estimated_items=self.estimated_items
-            )
-
-    def _fields(self):
-        return (self.total_segments, self.segments, self.estimated_items)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self._fields() == other._fields()
-
-    def __hash__(self):
-        return hash(self._fields())
-
-    def __repr__(self):
-        return f"TableRestriction(total_segments={self.total_segments}, segments={self.segments})"
 
 
 class SegmentRestriction:
@@ -221,8 +186,7 @@ class SegmentRestrictionTracker(RestrictionTracker):
     def __init__(self, restriction: SegmentRestriction):
         if not isinstance(restriction, SegmentRestriction):
             raise ValueError(
-                f"SegmentRestrictionTracker needs a SegmentRestriction, got {restriction!r}; "
-                "the initial TableRestriction must be split into segments first"
+                f"SegmentRestrictionTracker needs a SegmentRestriction, got {restriction!r}"
             )
         self._restriction = restriction
         self._next_start_key = restriction.start_key
@@ -306,7 +270,7 @@ class SegmentRestrictionTracker(RestrictionTracker):
 
 
 class ScanRestrictionCoder(JsonRestrictionCoder):
-    """Deterministic JSON encoding of both restriction types (keys of any type)."""
+    """Deterministic JSON encoding of segment restrictions (keys of any type)."""
 
     def to_json(self, restriction) -> dict:
         return _to_json(restriction)
@@ -324,14 +288,6 @@ def _key_from_json(obj: Mapping[str, Any] | None) -> Key | None:
 
 
 def _to_json(restriction) -> dict:
-    if isinstance(restriction, TableRestriction):
-        all_segments = restriction.segments == tuple(range(restriction.total_segments))
-        return {
-            "kind": "table",
-            "total_segments": restriction.total_segments,
-            "segments": None if all_segments else list(restriction.segments),
-            "estimated_items": restriction.estimated_items,
-        }
     if isinstance(restriction, SegmentRestriction):
         return {
             "kind": "segment",
@@ -348,13 +304,6 @@ def _to_json(restriction) -> dict:
 
 def _from_json(obj: Mapping[str, Any]):
     kind = obj.get("kind")
-    if kind == "table":
-        segments = obj["segments"]
-        return TableRestriction(
-            obj["total_segments"],
-            None if segments is None else tuple(segments),
-            obj["estimated_items"],
-        )
     if kind == "segment":
         return SegmentRestriction(
             obj["segment"],

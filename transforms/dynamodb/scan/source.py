@@ -5,12 +5,18 @@ Example::
     items = p | ReadFromDynamoDB(table_name="works", total_segments=8,
                                  region_name="eu-west-1")
 
-The initial restriction covers the chosen segments of the table and is split
-into one restriction per segment. Inside a segment the DoFn reads page after
-page (``ExclusiveStartKey = LastEvaluatedKey``), claims each page through the
+Each chosen segment is one element (a :class:`SegmentScan`), spread over the
+workers (:class:`~transforms.runners.distribute.Distribute`: ``Create`` and
+``Reshuffle``, the shape of Beam Java's ``DynamoDBIO``), and read by a
+splittable DoFn whose initial restriction is that segment's page range. The
+parallelism and the correctness come from the elements, so runners that never
+split an initial restriction (Beam's Dask runner) read the segments in
+parallel too. Inside a segment the DoFn reads page after page
+(``ExclusiveStartKey = LastEvaluatedKey``), claims each page through the
 tracker and only then emits its items, so a checkpoint – the runner's
-``try_split(0)`` or a self-checkpoint every N pages or T seconds – resumes at
-the next unread page. Memory holds one page per running segment.
+``try_split(0)`` or a self-checkpoint every N pages or T seconds, where the
+runner is known to keep residuals – resumes at the next unread page. Memory
+holds one page per running segment.
 
 Items are emitted exactly as DynamoDB returns them (wire format, binary as
 ``bytes``), or as :class:`SegmentItem` with ``with_segments=True`` so that
@@ -30,7 +36,11 @@ from typing import Any
 import apache_beam as beam
 
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.rate_limit import check_rate_options, job_read_ceiling, read_share
+from transforms.dynamodb.rate_limit import (
+    check_rate_options,
+    job_read_ceiling,
+    read_share,
+)
 from transforms.dynamodb.scan.fn import (
     METRICS_NAMESPACE,
     SEGMENT_READS,
@@ -42,6 +52,7 @@ from transforms.dynamodb.scan.pages import RetryPolicy
 from transforms.dynamodb.scan.request import (
     ScanRequest,
     SegmentItem,
+    SegmentScan,
     build_scan_request,
     scan_options,
 )
@@ -49,13 +60,20 @@ from transforms.dynamodb.scan.restriction import validate_segments
 from transforms.dynamodb.scan.segment_figures import SegmentFigures
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item
-from transforms.runner_capabilities import reading_processes, residuals_are_honoured
+from transforms.runners.capabilities import (
+    reading_processes,
+    residuals_are_honoured,
+    runner_capabilities,
+)
+from transforms.runners.distribute import Distribute
+from transforms.runners.tagged_outputs import par_do_with_outputs
 
 __all__ = [
     "METRICS_NAMESPACE",
     "UNREAD_SEGMENTS",
     "ReadFromDynamoDB",
     "SegmentItem",
+    "SegmentScan",
     "build_scan_request",
     "check_rate_options",
     "describe_table",
@@ -82,7 +100,8 @@ class ReadFromDynamoDB(beam.PTransform):
       consistent_read, index_name, projection, filter_expression,
       expression_attribute_names, expression_attribute_values: Scan options.
       checkpoint_every_pages, checkpoint_every_seconds: self-checkpoint
-        interval; ignored (with a warning) on runners that drop residuals.
+        interval; ignored (with a warning) unless the runner is known to keep
+        residuals (see :mod:`transforms.runners.capabilities`).
       with_segments: emit :class:`SegmentItem` instead of bare items.
       start_keys: ``{segment: ExclusiveStartKey}`` for segments that resume
         where an earlier scan stopped (see ``report_unread_segments``).
@@ -100,7 +119,8 @@ class ReadFromDynamoDB(beam.PTransform):
         share of the ceiling, however many segments it reads. By default
         taken from the runner where it says (local runners: one process
         in-process and in multi-threading mode, ``direct_num_workers`` in
-        multi-processing mode; the portable runner's LOOPBACK workers: one);
+        multi-processing mode; the portable runner's LOOPBACK workers: one;
+        the Dask runner: its scheduler's workers);
         elsewhere each segment being read gets ``ceiling / segments``, which
         never exceeds the ceiling and reaches it while every segment is read
         at once (see :mod:`transforms.dynamodb.rate_limit`).
@@ -195,11 +215,14 @@ class ReadFromDynamoDB(beam.PTransform):
 
     def expand(self, pbegin):
         request = self.scan_request
+        capabilities = runner_capabilities(pbegin.pipeline)
         every_pages, every_seconds = self._checkpoint_every_pages, self._checkpoint_every_seconds
-        if (every_pages or every_seconds) and not residuals_are_honoured(pbegin.pipeline):
+        if (every_pages or every_seconds) and not capabilities.residuals:
             _LOGGER.warning(
-                "Self-checkpoints are off: this runner's multi-worker mode drops "
-                "checkpoint residuals; runner-initiated checkpoints still apply"
+                "Self-checkpoints are off: %s is not known to keep checkpoint residuals "
+                "(with these options); each segment is read in one go, and "
+                "runner-initiated checkpoints still apply",
+                capabilities.runner,
             )
             every_pages = every_seconds = None
         share = None
@@ -235,12 +258,11 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._report_unread,
             )
         )
-        scans = (
-            pbegin
-            | "ScanRequest" >> beam.Create([request])
-            | "ScanSegments"
-            >> beam.ParDo(scan_fn).with_outputs(UNREAD_SEGMENTS, SEGMENT_READS, main="items")
-        )
-        _ = scans[SEGMENT_READS] | "SegmentFigures" >> SegmentFigures()
+        segments = pbegin | "Segments" >> Distribute(request.segment_scans())
+        with_figures = runner_capabilities(pbegin.pipeline).metrics  # figures are metrics
+        tags = (UNREAD_SEGMENTS, SEGMENT_READS) if with_figures else (UNREAD_SEGMENTS,)
+        scans = par_do_with_outputs(segments, "ScanSegments", scan_fn, "items", *tags)
+        if with_figures:
+            _ = scans[SEGMENT_READS] | "SegmentFigures" >> SegmentFigures()
         self.unread_segments = scans[UNREAD_SEGMENTS]
-        return scans.items
+        return scans["items"]

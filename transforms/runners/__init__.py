@@ -1,0 +1,11 @@
+"""What makes the transforms correct on every runner.
+
+Beam lets a runner skip parts of its model, and runners do (the Dask runner
+most of all). ``capabilities`` says what a pipeline's runner does; the rest
+are the shapes the transforms take where a capability is missing:
+
+- ``distribute``: one element per segment or file, spread without ``Reshuffle``.
+- ``tagged_outputs``: single-output steps where tagged outputs are mixed up.
+- ``group_batches``: batches made by a ``GroupByKey``, not in ``finish_bundle``.
+- ``tally``: counts made in the pipeline where the runner reports no metrics.
+"""
