@@ -66,6 +66,7 @@ class ScanSource(ReindexSource):
         self.read_transform = read_transform
         self.description = description
         self.table = description.table_name
+        self.table_arn = description.table_arn
         self.key_attributes = tuple(description.key_attributes)
 
     @property
