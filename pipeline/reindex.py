@@ -296,6 +296,8 @@ def _run_job(
     """Runs the job (again on a runner failure, up to ``config.job_attempts``) and summarises it."""
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
+        if attempt > 1:  # a source's transforms belong to the pipeline they were applied to
+            source = open_source(config)
         pipeline = beam.Pipeline(options=options)
         build_reindex(
             pipeline, config, model, source, sample_path=sample_path, sample_size=sample_size
@@ -423,10 +425,7 @@ def run_reindex(
     refusal = None if config.upsert else _rebuild_refusal(config)
     if refusal:
         raise ReindexError(refusal)
-    try:
-        fields_for_attributes(model, source.key_attributes)
-    except ValueError as error:
-        raise ReindexError(str(error)) from error
+    fields_for_attributes(model, source.key_attributes)  # ValueError: a usage error
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     identity = _identity(config, source)
