@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline reindex|plan|search|replay|catch-up ...``.
+"""Command line: ``python -m pipeline reindex|rollback|plan|search|replay|catch-up ...``.
 
 ``pip install`` also puts it on the PATH as ``dynamodb-reindex``, which
 behaves the same: the current folder comes first on ``sys.path`` (so
@@ -16,14 +16,19 @@ line naming what to fix, and the exit code is non-zero:
 * 1: finished, but the counts do not add up (see the summary)
 * 2: bad command line or options
 * 3: could not start or failed (missing table, unreachable endpoint, ...)
-* 4: finished, but more items were dead-lettered (not decoded or refused by the
-  index) than --max-dead-letter-fraction allows
-* 5: finished, but --swap-alias did not move the alias (the new index failed
-  verification or the counts do not add up); the new index is left for inspection
+* 4: finished, but more items were dead-lettered (decode and index) than
+  --max-dead-letter-fraction allows; a rebuild was not swapped in
+* 5: finished, but the rebuilt index was not swapped in (the run's checks or
+  the new index's verification failed); the live index is unchanged and the
+  new one is left for inspection
 * 6: the stream cannot catch up (catch-up): the table has no enabled stream, or
   records the catch-up needs are not in it (trimmed after 24 hours, another
   stream); reindex
 * 130: catch-up stopped by SIGINT (with --follow: after saving the bookmark)
+
+``reindex`` rebuilds by default: a new index, verified, then swapped in
+behind the name given as ``--index``; ``--upsert`` writes into that index in
+place. ``rollback --index URI`` puts the previous index back behind the name.
 """
 
 from __future__ import annotations
@@ -327,18 +332,41 @@ def _parser() -> argparse.ArgumentParser:
         "newer one (search servers)",
     )
     index.add_argument(
+        "--upsert",
+        action="store_true",
+        help="write into the live index in place (incremental; documents of items deleted "
+        "from the table stay) instead of rebuilding it",
+    )
+    index.add_argument(
         "--swap-alias",
         nargs="?",
         const="",
         metavar="NAME",
-        help="build a new index, verify it, then move the alias NAME (default: the index "
-        "named by --index; 'documents' for sqlite) to it in one step",
+        help="the default: build a new index, verify it, then move the alias NAME (default: "
+        "the index named by --index; 'documents' for sqlite) to it in one step",
     )
     index.add_argument(
         "--keep",
         metavar="N",
         type=_non_negative_int,
-        help="with --swap-alias: previous indexes kept for rollback (default 1)",
+        help="previous indexes kept for rollback (default 1)",
+    )
+    reindex.add_argument(
+        "--verify-sample",
+        type=_non_negative_int,
+        help="documents read back from the new index and compared with the records before "
+        "the swap (default 100; 0: none)",
+    )
+    reindex.add_argument(
+        "--index-config",
+        metavar="FILE",
+        help="JSON with settings and mappings for a new search-server index (default: the "
+        "live index's)",
+    )
+    reindex.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an index that holds another table",
     )
 
     _add_rate_args(rate)
@@ -346,8 +374,20 @@ def _parser() -> argparse.ArgumentParser:
         "--max-dead-letter-fraction",
         metavar="F",
         type=_share,
-        help="exit 4 when a larger share of the items is dead-lettered (does not decode "
-        "or is refused by the index), e.g. 0.05",
+        help="exit 4 (and do not swap) when a larger share of the items is dead-lettered "
+        "(does not decode or is refused by the index), e.g. 0.05",
+    )
+
+    rollback = _command(
+        commands,
+        "rollback",
+        "put the previous index back behind the name, in one step",
+        "Points the index name (the SQLite file's documents table, or the search server's "
+        "alias) back at the index it served before the last reindex.",
+        (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
+    )
+    rollback.add_argument(
+        "--index", required=True, metavar="URI", help="the index URI given to reindex"
     )
 
     plan = _command(
@@ -482,7 +522,10 @@ def _with_default_runner(beam_args: list[str]) -> list[str]:
 
 def _reindex(args, beam_args) -> int:
     from pipeline.reindex import ReindexConfig, run_reindex
+    from transforms.index.index_config import load_index_config
+    from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE
 
+    index_config = load_index_config(args.index_config) if args.index_config else None
     config = ReindexConfig(
         table=args.table,
         model=args.model,
@@ -513,32 +556,45 @@ def _reindex(args, beam_args) -> int:
         version_field=args.version_field,
         swap_alias=args.swap_alias,
         keep=1 if args.keep is None else args.keep,
+        upsert=args.upsert,
+        force=args.force,
+        index_config=index_config,
+        verify_sample=DEFAULT_SAMPLE_SIZE if args.verify_sample is None else args.verify_sample,
     )
     summary = run_reindex(config, beam_args)
     print(summary.render())
-    limit = config.max_dead_letter_fraction
-    undecoded = summary.dead_lettered_by_stage.get("decode", 0)
-    unindexed = summary.dead_lettered_by_stage.get("index", 0)
-    failed = undecoded + unindexed
-    read = summary.read
-    if limit is not None and read and failed / read > limit:
-        what = "did not decode" if not unindexed else "were dead-lettered"
-        stages = f" (decode {undecoded:,}, index {unindexed:,})" if unindexed else ""
+    excess = summary.dead_letter_excess(config.max_dead_letter_fraction)
+    hint = f"; the dead letters in {config.dead_letters} say what to fix" if excess else ""
+    swap = summary.alias_swap
+    if swap is not None and not swap.swapped:
         print(
-            f"error: {failed:,} of {read:,} items ({failed / read:.1%}) {what}{stages}, "
-            f"more than --max-dead-letter-fraction {limit:.1%}; the dead "
-            f"letters in {config.dead_letters} say what to fix",
+            f"error: not swapped, the alias {swap.alias!r} was not moved: {swap.reason}{hint}; "
+            f"the live index is unchanged ({swap.new_index} is left for inspection)",
             file=sys.stderr,
         )
+        return EXIT_THRESHOLD if excess else EXIT_NOT_SWAPPED
+    if excess:
+        print(f"error: {excess}{hint}", file=sys.stderr)
         return EXIT_THRESHOLD
     problem = summary.problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-    swap = summary.alias_swap
-    if swap is not None and not swap.swapped:
-        print(f"error: the alias {swap.alias!r} was not moved: {swap.reason}", file=sys.stderr)
-        return EXIT_NOT_SWAPPED
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
+
+
+def _rollback(args) -> int:
+    from transforms.index.alias import rollback
+
+    try:
+        restored = rollback(args.index)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"{args.index}: {restored} is live again; the index it replaced is no longer live "
+        "nor kept for rollback (delete it when done)"
+    )
+    return EXIT_OK
 
 
 def _plan(args) -> int:
@@ -700,12 +756,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, beam_args = _parser().parse_known_args(argv)
         if getattr(args, "table", None):
             _check_dynamodb_location(args.endpoint_url, args.region)
-        if args.command in ("search", "plan"):
+        if args.command in ("search", "plan", "rollback"):
             if beam_args:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
-            return _search(args) if args.command == "search" else _plan(args)
-        if getattr(args, "keep", None) is not None and args.swap_alias is None:
-            raise _UsageError("--keep needs --swap-alias")
+            commands = {"search": _search, "plan": _plan, "rollback": _rollback}
+            return commands[args.command](args)
+        if args.command == "reindex" and args.upsert:
+            given = [
+                flag
+                for flag, value in (
+                    ("--swap-alias", args.swap_alias),
+                    ("--keep", args.keep),
+                    ("--verify-sample", args.verify_sample),
+                )
+                if value is not None
+            ]
+            if given:
+                verb = "applies" if len(given) == 1 else "apply"
+                raise _UsageError(
+                    f"{', '.join(given)} {verb} to a rebuild; --upsert writes in place"
+                )
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
         beam_args = resolve_runner_args(_with_default_runner(beam_args))

@@ -10,6 +10,14 @@
 :func:`run_reindex` checks everything it can before starting, runs the
 pipeline and returns a :class:`~pipeline.summary.ReindexSummary`. The source
 (:mod:`pipeline.sources`) is a parallel scan of the table or an export.
+
+By default the job rebuilds: it fills a new index, verifies it and swaps
+it in behind the live name in one step (:func:`_rebuild`, with the target
+of :mod:`transforms.index.rebuild`), and runs :class:`RebuildHooks` when
+the build exists, between verification and swap, and after the swap.
+``upsert`` writes into the live index in place instead
+(:mod:`transforms.index.upsert`). Either way an index that holds another
+table is refused unless ``force`` (:mod:`transforms.index.identity`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import dataclasses
 import functools
 import importlib
 import logging
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -37,12 +46,17 @@ from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
+from transforms.index.identity import IndexIdentity, refuse_other_table
+from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE, IndexRebuild, prepare_rebuild
+from transforms.index.sample import SampleDocuments
+from transforms.index.upsert import prepare_upsert
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tally import EndBranches, Tally
 
 __all__ = [
     "ModelSpecError",
+    "RebuildHooks",
     "ReindexConfig",
     "ReindexError",
     "build_reindex",
@@ -57,7 +71,16 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class ReindexConfig:
-    """What to reindex, where to, and how to scan. Holds no credentials."""
+    """What to reindex, where to, and how to scan. Holds no credentials.
+
+    By default a reindex rebuilds: it fills a new index and swaps it in
+    behind ``index`` when verified, keeping ``keep`` previous ones for
+    rollback. ``upsert`` writes into the live index in place instead.
+    ``force`` writes another table than the one the index holds;
+    ``index_config`` (``{"settings": ..., "mappings": ...}``) is for a new
+    search-server index; ``verify_sample`` documents are read back to verify
+    a rebuild (0: none); ``build_name`` reopens an earlier build.
+    """
 
     table: str
     model: str
@@ -89,6 +112,41 @@ class ReindexConfig:
     version_field: str | None = None
     swap_alias: str | None = None
     keep: int = 1
+    upsert: bool = False
+    force: bool = False
+    index_config: dict | None = None
+    verify_sample: int = DEFAULT_SAMPLE_SIZE
+    build_name: str | None = None
+
+
+class RebuildHooks:
+    """Steps :func:`run_reindex` runs around a rebuild; each does nothing unless overridden.
+
+    * ``prepared(rebuild)``: the build exists and the job has not started
+      (a journal records ``rebuild.build_name``, to reopen the build later
+      with ``ReindexConfig(build_name=...)`` / ``prepare_rebuild(uri,
+      build_name=...)``);
+    * ``before_swap(rebuild, summary)``: the job finished and the build is
+      verified (``summary.verification``); the live index has not moved (a
+      catch-up applies the changes made to the table during the run to
+      ``rebuild.build_uri``);
+    * ``after_swap(rebuild, summary)``: the build is live
+      (``summary.alias_swap``), e.g. to apply the changes made since the
+      catch-up to the live index.
+
+    An exception in ``before_swap`` leaves the live index untouched and the
+    build in place, and propagates to the caller. A build that fails
+    verification is never swapped, and then neither swap hook runs.
+    """
+
+    def prepared(self, rebuild: IndexRebuild) -> None:
+        """The build exists; the job has not written to it yet."""
+
+    def before_swap(self, rebuild: IndexRebuild, summary: ReindexSummary) -> None:
+        """Verified, not yet swapped."""
+
+    def after_swap(self, rebuild: IndexRebuild, summary: ReindexSummary) -> None:
+        """Swapped: ``rebuild.build_name`` is live."""
 
 
 class ReindexOutputs(NamedTuple):
@@ -135,12 +193,21 @@ def load_model(spec: str) -> type:
 
 
 def build_reindex(
-    p: beam.Pipeline, config: ReindexConfig, model: type, source: ReindexSource
+    p: beam.Pipeline,
+    config: ReindexConfig,
+    model: type,
+    source: ReindexSource,
+    *,
+    sample_path: str | None = None,
+    sample_size: int = 0,
 ) -> ReindexOutputs:
     """Applies source → decode → index / delete (+ dead letters) to ``p``.
 
     Where the runner reports no metrics (see :mod:`pipeline.run_counts`), the
     counts are tallied, and the last step applied ends every branch.
+
+    With ``sample_path`` and ``sample_size``, the records' verification
+    sample is written there too (:mod:`transforms.index.sample`).
     """
     read = source.read(p)
     decoded = read.upserts | "Decode" >> DecodeItems(
@@ -166,13 +233,26 @@ def build_reindex(
         batch_size=config.batch_size or 500,
         table=source.table,
     )
+    ends = []
     if source.removes_undecodable:
-        _ = (
+        removed = (
             decoded.dead_letters
             | "UndecodableKeys" >> beam.FlatMap(_undecodable_key)
             | "RemoveUndecodable"
             >> DeleteFromIndex(
                 config.index, key_attributes=source.key_attributes, table=source.table
+            )
+        )
+        ends.append(removed.deleted)
+    if sample_path and sample_size:
+        ends.append(
+            decoded.records
+            | "VerifySample"
+            >> SampleDocuments(
+                sample_path,
+                size=sample_size,
+                id_fields=fields_for_attributes(model, source.key_attributes),
+                key_attributes=source.key_attributes,
             )
         )
     dead_letters = (
@@ -195,7 +275,7 @@ def build_reindex(
         }
         counters = {**source.tally_counters, **SPINE_COUNTERS}
         counted = {name: outputs[name] for name in counters} | "Tally" >> Tally(tally, counters)
-        _ = (counted, files) | "End" >> EndBranches()
+        _ = (counted, files, *ends) | "End" >> EndBranches()
     return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters, tally)
 
 
@@ -260,61 +340,55 @@ def _without_userinfo(uri: str) -> str:
     return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
 
 
-def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
-    """Builds a new index behind the alias, verifies it and swaps it in (``--swap-alias``).
-
-    The alias moves only when the run adds up and the new index holds
-    exactly the documents written; ``summary.alias_swap`` says what happened.
-    A run that fails leaves no new index behind.
-    """
-    from transforms.index.alias import prepare_swap
-
+def _rebuild_refusal(config: ReindexConfig) -> str | None:
+    """Why ``config`` cannot rebuild (it does not read the whole table), or None."""
+    named = config.swap_alias is not None
+    flag = "--swap-alias" if named else "a rebuild (the default)"
+    in_place = "" if named else "; add --upsert to write into the live index in place"
     if config.resume_from:
-        raise ReindexError(
-            "--swap-alias cannot be combined with --resume-from: a resumed run reads only "
-            "the segments left unread, so the new index would miss everything else"
+        return (
+            f"{flag} cannot be combined with --resume-from: a resumed run reads only "
+            f"the segments left unread, so the new index would miss everything else{in_place}"
+        )
+    if config.segments is not None:
+        return (
+            f"{flag} needs the whole table: --segments reads only some segments, so the new "
+            f"index would miss the others{in_place}"
         )
     if config.from_export:
         from transforms.dynamodb.export.manifest import read_export_manifest
 
         if read_export_manifest(config.from_export, verify_checksums=False).incremental:
-            raise ReindexError(
-                "--swap-alias needs a full export: an incremental export holds only the "
-                "changes, so the new index would miss every unchanged record"
+            return (
+                f"{flag} needs a full export: an incremental export holds only the "
+                f"changes, so the new index would miss every unchanged record{in_place}"
             )
-    FileSystems.set_options(PipelineOptions(pipeline_args))
-    model = load_model(config.model)
-    open_source(config, functools.partial(check_options, config, model))
-    try:
-        swap = prepare_swap(config.index, config.swap_alias or None)
-    except ValueError as error:
-        raise ReindexError(f"--swap-alias: {error}") from error
-    try:
-        summary = run_reindex(
-            dataclasses.replace(config, index=swap.build_uri, swap_alias=None), pipeline_args
-        )
-    except BaseException:
-        swap.abandon()
-        raise
-    reason = None if summary.accounted_for else "the run's counts do not add up (see the checks)"
-    summary.alias_swap = swap.complete(summary.indexed, keep=config.keep, abort_reason=reason)
-    return summary
+    return None
 
 
-def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSummary:
-    """Checks the inputs, runs the job to its end and summarises it."""
-    model = load_model(config.model)
-    if config.swap_alias is not None:
-        return _run_behind_alias(config, pipeline_args)
-    options = PipelineOptions(pipeline_args)
-    FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    source = open_source(config, functools.partial(check_options, config, model))
-    check_dead_letter_path(config.dead_letters)
-    check_index(config.index)
+def _identity(config: ReindexConfig, source: ReindexSource) -> IndexIdentity | None:
+    if not source.table:
+        return None
+    return IndexIdentity(source.table, source.key_attributes, config.model, source.table_arn)
+
+
+def _run_job(
+    config: ReindexConfig,
+    options: PipelineOptions,
+    model: type,
+    source: ReindexSource,
+    sample_path: str | None = None,
+    sample_size: int = 0,
+) -> ReindexSummary:
+    """Runs the job (again on a runner failure, up to ``config.job_attempts``) and summarises it."""
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
+        if attempt > 1:  # a source's transforms belong to the pipeline they were applied to
+            source = open_source(config)
         pipeline = beam.Pipeline(options=options)
-        outputs = build_reindex(pipeline, config, model, source)
+        outputs = build_reindex(
+            pipeline, config, model, source, sample_path=sample_path, sample_size=sample_size
+        )
         try:
             result = pipeline.run()
             result.wait_until_finish()
@@ -322,9 +396,14 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
             if attempt == config.job_attempts:
                 after = f" after {attempt} attempts" if attempt > 1 else ""
+                kept = (
+                    "what was indexed stays"
+                    if config.upsert
+                    else "the live index is unchanged and the new one was dropped"
+                )
                 raise ReindexError(
-                    f"the runner failed the job{after} ({_first_line(error)}); what was "
-                    "indexed stays: run again to finish (--job-attempts N runs it again itself)"
+                    f"the runner failed the job{after} ({_first_line(error)}); {kept}: run "
+                    "again to finish (--job-attempts N runs it again itself)"
                 ) from error
             _LOGGER.warning(
                 "The job failed (%s); running it again, attempt %d of %d: documents "
@@ -337,3 +416,107 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     index_count = check_index(config.index)
     totals = run_totals(result, outputs.tally, config.dead_letters)
     return summarize(result, source, config, elapsed, index_count, totals=totals)
+
+
+def _prepare_upsert(config: ReindexConfig, identity: IndexIdentity | None) -> None:
+    """Checks that the live index holds this table (or none), creates it with
+    ``--index-config`` if asked, and records what it holds."""
+    try:
+        prepare_upsert(config.index, identity, force=config.force, index_config=config.index_config)
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
+
+
+def _rebuild(
+    config: ReindexConfig,
+    options: PipelineOptions,
+    model: type,
+    source: ReindexSource,
+    identity: IndexIdentity | None,
+    hooks: RebuildHooks,
+) -> ReindexSummary:
+    """Builds a new index, verifies it and swaps it in behind the live name.
+
+    The steps, in order: refuse another table's index; create the build
+    (``hooks.prepared``); run the job into it (dropped if the job fails);
+    verify; ``hooks.before_swap`` (the catch-up point); swap;
+    ``hooks.after_swap``. A build that fails verification is not swapped
+    and stays for inspection; ``summary.verification`` and
+    ``summary.alias_swap`` say what happened.
+    """
+    try:
+        refuse_other_table(config.index, identity, force=config.force, action="replace it")
+        rebuild = prepare_rebuild(
+            config.index,
+            identity=identity,
+            alias=config.swap_alias or None,
+            build_name=config.build_name,
+            keep=config.keep,
+            index_config=config.index_config,
+            sample_size=config.verify_sample,
+            sample_folder=_sample_folder(options),
+        )
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
+    hooks.prepared(rebuild)
+    try:
+        summary = _run_job(
+            dataclasses.replace(config, index=rebuild.build_uri),
+            options,
+            model,
+            source,
+            sample_path=rebuild.sample_path,
+            sample_size=rebuild.sample_size,
+        )
+    except BaseException:
+        rebuild.abandon()
+        raise
+    summary.verification = rebuild.verify(
+        indexed=summary.indexed,
+        run_checks=summary.rebuild_checks(config.max_dead_letter_fraction),
+        dead_letters_path=config.dead_letters
+        if summary.dead_lettered_by_stage.get("index")
+        else None,
+    )
+    if not summary.verification.holds:
+        summary.alias_swap = rebuild.not_swapped(summary.verification.reason)
+        return summary
+    hooks.before_swap(rebuild, summary)
+    summary.alias_swap = rebuild.swap()
+    hooks.after_swap(rebuild, summary)
+    return summary
+
+
+def _sample_folder(options: PipelineOptions) -> str:
+    """Where the job writes its verification sample: ``--temp_location``, else a local folder."""
+    return options.get_all_options().get("temp_location") or tempfile.gettempdir()
+
+
+def run_reindex(
+    config: ReindexConfig, pipeline_args: list[str], hooks: RebuildHooks | None = None
+) -> ReindexSummary:
+    """Checks the inputs, runs the job to its end and summarises it.
+
+    By default the job fills a new index that replaces the live one when
+    verified (:func:`_rebuild`); with
+    ``config.upsert`` it writes into the live index in place. ``hooks`` run
+    around the swap of a rebuild.
+    """
+    if config.upsert and config.swap_alias is not None:
+        raise ReindexError("--swap-alias and --upsert exclude each other")
+    if not config.upsert and config.resume_from:
+        raise ReindexError(_rebuild_refusal(config))
+    model = load_model(config.model)
+    options = PipelineOptions(pipeline_args)
+    FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
+    source = open_source(config, functools.partial(check_options, config, model))
+    refusal = None if config.upsert else _rebuild_refusal(config)
+    if refusal:
+        raise ReindexError(refusal)
+    check_dead_letter_path(config.dead_letters)
+    check_index(config.index)
+    identity = _identity(config, source)
+    if not config.upsert:
+        return _rebuild(config, options, model, source, identity, hooks or RebuildHooks())
+    _prepare_upsert(config, identity)
+    return _run_job(config, options, model, source)

@@ -72,7 +72,8 @@ class ReindexSummary:
     elapsed_seconds: float
     undecodable_removed: int = 0
     dead_letters_repeated: int = 0
-    alias_swap: Any = None  # transforms.index.alias.SwapResult with --swap-alias
+    alias_swap: Any = None  # transforms.index.alias.SwapResult of a rebuild
+    verification: Any = None  # transforms.index.rebuild.Verification of a rebuild
 
     def __getattr__(self, name: str):
         figures = self.__dict__.get("source")
@@ -151,6 +152,51 @@ class ReindexSummary:
         return "the counts do not add up: " + "; ".join(failed)
 
     @property
+    def item_dead_letters(self) -> int:
+        """Items dead-lettered by the decode and index stages."""
+        return sum(self.dead_lettered_by_stage.get(stage, 0) for stage in ITEM_STAGES)
+
+    def dead_letter_excess(self, limit: float | None) -> str | None:
+        """One line when more than ``limit`` of the items read were dead-lettered, else None.
+
+        Decode and index dead letters count; the share is of the items read.
+        """
+        failed = self.item_dead_letters
+        if limit is None or not self.read or failed / self.read <= limit:
+            return None
+        decode = self.dead_lettered_by_stage.get("decode", 0)
+        what = (
+            "did not decode"
+            if failed == decode
+            else f"were dead-lettered (decode {decode:,}, index {failed - decode:,})"
+        )
+        return (
+            f"{failed:,} of {self.read:,} items ({failed / self.read:.1%}) {what}, more than "
+            f"--max-dead-letter-fraction {limit:.1%}"
+        )
+
+    def rebuild_checks(self, max_dead_letter_fraction: float | None = None) -> list[Check]:
+        """What a rebuild requires of this run before its new index may be swapped in.
+
+        Every check of the run holds (the ``why`` names those that do not),
+        and with a limit, the decode and index dead letters are within it.
+        """
+        failed = [check.what for check in self.checks() if not check.holds]
+        why = "the run's checks failed: " + "; ".join(failed) if failed else self.source.problem
+        checks = [Check("the run's checks above hold", not why, why or "")]
+        if max_dead_letter_fraction is not None:
+            excess = self.dead_letter_excess(max_dead_letter_fraction)
+            checks.append(
+                Check(
+                    excess
+                    or f"dead letters {self.item_dead_letters:,} of {self.read:,} items within "
+                    f"--max-dead-letter-fraction {max_dead_letter_fraction:.1%}",
+                    excess is None,
+                )
+            )
+        return checks
+
+    @property
     def items_per_second(self) -> float:
         return self.read / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
@@ -191,6 +237,8 @@ class ReindexSummary:
             )
         lines.extend(self.source.tail)
         lines.extend(f"  {check.render()}" for check in self.checks())
+        if self.verification is not None:
+            lines.extend(self.verification.render())
         if self.alias_swap is not None:
             lines.append(self.alias_swap.render())
         return "\n".join(lines)

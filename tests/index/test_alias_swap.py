@@ -359,7 +359,7 @@ def test_cli_swap_alias_on_elasticsearch_and_refusal_exit_code(
     assert _aliases(elasticsearch_url, alias) == [live]
 
 
-def test_cli_keep_needs_swap_alias(tmp_path):
+def test_cli_keep_needs_a_rebuild(tmp_path):
     done = cli(
         "reindex",
         "--table",
@@ -372,8 +372,9 @@ def test_cli_keep_needs_swap_alias(tmp_path):
         str(tmp_path / "dead"),
         "--keep",
         "2",
+        "--upsert",
     )
-    assert done.returncode == 2 and "--keep needs --swap-alias" in done.stderr
+    assert done.returncode == 2 and "--keep applies to a rebuild" in done.stderr
 
 
 def test_cli_swap_alias_refuses_a_resumed_run(dynamodb_server, small_table, tmp_path):

@@ -266,7 +266,9 @@ def test_cli_reindex_from_full_then_incremental_export(dask_cluster, tmp_path):
     ]
     records += [incremental_record({"id": {"S": sid}}) for sid in removed]
     incremental = write_export(tmp_path / "incr", records, incremental=True, files=3)
-    done = cli("reindex", "--from-export", incremental.root, *sink, *dask_args(dask_cluster))
+    done = cli(
+        "reindex", "--from-export", incremental.root, "--upsert", *sink, *dask_args(dask_cluster)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     expected = {sid: body for sid, body in good.items() if sid not in removed}
     for sid, title in changed.items():
@@ -292,6 +294,7 @@ def test_cli_unread_segments_then_resume_on_dask(
     ) as proxy:
         failed = cli(
             *reindex_args(proxy.url, table, tmp_path, dead_letters="first"),
+            "--upsert",
             *scan,
             *dask_args(dask_cluster),
         )
@@ -306,6 +309,7 @@ def test_cli_unread_segments_then_resume_on_dask(
 
     resumed = cli(
         *reindex_args(dynamodb_server.endpoint_url, table, tmp_path, dead_letters="second"),
+        "--upsert",
         "--resume-from",
         str(tmp_path / "first"),
         "--page-size=30",

@@ -94,6 +94,7 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
             *reindex_args(proxy.url, table, tmp_path, dead_letters="first"),
             *SCAN_OPTIONS,
             "--max-retry-seconds=1",
+            "--upsert",
             *IN_PROCESS,
         )
     assert failed.returncode == 1, failed.stderr[-3000:]
@@ -121,6 +122,7 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
         "--resume-from",
         str(tmp_path / "first"),
         "--page-size=30",
+        "--upsert",
         *IN_PROCESS,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -142,9 +144,10 @@ def prepared_index(tmp_path, *statements):
 
 
 def reindex_with_trigger(dynamodb_server, table, tmp_path, *, when: str, ids, action: str):
-    """``reindex`` into an index that runs ``action`` ``when`` one of ``ids`` is inserted.
+    """``reindex --upsert`` into an index that runs ``action`` ``when`` one of ``ids`` is inserted.
 
-    ``when`` is ``BEFORE`` or ``AFTER``: the timing of the SQLite INSERT trigger.
+    ``when`` is ``BEFORE`` or ``AFTER``: the timing of the SQLite INSERT trigger (on the
+    live table ``documents``, so the run writes there in place).
     """
     listed = ", ".join(f"'{key}'" for key in ids)
     prepared_index(
@@ -152,7 +155,9 @@ def reindex_with_trigger(dynamodb_server, table, tmp_path, *, when: str, ids, ac
         f"CREATE TRIGGER fault {when} INSERT ON documents WHEN new.id IN ({listed}) "
         f"BEGIN {action}; END",
     )
-    return cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+    return cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path), "--upsert", *IN_PROCESS
+    )
 
 
 HOLD_LOCK = """

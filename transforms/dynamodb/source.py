@@ -89,12 +89,14 @@ class SourceReport:
 class ReindexSource(abc.ABC):
     """One read path of the reindex spine.
 
-    ``table`` names the table the items come from, ``key_attributes`` its key
+    ``table`` names the table the items come from, ``table_arn`` its ARN
+    where the source knows it (``None`` otherwise), ``key_attributes`` its key
     (hash key first), ``stage`` the dead-letter stage of the source's own
     letters, which are not items and are counted apart from them.
     """
 
     table: str
+    table_arn: str | None = None
     key_attributes: tuple[str, ...]
     stage: str
     tally_counters: Mapping[str, Any] = {}

@@ -33,6 +33,7 @@ class TableDescription:
     billing_mode: str = "PROVISIONED"
     read_capacity_units: int | None = None
     index_names: tuple[str, ...] = ()
+    table_arn: str | None = None
 
     @classmethod
     def from_response(cls, response: dict) -> TableDescription:
@@ -53,6 +54,7 @@ class TableDescription:
             billing_mode=billing,
             read_capacity_units=throughput.get("ReadCapacityUnits") or None,
             index_names=tuple(indexes),
+            table_arn=table.get("TableArn") or None,
         )
 
     @property

@@ -142,6 +142,20 @@ class IndexBackend(abc.ABC):
         """Running totals of write events worth a metric (retries, ...); none by default."""
         return {}
 
+    # A verified rebuild (``transforms.index.rebuild``) also needs the three below.
+
+    def get(self, ids: Iterable[str]) -> dict[str, str]:
+        """``{id: body}`` of the documents with these ids that the index holds."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read documents back by id")
+
+    def metadata(self) -> dict | None:
+        """What the index records about itself (``transforms.index.identity``), or None."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no metadata")
+
+    def set_metadata(self, meta: dict) -> None:
+        """Replaces what the index records about itself with the JSON object ``meta``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no metadata")
+
     @abc.abstractmethod
     def close(self) -> None:
         """Releases the connection; calling it again does nothing."""

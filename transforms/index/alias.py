@@ -34,11 +34,24 @@ starts, and later than every table already in the file, so that names sort
 in build order (also when two builds start within one second or the clock
 went back); the plain ``documents`` retired by the first swap is named just
 before the build that replaces it.
+An empty ``documents`` that never was a
+generation and records nothing (the schema a new file starts with) is
+dropped rather than retired, so, as on a search server, the first swap
+leaves nothing to roll back to.
 
 When verification fails nothing moves: the new index is left for inspection
 (it is never counted among the retired ones, so pruning and rollback ignore
 it) and the result says why. :func:`rollback` points the alias back at the
 newest retired index.
+
+``complete(expected)`` verifies the count and swaps in one step;
+``swap()`` swaps without counting, for a caller that verified the build
+itself (``transforms.index.rebuild``). ``prepare_swap(..., build_name=NAME)``
+reopens a build made earlier (it must exist and never have been live)
+instead of creating one, and ``body`` gives a new search-server index its
+``settings`` and ``mappings`` (``transforms.index.index_config``). A SQLite
+index's ``index_metadata`` rows (``transforms.index.sqlite_metadata``)
+follow their tables through every rename, drop and rollback.
 """
 
 from __future__ import annotations
@@ -49,10 +62,12 @@ import logging
 import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from transforms.index import backend_class, normalize_uri, open_backend
 from transforms.index.search_server import SearchServerIndex, parse_server_uri
 from transforms.index.sqlite import SQLiteIndex, sqlite_path
+from transforms.index.sqlite_metadata import drop_meta, read_meta, rename_meta
 from transforms.index.sqlite_table import (
     LIVE_TABLE,
     SQLiteTableIndex,
@@ -63,7 +78,7 @@ from transforms.index.sqlite_table import (
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["AliasSwap", "SwapResult", "prepare_swap", "rollback"]
+__all__ = ["AliasSwap", "SwapResult", "concrete_index_advice", "prepare_swap", "rollback"]
 
 STAMP_FORMAT = "%Y%m%d%H%M%S"
 RETIRED_SUFFIX = "-retired"
@@ -76,7 +91,8 @@ class SwapResult:
     """What ``AliasSwap.complete`` did.
 
     ``swapped``: the alias now points at ``new_index``. ``found`` is the
-    count verified against ``expected``; ``previous`` what the alias pointed
+    count verified against ``expected`` (``None``: verified by the caller);
+    ``previous`` what the alias pointed
     to before; ``kept`` the retired indexes kept for rollback, newest first;
     ``deleted`` those pruned; ``leftovers`` builds that were never made live
     (failed verification or crashed runs), left for you to inspect or delete.
@@ -85,7 +101,7 @@ class SwapResult:
     alias: str
     new_index: str
     swapped: bool
-    expected: int
+    expected: int | None
     found: int | None
     previous: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()
@@ -97,9 +113,13 @@ class SwapResult:
         found = "not counted" if self.found is None else f"{self.found:,}"
         if self.swapped:
             was = ", ".join(self.previous) or "nothing"
+            verified = (
+                f"holds {found} documents"
+                if self.expected is None
+                else f"verified {found} documents == {self.expected:,} written"
+            )
             lines = [
-                f"  alias          {self.alias} -> {self.new_index} (was {was}); verified "
-                f"{found} documents == {self.expected:,} written",
+                f"  alias          {self.alias} -> {self.new_index} (was {was}); {verified}",
                 f"  kept           {', '.join(self.kept) or 'none'} (for rollback)"
                 + (f"; deleted {', '.join(self.deleted)}" if self.deleted else ""),
             ]
@@ -135,13 +155,22 @@ class AliasSwap(abc.ABC):
 
     @abc.abstractmethod
     def complete(
-        self, expected: int, *, keep: int = 1, abort_reason: str | None = None
+        self, expected: int | None, *, keep: int = 1, abort_reason: str | None = None
     ) -> SwapResult:
         """Verifies the build holds ``expected`` documents, swaps, prunes to ``keep`` retired.
 
         With ``abort_reason`` (the run itself did not add up) nothing is
         moved whatever the count, and the result carries that reason.
+        ``expected=None`` skips the count (the caller verified the build).
         """
+
+    def swap(self, *, keep: int = 1) -> SwapResult:
+        """Makes the build live without counting it (the caller verified it); see ``complete``."""
+        return self.complete(None, keep=keep)
+
+    @abc.abstractmethod
+    def count(self) -> int:
+        """The documents the build holds now (after a refresh)."""
 
     @abc.abstractmethod
     def abandon(self) -> None:
@@ -156,25 +185,61 @@ def _check_keep(keep: int) -> None:
 # -- Elasticsearch / OpenSearch ---------------------------------------------------------------
 
 
+def concrete_index_advice(alias: str, now: datetime) -> str:
+    """One line: ``alias`` is an index, and how to write into it or turn it into an alias."""
+    clone = f"{alias}-{_stamp(now)}"
+    return (
+        f"{alias!r} is an index, not an alias, and a rebuild swaps an alias: write into it in "
+        f"place with --upsert, or make it an alias once, keeping its documents, settings and "
+        f"mappings: PUT /{alias}/_block/write; POST /{alias}/_clone/{clone}; "
+        f'PUT /{clone}/_settings {{"index.blocks.write": null}}; '
+        f'POST /_aliases {{"actions": [{{"add": {{"index": "{clone}", "alias": "{alias}"}}}}, '
+        f'{{"remove_index": {{"index": "{alias}"}}}}]}}'
+    )
+
+
 class _ServerAliasSwap(AliasSwap):
-    def __init__(self, uri: str, alias: str, now: datetime):
+    def __init__(
+        self,
+        uri: str,
+        alias: str,
+        now: datetime,
+        *,
+        build_name: str | None = None,
+        body: dict[str, Any] | None = None,
+    ):
         self.uri = uri
         self.alias = alias
         self.retired_alias = alias + RETIRED_SUFFIX
         with self._open() as server:
             kind = server.kind_of(alias)
             if kind == "index":
-                raise ValueError(
-                    f"{alias!r} is an index, not an alias, and an alias cannot take its name; "
-                    f"swap behind a new alias name, or reindex once without --swap-alias into "
-                    f"another index and delete {alias!r}"
+                raise ValueError(concrete_index_advice(alias, now))
+            if build_name is None:
+                self.build_name = _free_name(
+                    f"{alias}-", now, lambda name: server.kind_of(name) != "missing"
                 )
-            self.build_name = _free_name(
-                f"{alias}-", now, lambda name: server.kind_of(name) != "missing"
-            )
-            server.create_index(self.build_name)
+                server.create_index(self.build_name, body)
+            else:
+                self.build_name = self._reopened(server, build_name)
         self.build_uri = str(parse_server_uri(uri).with_index(self.build_name))
         _LOGGER.info("building %s behind alias %s", self.build_name, alias)
+
+    def _reopened(self, server: SearchServerIndex, name: str) -> str:
+        if not self._ours([name]):
+            raise ValueError(f"{name!r} is not a build of alias {self.alias!r}")
+        if server.kind_of(name) != "index":
+            raise ValueError(f"there is no index {name!r} to go on building")
+        placed = set(server.alias_targets(self.alias)) | set(
+            server.alias_targets(self.retired_alias)
+        )
+        if name in placed:
+            raise ValueError(f"{name!r} has been live behind {self.alias!r}: it is not a build")
+        return name
+
+    def count(self) -> int:
+        with self._open() as server:
+            return server.count_of(self.build_name)
 
     def _open(self) -> SearchServerIndex:
         return open_backend(self.uri)
@@ -189,14 +254,14 @@ class _ServerAliasSwap(AliasSwap):
         return [name for name in names if pattern.match(name)]
 
     def complete(
-        self, expected: int, *, keep: int = 1, abort_reason: str | None = None
+        self, expected: int | None, *, keep: int = 1, abort_reason: str | None = None
     ) -> SwapResult:
         _check_keep(keep)
         with self._open() as server:
             found = server.count_of(self.build_name)
             previous = tuple(t for t in server.alias_targets(self.alias) if t != self.build_name)
             reason = abort_reason
-            if reason is None and found != expected:
+            if reason is None and expected is not None and found != expected:
                 reason = (
                     f"verification failed: {self.build_name} holds {found:,} documents, "
                     f"but {expected:,} were written"
@@ -288,13 +353,28 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
 
 
 def _rename_index(conn: sqlite3.Connection, source: str, target: str) -> None:
-    """Renames table ``source`` (with its FTS5 table and triggers) to ``target``."""
+    """Renames table ``source`` (with its FTS5 table, triggers and metadata) to ``target``."""
     for trigger, _ in table_triggers(source):
         conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     conn.execute(f"ALTER TABLE {source} RENAME TO {target}")
     conn.execute(f"ALTER TABLE {source}_fts RENAME TO {target}_fts")
     for _, statement in table_triggers(target):
         conn.execute(statement)
+    rename_meta(conn, source, target)
+
+
+def _drop_index(conn: sqlite3.Connection, name: str) -> None:
+    """Drops table ``name`` with its FTS5 table and metadata."""
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(f"DROP TABLE IF EXISTS {name}_fts")
+    drop_meta(conn, name)
+
+
+def _is_placeholder(conn: sqlite3.Connection) -> bool:
+    """True when the live ``documents`` is empty and records nothing: the schema
+    created with the file, not an index worth keeping for rollback."""
+    empty = conn.execute(f"SELECT 1 FROM {LIVE_TABLE} LIMIT 1").fetchone() is None
+    return empty and read_meta(conn, LIVE_TABLE) is None
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -334,7 +414,7 @@ def _earlier_table_name(name: str, taken: set[str]) -> str:
 
 
 class _SQLiteAliasSwap(AliasSwap):
-    def __init__(self, uri: str, now: datetime):
+    def __init__(self, uri: str, now: datetime, *, build_name: str | None = None):
         self.path = sqlite_path(normalize_uri(uri))
         self.alias = LIVE_TABLE
         SQLiteIndex(self.path).close()
@@ -343,15 +423,39 @@ class _SQLiteAliasSwap(AliasSwap):
             taken = _tables(conn)
             if GENERATIONS_TABLE in taken:  # the live index is named after its build
                 taken |= {name for (name,) in conn.execute(f"SELECT name FROM {GENERATIONS_TABLE}")}
+            if build_name is None:
+                self.build_name = _next_table_name(now, taken)
+            else:
+                self.build_name = self._reopened(conn, taken, build_name)
         finally:
             conn.close()
-        self.build_name = _next_table_name(now, taken)
         self.build_uri = table_uri(self.path, self.build_name)
         SQLiteTableIndex(self.path, self.build_name).close()
         _LOGGER.info("building table %s in %s", self.build_name, self.path)
 
+    def _reopened(self, conn: sqlite3.Connection, taken: set[str], name: str) -> str:
+        if not re.match(f"{LIVE_TABLE}__{_STAMP}$", name):
+            raise ValueError(f"{name!r} is not a build table of {self.path}")
+        if (
+            GENERATIONS_TABLE in taken
+            and conn.execute(
+                f"SELECT 1 FROM {GENERATIONS_TABLE} WHERE name = ?", (name,)
+            ).fetchone()
+        ):
+            raise ValueError(f"{name!r} has been live in {self.path}: it is not a build")
+        if name not in taken:
+            raise ValueError(f"{self.path} has no table {name!r} to go on building")
+        return name
+
+    def count(self) -> int:
+        conn = _connect(self.path)
+        try:
+            return conn.execute(f"SELECT count(*) FROM {self.build_name}").fetchone()[0]
+        finally:
+            conn.close()
+
     def complete(
-        self, expected: int, *, keep: int = 1, abort_reason: str | None = None
+        self, expected: int | None, *, keep: int = 1, abort_reason: str | None = None
     ) -> SwapResult:
         _check_keep(keep)
         conn = _connect(self.path)
@@ -377,16 +481,17 @@ class _SQLiteAliasSwap(AliasSwap):
         conn = _connect(self.path)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"DROP TABLE IF EXISTS {self.build_name}")
-            conn.execute(f"DROP TABLE IF EXISTS {self.build_name}_fts")
+            _drop_index(conn, self.build_name)
             conn.execute("COMMIT")
         finally:
             conn.close()
 
-    def _swap(self, conn: sqlite3.Connection, expected: int, reason: str | None) -> SwapResult:
+    def _swap(
+        self, conn: sqlite3.Connection, expected: int | None, reason: str | None
+    ) -> SwapResult:
         tables = _tables(conn)
         found = conn.execute(f"SELECT count(*) FROM {self.build_name}").fetchone()[0]
-        if reason is None and found != expected:
+        if reason is None and expected is not None and found != expected:
             reason = (
                 f"verification failed: table {self.build_name} holds {found:,} documents, "
                 f"but {expected:,} were written"
@@ -397,7 +502,9 @@ class _SQLiteAliasSwap(AliasSwap):
         now = _now_text()
         row = conn.execute(f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'").fetchone()
         previous: tuple[str, ...] = ()
-        if LIVE_TABLE in tables:
+        if LIVE_TABLE in tables and row is None and _is_placeholder(conn):
+            _drop_index(conn, LIVE_TABLE)
+        elif LIVE_TABLE in tables:
             retired = row[0] if row else _earlier_table_name(self.build_name, tables)
             check_table_name(retired)
             _rename_index(conn, LIVE_TABLE, retired)
@@ -429,8 +536,7 @@ class _SQLiteAliasSwap(AliasSwap):
             ]
             for name in retired[keep:]:
                 check_table_name(name)
-                conn.execute(f"DROP TABLE IF EXISTS {name}")
-                conn.execute(f"DROP TABLE IF EXISTS {name}_fts")
+                _drop_index(conn, name)
                 conn.execute(f"DELETE FROM {GENERATIONS_TABLE} WHERE name = ?", (name,))
         except BaseException:
             conn.execute("ROLLBACK")
@@ -489,12 +595,21 @@ def _rollback_sqlite(uri: str) -> str:
 # -- entry points ----------------------------------------------------------------------------
 
 
-def prepare_swap(uri: str, alias: str | None = None, *, now: datetime | None = None) -> AliasSwap:
+def prepare_swap(
+    uri: str,
+    alias: str | None = None,
+    *,
+    now: datetime | None = None,
+    build_name: str | None = None,
+    body: dict[str, Any] | None = None,
+) -> AliasSwap:
     """Creates the new physical index behind the live one named by ``uri``.
 
     ``alias`` may repeat the live name (the URI's index for a search server,
     ``documents`` for SQLite); anything else is a ``ValueError``, so that a
-    typo never builds behind the wrong name.
+    typo never builds behind the wrong name. ``build_name`` reopens that
+    earlier build instead; ``body`` holds a new search-server index's
+    ``settings`` and ``mappings`` (SQLite takes none).
     """
     now = now or datetime.now(timezone.utc)
     cls = backend_class(uri)
@@ -505,13 +620,15 @@ def prepare_swap(uri: str, alias: str | None = None, *, now: datetime | None = N
                 f"--swap-alias {alias!r} differs from the index in {uri!r} ({live!r}); "
                 "name the alias in the URI"
             )
-        return _ServerAliasSwap(normalize_uri(uri), live, now)
+        return _ServerAliasSwap(normalize_uri(uri), live, now, build_name=build_name, body=body)
     if cls is SQLiteIndex:
         if alias and alias != LIVE_TABLE:
             raise ValueError(
                 f"the live table of a SQLite index is always {LIVE_TABLE!r}; got alias {alias!r}"
             )
-        return _SQLiteAliasSwap(uri, now)
+        if body:
+            raise ValueError("a SQLite index has a fixed schema: it takes no settings or mappings")
+        return _SQLiteAliasSwap(uri, now, build_name=build_name)
     raise ValueError(f"alias swaps are not supported for {uri!r}")
 
 

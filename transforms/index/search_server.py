@@ -65,6 +65,7 @@ __all__ = [
     "ENV_API_KEY",
     "ENV_PASSWORD",
     "ENV_USERNAME",
+    "META_KEY",
     "IndexWriteError",
     "RetryPolicy",
     "SearchServerIndex",
@@ -75,6 +76,9 @@ __all__ = [
     "error_outcome",
     "parse_server_uri",
 ]
+
+META_KEY = "dynamodb_reindex"
+"""The key under which an index mapping's ``_meta`` holds ``metadata()``."""
 
 ENV_USERNAME = "INDEX_USERNAME"
 ENV_PASSWORD = "INDEX_PASSWORD"
@@ -660,10 +664,66 @@ class SearchServerIndex(IndexBackend):
             self._client.close()
             self._client = None
 
+    def get(self, ids: Iterable[str]) -> dict[str, str]:
+        """``{id: body}`` of the documents with these ids (``_source`` as compact JSON)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        if not wanted or not self._client.indices.exists(index=self.index):
+            return found
+        for start in range(0, len(wanted), 500):
+            response = _plain(
+                self._client.mget(index=self.index, body={"ids": wanted[start : start + 500]})
+            )
+            for doc in response.get("docs", []):
+                if doc.get("found"):
+                    found[doc["_id"]] = json.dumps(doc.get("_source"), ensure_ascii=False)
+        return found
+
+    def metadata(self) -> dict | None:
+        """``_meta.dynamodb_reindex`` of the index's mapping (of the first index an alias names)."""
+        if self.kind_of(self.index) == "missing":
+            return None
+        mappings = _plain(self._client.indices.get_mapping(index=self.index))
+        for _, entry in sorted(mappings.items()):
+            meta = (entry.get("mappings") or {}).get("_meta") or {}
+            if isinstance(meta.get(META_KEY), dict):
+                return meta[META_KEY]
+        return None
+
+    def set_metadata(self, meta: dict) -> None:
+        """Sets ``_meta.dynamodb_reindex`` in the index's mapping (each index, for an alias).
+
+        The rest of ``_meta`` is kept. The index is created first when missing.
+        """
+        if self.kind_of(self.index) == "missing":
+            self.create_index(self.index)
+        mappings = _plain(self._client.indices.get_mapping(index=self.index))
+        for name, entry in sorted(mappings.items()):
+            merged = dict((entry.get("mappings") or {}).get("_meta") or {})
+            merged[META_KEY] = meta
+            self._client.indices.put_mapping(index=name, body={"_meta": merged})
+
     # -- index and alias management (used by transforms.index.alias) -----------------------
 
-    def create_index(self, name: str) -> None:
-        self._client.indices.create(index=check_index_name(name))
+    def create_index(self, name: str, body: dict[str, Any] | None = None) -> None:
+        """Creates the index ``name``, with ``body`` (``settings``, ``mappings``) when given."""
+        if body:
+            self._client.indices.create(index=check_index_name(name), body=body)
+        else:
+            self._client.indices.create(index=check_index_name(name))
+
+    def index_config(self, name: str) -> dict[str, Any]:
+        """``{"settings": ..., "mappings": ...}`` of the index ``name`` as the server reports them.
+
+        For an alias, those of the first index it names.
+        """
+        settings = _plain(self._client.indices.get_settings(index=name))
+        mappings = _plain(self._client.indices.get_mapping(index=name))
+        first = sorted(settings)[0]
+        return {
+            "settings": settings[first].get("settings") or {},
+            "mappings": (mappings.get(first) or {}).get("mappings") or {},
+        }
 
     def kind_of(self, name: str) -> str:
         """``"alias"``, ``"index"`` or ``"missing"``."""
@@ -684,6 +744,11 @@ class SearchServerIndex(IndexBackend):
 
     def delete_index(self, name: str) -> None:
         self._client.indices.delete(index=name)
+
+
+def _plain(response: Any) -> dict[str, Any]:
+    """A client response as a plain dict (the Elasticsearch client wraps it)."""
+    return dict(getattr(response, "body", response))
 
 
 def _document_problem(document: Document) -> str | None:

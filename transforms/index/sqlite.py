@@ -14,6 +14,7 @@ Schema (contract: ``SELECT id, body FROM documents`` is the live index)::
     documents      (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)
     documents_fts  FTS5, contentless: the string values found anywhere in body
 
+plus ``index_metadata``, what the index holds (``transforms.index.sqlite_metadata``).
 ``body`` is the record's JSON. ``rowid`` is declared so that it survives
 ``VACUUM``: it links a document to its full-text entry. Triggers keep
 ``documents_fts`` in step with every insert, update and delete, whoever makes
@@ -45,6 +46,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from transforms.index import Document, IndexBackend, Refusal, SearchHit
+from transforms.index.sqlite_metadata import read_meta, write_meta
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -166,6 +168,7 @@ class SQLiteIndex(IndexBackend):
     creates the file, its folder and the schema when missing.
     """
 
+    table = "documents"
     _upsert = UPSERT
     _upsert_json_array = UPSERT_JSON_ARRAY
     _search = _SEARCH
@@ -346,6 +349,28 @@ class SQLiteIndex(IndexBackend):
             if not raw:
                 raise
             raise ValueError(f"bad full-text query {query!r}: {e}") from e
+
+    def get(self, ids: Iterable[str]) -> dict[str, str]:
+        """``{id: body}`` of the documents of this index with these ids, bodies as stored."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                self._conn.execute(
+                    f"SELECT id, body FROM {self.table} WHERE id IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def metadata(self) -> dict | None:
+        """This index table's row of ``index_metadata`` (``transforms.index.sqlite_metadata``)."""
+        return read_meta(self._conn, self.table)
+
+    def set_metadata(self, meta: dict) -> None:
+        with self._write_transaction():
+            write_meta(self._conn, self.table, meta)
 
     def close(self) -> None:
         if self._conn is not None:

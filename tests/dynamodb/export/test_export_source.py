@@ -643,7 +643,7 @@ def test_full_then_incremental_export_gives_the_expected_index(tmp_path, works):
         for n, s in enumerate(inserted)
     ]
     incremental = write_export(tmp_path / "incr", records, incremental=True, files=3)
-    summary = run_export_reindex(export_config(tmp_path, incremental.root), IN_PROCESS)
+    summary = run_export_reindex(export_config(tmp_path, incremental.root, upsert=True), IN_PROCESS)
 
     expected = dict(good)
     for sid, sample in updated.items():
@@ -716,6 +716,7 @@ def test_cli_reports_a_truncated_file_and_keeps_the_rest(tmp_path, capsys, works
     code, out, err = run_cli(
         capsys,
         *export_reindex_args(folder.root, tmp_path),
+        "--upsert",
         *IN_PROCESS,
     )
     assert code == cli.EXIT_MISMATCH

@@ -55,6 +55,7 @@ class ExportSource(ReindexSource):
         self.manifest = manifest
         self.key_attributes = tuple(key_attributes)
         self.table = table or manifest.table_name
+        self.table_arn = manifest.table_arn if self.table == manifest.table_name else None
 
     @property
     def approximate_items(self) -> int | None:

@@ -76,6 +76,7 @@ class ScanSource(ReindexSource):
         self.read_transform = make_read()
         self.description = description
         self.table = description.table_name
+        self.table_arn = description.table_arn
         self.key_attributes = tuple(description.key_attributes)
 
     @property

@@ -1,0 +1,316 @@
+"""``reindex`` rebuilds by default: the index equals the table, on SQLite and both servers.
+
+Each test runs the real command line against the local DynamoDB server and
+an index on SQLite, Elasticsearch (noida-db) or OpenSearch (osmem-server),
+then reads back what the live name serves. Tables are small (moto is slow)
+and every run has the default timeout of ``tests.reindex_runs.cli``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from pipeline.local.sample_data import create_table, generate_items, seed_table
+from pipeline.reindex import RebuildHooks, run_reindex
+from tests.index_contents import BACKENDS, SERVERS, IndexUnderTest, expected_documents, rest
+from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
+from tests.reindex_runs import cli, index_rows, last_error_line, reindex_args, reindex_config
+from tests.runners import IN_PROCESS
+from tests.tables import unique_name
+from transforms.index import Document, open_backend
+
+ITEMS = 120
+CHANGED = 15
+SCAN = ("--total-segments", "2")
+
+
+@pytest.fixture(params=BACKENDS)
+def index(request, tmp_path) -> IndexUnderTest:
+    """A fresh index on each backend."""
+    if request.param == "sqlite":
+        db = tmp_path / "index.db"
+        return IndexUnderTest("sqlite", f"sqlite:///{db}", db_path=db)
+    scheme, fixture = SERVERS[request.param]
+    url = request.getfixturevalue(fixture)
+    uri = f"{scheme}://{url.split('://', 1)[1]}/{unique_index('rebuild')}"
+    return IndexUnderTest(request.param, uri, url=url)
+
+
+def new_table(client, items: int = ITEMS, *, malformed: float = 0.0, seed: int = 41):
+    """A seeded table: ``(name, {id: record JSON} of its good items)``."""
+    samples = list(generate_items(items, malformed_fraction=malformed, seed=seed))
+    name = unique_name("rebuild")
+    create_table(client, name)
+    seed_table(client, name, [s.item for s in samples])
+    return name, {s.record.id: s.record.to_json() for s in samples if s.defect is None}
+
+
+def reindex(server, table, index: IndexUnderTest, tmp_path, *extra, dead="dead"):
+    return cli(
+        *reindex_args(server.endpoint_url, table, tmp_path, index=index.uri, dead_letters=dead),
+        *SCAN,
+        *IN_PROCESS,
+        *extra,
+    )
+
+
+def change_table(client, table: str, good: dict[str, str]) -> dict[str, str]:
+    """Deletes, modifies and adds ``CHANGED`` items each; returns the table's records now."""
+    ids = sorted(good)
+    deleted, modified = ids[:CHANGED], ids[CHANGED : 2 * CHANGED]
+    for doc_id in deleted:
+        client.delete_item(TableName=table, Key={"id": {"S": doc_id}})
+    fresh = list(generate_items(len(good) + CHANGED, malformed_fraction=0.0, seed=99))
+    expected = {k: v for k, v in good.items() if k not in deleted}
+    changed = []
+    for doc_id, sample in zip(modified, fresh, strict=False):
+        changed.append(dict(sample.item, id={"S": doc_id}))
+        expected[doc_id] = dataclasses.replace(sample.record, id=doc_id).to_json()
+    for sample in fresh[len(good) :]:
+        changed.append(sample.item)
+        expected[sample.record.id] = sample.record.to_json()
+    seed_table(client, table, changed)
+    assert all(expected[doc_id] != good[doc_id] for doc_id in modified)
+    return expected
+
+
+def test_a_second_reindex_leaves_the_index_equal_to_the_table_and_rollback_restores_the_first(
+    dynamodb_server, dynamodb_client, index, tmp_path
+):
+    table, good = new_table(dynamodb_client)
+    first = reindex(dynamodb_server, table, index, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert index.documents() == expected_documents(good)
+    (first_build,) = index.live_targets()
+
+    expected = change_table(dynamodb_client, table, good)
+    second = reindex(dynamodb_server, table, index, tmp_path)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert index.documents() == expected_documents(expected)
+    assert len(expected) == ITEMS
+    if not index.is_server:
+        assert index_rows(index.db_path) == expected  # byte-identical bodies
+    assert "verify: the run's checks above hold: OK" in second.stdout
+    assert f"holds {len(expected):,} documents == indexed {len(expected):,}: OK" in second.stdout
+    assert "verify: 100 of 100 sampled documents equal the records' JSON: OK" in second.stdout
+    assert f"kept           {first_build} (for rollback)" in second.stdout
+
+    back = cli("rollback", "--index", index.uri)
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert f"{first_build} is live again" in back.stdout
+    assert index.documents() == expected_documents(good)
+    assert index.live_targets() == [first_build]
+
+
+def test_failed_verification_leaves_the_old_index_serving(
+    dynamodb_server, dynamodb_client, index, tmp_path
+):
+    table, good = new_table(dynamodb_client, 80)
+    first = reindex(dynamodb_server, table, index, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    live = index.live_targets()
+    bad = [
+        dict(s.item, id={"S": f"bad{n}"})
+        for n, s in enumerate(generate_items(40, malformed_fraction=1.0, seed=5))
+    ][:10]
+    seed_table(dynamodb_client, table, bad)
+
+    refused = reindex(dynamodb_server, table, index, tmp_path, "--max-dead-letter-fraction", "0.05")
+
+    assert refused.returncode == 4, refused.stderr[-3000:]
+    line = last_error_line(refused.stderr)
+    assert line.startswith("error: not swapped, the alias ")
+    assert "10 of 90 items (11.1%) did not decode, more than --max-dead-letter-fraction 5.0%" in (
+        line
+    )
+    assert "the live index is unchanged" in line
+    assert "NOT MOVED" in refused.stdout
+    assert index.live_targets() == live
+    assert index.documents() == expected_documents(good)
+
+
+def test_another_table_is_refused_unless_forced(dynamodb_server, dynamodb_client, index, tmp_path):
+    table, good = new_table(dynamodb_client, 40, seed=3)
+    other, other_good = new_table(dynamodb_client, 30, seed=4)
+    assert reindex(dynamodb_server, table, index, tmp_path).returncode == 0
+    held = index.metadata()
+    assert held["table"] == table and held["key_attributes"] == ["id"]
+    assert held["model"] == "pipeline.models:Work"
+    assert held["table_arn"].endswith(f":table/{table}")
+
+    for extra in ((), ("--upsert",)):
+        refused = reindex(dynamodb_server, other, index, tmp_path, *extra)
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        assert refused.stderr.strip().splitlines() == [
+            f"error: the index {index.uri} holds table {table!r} ({held['table_arn']}), not "
+            f"table {other!r} ({held['table_arn'].replace(table, other)}): check --index and "
+            f"--table, or pass --force to {'write into it anyway' if extra else 'replace it'}"
+        ]
+    assert index.documents() == expected_documents(good)
+
+    forced = reindex(dynamodb_server, other, index, tmp_path, "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert index.documents() == expected_documents(other_good)
+    assert index.metadata()["table"] == other
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_settings_and_mappings_are_carried_over_and_index_config_applies(
+    dynamodb_server, dynamodb_client, tmp_path, request, server
+):
+    scheme, fixture = SERVERS[server]
+    url = request.getfixturevalue(fixture)
+    alias = unique_index("configured")
+    index = IndexUnderTest(server, f"{scheme}://{url.split('://', 1)[1]}/{alias}", url=url)
+    config = {
+        "settings": {
+            "number_of_shards": 2,
+            "number_of_replicas": 0,
+            "analysis": {
+                "analyzer": {
+                    "folded": {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["lowercase", "asciifolding"],
+                    }
+                }
+            },
+        },
+        "mappings": {
+            "_meta": {"owner": "catalogue team"},
+            "properties": {
+                "title": {"type": "text", "analyzer": "folded"},
+                "modifiedAt": {"type": "date"},
+                "price": {"type": "keyword"},
+            },
+        },
+    }
+    (tmp_path / "index.json").write_text(json.dumps(config))
+    table, good = new_table(dynamodb_client, 30, seed=8)
+
+    first = reindex(
+        dynamodb_server, table, index, tmp_path, "--index-config", str(tmp_path / "index.json")
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = reindex(dynamodb_server, table, index, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    (live,) = index.live_targets()
+    assert live.startswith(f"{alias}-")
+
+    for name in (live, f"{alias}-retired"):
+        settings = rest(url, f"{name}/_settings")
+        ((concrete, reported),) = settings.items()
+        assert concrete.startswith(f"{alias}-")
+        own = reported["settings"]["index"]
+        assert own["number_of_shards"] == "2" and own["number_of_replicas"] == "0"
+        assert own["analysis"]["analyzer"]["folded"]["filter"] == ["lowercase", "asciifolding"]
+        assert own["provided_name"] == concrete
+        mapping = rest(url, f"{name}/_mapping")[concrete]["mappings"]
+        assert mapping["properties"]["title"] == {"type": "text", "analyzer": "folded"}
+        assert mapping["properties"]["modifiedAt"]["type"] == "date"
+        assert mapping["properties"]["price"]["type"] == "keyword"
+        assert mapping["_meta"]["owner"] == "catalogue team"
+        assert mapping["_meta"]["dynamodb_reindex"]["table"] == table
+    assert index.documents() == expected_documents(good)
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_an_index_where_the_alias_should_be_is_explained_and_upsert_writes_into_it(
+    dynamodb_server, dynamodb_client, tmp_path, request, server
+):
+    scheme, fixture = SERVERS[server]
+    url = request.getfixturevalue(fixture)
+    name = unique_index("concrete")
+    index = IndexUnderTest(server, f"{scheme}://{url.split('://', 1)[1]}/{name}", url=url)
+    rest(url, f"{name}/_doc/kept", {"title": "written by hand"}, method="PUT")
+    table, good = new_table(dynamodb_client, 20, seed=9)
+
+    refused = reindex(dynamodb_server, table, index, tmp_path)
+
+    assert refused.returncode == 3, refused.stderr[-3000:]
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: {name!r} is an index, not an alias, and a rebuild swaps an")
+    assert "in place with --upsert" in line
+    assert f"PUT /{name}/_block/write; POST /{name}/_clone/{name}-" in line
+    assert f'{{"remove_index": {{"index": "{name}"}}}}' in line
+    assert set(index.documents()) == {"kept"}
+
+    upsert = reindex(dynamodb_server, table, index, tmp_path, "--upsert")
+    assert upsert.returncode == 0, upsert.stderr[-3000:]
+    assert set(index.documents()) == {"kept", *good}
+
+
+def test_rollback_with_nothing_to_roll_back_is_one_line(tmp_path):
+    done = cli("rollback", "--index", f"sqlite:///{tmp_path}/index.db")
+    assert done.returncode == 3
+    assert done.stderr.strip() == f"error: {tmp_path}/index.db has no retired index to roll back to"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--upsert", "--keep", "2"), "--keep applies to a rebuild; --upsert writes in place"),
+        (("--upsert", "--swap-alias"), "--swap-alias applies to a rebuild"),
+        (("--upsert", "--verify-sample", "5"), "--verify-sample applies to a rebuild"),
+    ],
+)
+def test_rebuild_options_with_upsert_are_refused(tmp_path, extra, message):
+    done = cli(*reindex_args("http://127.0.0.1:9", "t", tmp_path), *extra)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_index_config_for_sqlite_is_refused(dynamodb_server, dynamodb_client, tmp_path):
+    table, _ = new_table(dynamodb_client, 5, seed=2)
+    (tmp_path / "index.json").write_text('{"settings": {"number_of_shards": 1}}')
+    index = IndexUnderTest("sqlite", f"sqlite:///{tmp_path}/index.db", db_path=None)
+    done = reindex(
+        dynamodb_server, table, index, tmp_path, "--index-config", str(tmp_path / "index.json")
+    )
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert last_error_line(done.stderr) == (
+        "error: --index-config applies to Elasticsearch and OpenSearch indexes; a SQLite index "
+        "has a fixed schema"
+    )
+
+
+def test_hooks_run_around_the_swap_and_a_catch_up_can_write_into_the_build(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table, good = new_table(dynamodb_client, 30, seed=12)
+    uri = f"sqlite:///{tmp_path}/index.db"
+    with open_backend(uri) as live:
+        live.write_batch([Document("old", '{"id": "old"}')])
+    events = []
+
+    def live_ids() -> set[str]:
+        return set(index_rows(tmp_path / "index.db"))
+
+    class Recorder(RebuildHooks):
+        def prepared(self, rebuild):
+            with open_backend(rebuild.build_uri) as build:
+                events.append(("prepared", build.count(), live_ids()))
+
+        def before_swap(self, rebuild, summary):
+            events.append(("before_swap", summary.verification.holds, live_ids()))
+            with open_backend(rebuild.build_uri) as build:
+                build.write_batch([Document("caught-up", '{"id": "caught-up"}')])
+
+        def after_swap(self, rebuild, summary):
+            events.append(("after_swap", summary.alias_swap.swapped, live_ids()))
+
+    summary = run_reindex(
+        reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2),
+        list(IN_PROCESS),
+        hooks=Recorder(),
+    )
+
+    assert events == [
+        ("prepared", 0, {"old"}),
+        ("before_swap", True, {"old"}),
+        ("after_swap", True, {*good, "caught-up"}),
+    ]
+    assert summary.alias_swap.found == len(good) + 1
