@@ -21,7 +21,7 @@ line naming what to fix, and the exit code is non-zero:
 * 5: finished, but the rebuilt index was not swapped in (the run's checks or
   the new index's verification failed); the live index is unchanged and the
   new one is left for inspection
-* 6: the stream cannot catch up (catch-up): the table has no enabled stream, or
+* 6: the stream cannot catch up (catch-up, reindex --catch-up): the table has no enabled stream, or
   records the catch-up needs are not in it (trimmed after 24 hours, another
   stream); reindex
 * 130: catch-up stopped by SIGINT (with --follow: after saving the bookmark)
@@ -331,6 +331,24 @@ def _parser() -> argparse.ArgumentParser:
         help="model field with the record's version: an older record never overwrites a "
         "newer one (search servers)",
     )
+    source.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="after the scan (or export), apply the writes made since it started, from the "
+        "table's stream, before and after the swap; needs --bookmark",
+    )
+    source.add_argument(
+        "--bookmark",
+        metavar="PATH",
+        help="with --catch-up: where to write the stream bookmark for the catch-up command",
+    )
+    source.add_argument(
+        "--safety-margin",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="with --catch-up: changes this long before the start are applied too, an "
+        "allowance for clock skew (default 60)",
+    )
     index.add_argument(
         "--upsert",
         action="store_true",
@@ -561,7 +579,19 @@ def _reindex(args, beam_args) -> int:
         index_config=index_config,
         verify_sample=DEFAULT_SAMPLE_SIZE if args.verify_sample is None else args.verify_sample,
     )
-    summary = run_reindex(config, beam_args)
+    if args.catch_up:
+        from pipeline.catch_up.during_reindex import reindex_with_catch_up
+        from transforms.dynamodb.stream import StreamCatchUpError
+
+        try:
+            summary = reindex_with_catch_up(
+                config, args.bookmark, beam_args, safety_margin=args.safety_margin
+            )
+        except StreamCatchUpError as error:
+            print(f"error: {_one_line(error)}", file=sys.stderr)
+            return EXIT_NO_CATCH_UP
+    else:
+        summary = run_reindex(config, beam_args)
     print(summary.render())
     excess = summary.dead_letter_excess(config.max_dead_letter_fraction)
     hint = f"; the dead letters in {config.dead_letters} say what to fix" if excess else ""
@@ -761,6 +791,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
             commands = {"search": _search, "plan": _plan, "rollback": _rollback}
             return commands[args.command](args)
+        if args.command == "reindex" and not args.catch_up and args.safety_margin:
+            raise _UsageError("--safety-margin goes with --catch-up")
+        if args.command == "reindex" and bool(args.catch_up) != bool(args.bookmark):
+            raise _UsageError(
+                "--catch-up needs --bookmark PATH (where the stream position is kept)"
+                if args.catch_up
+                else "--bookmark goes with --catch-up"
+            )
         if args.command == "reindex" and args.upsert:
             given = [
                 flag

@@ -74,6 +74,8 @@ class ReindexSummary:
     dead_letters_repeated: int = 0
     alias_swap: Any = None  # transforms.index.alias.SwapResult of a rebuild
     verification: Any = None  # transforms.index.rebuild.Verification of a rebuild
+    catch_ups: list[ReindexSummary] = dataclasses.field(default_factory=list)
+    """The summaries of ``--catch-up``'s catch-ups from the table's stream, in order."""
 
     def __getattr__(self, name: str):
         figures = self.__dict__.get("source")
@@ -133,6 +135,14 @@ class ReindexSummary:
                 Check(
                     f"index holds {self.index_count:,} documents >= indexed {self.indexed:,}",
                     self.index_count >= self.indexed,
+                )
+            )
+        for number, catch_up in enumerate(self.catch_ups, 1):
+            checks.append(
+                Check(
+                    f"catch-up {number}: every changed key upserted, deleted or dead-lettered",
+                    catch_up.accounted_for,
+                    catch_up.problem() or "",
                 )
             )
         return checks
@@ -241,6 +251,10 @@ class ReindexSummary:
             lines.extend(self.verification.render())
         if self.alias_swap is not None:
             lines.append(self.alias_swap.render())
+        for number, catch_up in enumerate(self.catch_ups, 1):
+            where = "into the new index, before the swap" if number == 1 and self.alias_swap else ""
+            lines.append(f"  catch-up {number}{' (' + where + ')' if where else ''}:")
+            lines.extend(f"  {line}" for line in catch_up.render().splitlines())
         return "\n".join(lines)
 
 

@@ -171,6 +171,7 @@ def _run(
 ) -> CatchUpResult:
     read_at = _utc_now()
     started = time.monotonic()
+    _LOGGER.info("catching up %s with its stream, into %s", config.table, config.index)
     stream = require_stream(config)
     fields_for_attributes(config.model, stream.key_attributes)
     streams = create_streams_client(config.client_config, config.streams_endpoint_url)

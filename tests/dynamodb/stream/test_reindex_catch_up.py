@@ -1,0 +1,169 @@
+"""``reindex --catch-up``: writers change the table throughout a reindex; at the
+end the index equals a consistent read of the table, and ``catch-up
+--bookmark`` keeps it so."""
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.conftest import REGION
+from tests.fault_proxy import FaultProxy
+from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
+from tests.stream_tables import (
+    expected_rows,
+    seeded_stream_table,
+    set_title,
+    writes,
+)
+from tests.tables import seeded_table
+from transforms.dynamodb.stream import read_bookmark
+
+SEEDED = 60
+BUSY = range(40, 45)
+MARGIN = "0.5"
+
+
+def _reindex_while_writing(server, client, table, tmp_path, *extra):
+    """Runs ``reindex --catch-up`` in a subprocess, through a proxy that slows every
+    Scan, while a thread writes to the table until the first catch-up starts;
+    returns the finished process."""
+    with FaultProxy(
+        server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=0.25
+    ) as proxy:
+        args = [
+            *reindex_args(proxy.url, table, tmp_path),
+            "--catch-up",
+            "--bookmark",
+            str(tmp_path / "bookmark.json"),
+            "--safety-margin",
+            MARGIN,
+            "--total-segments",
+            "4",
+            "--page-size",
+            "4",
+            "--runner=FnApiRunner",
+            *extra,
+        ]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        catching_up = threading.Event()
+        stderr: list[str] = []
+
+        def watch():
+            for line in process.stderr:
+                stderr.append(line)
+                if "catching up" in line:
+                    catching_up.set()
+            catching_up.set()
+
+        failures = []
+
+        def write():
+            try:
+                for op in writes(client, table, SEEDED, 0):
+                    op()
+                    catching_up.wait(0.05)
+                cycle = 0
+                while not catching_up.is_set() and cycle < 5000:
+                    for n in BUSY:
+                        set_title(client, table, n, {"S": f"Busy {cycle}"})
+                    cycle += 1
+            except Exception as error:
+                failures.append(error)
+
+        watcher = threading.Thread(target=watch)
+        writer = threading.Thread(target=write)
+        watcher.start()
+        writer.start()
+        try:
+            out = process.stdout.read()
+            process.wait(timeout=240)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            writer.join(timeout=60)
+            watcher.join(timeout=60)
+    assert not failures and not writer.is_alive()
+    return subprocess.CompletedProcess(args, process.returncode, out, "".join(stderr))
+
+
+@pytest.mark.parametrize("upsert", [False, True], ids=["rebuild", "upsert"])
+@pytest.mark.parametrize("view_type", ["KEYS_ONLY", "NEW_AND_OLD_IMAGES"])
+def test_the_index_equals_the_table_after_a_reindex_with_writes_then_after_catch_up(
+    dynamodb_server, dynamodb_client, tmp_path, view_type, upsert
+):
+    table = seeded_stream_table(dynamodb_client, view_type, SEEDED)
+    extra = ("--upsert",) if upsert else ()
+    done = _reindex_while_writing(dynamodb_server, dynamodb_client, table, tmp_path, *extra)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "catch-up 1" in done.stdout and "MISMATCH" not in done.stdout
+    assert ("catch-up 2" in done.stdout) is not upsert  # a rebuild catches up after its swap
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    bookmark = read_bookmark(str(tmp_path / "bookmark.json"))
+
+    for op in writes(dynamodb_client, table, SEEDED + 12, 1):
+        op()
+    run = cli(
+        "catch-up",
+        "--table",
+        table,
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--endpoint-url",
+        dynamodb_server.endpoint_url,
+        "--region",
+        REGION,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    assert read_bookmark(str(tmp_path / "bookmark.json")) != bookmark
+
+
+def test_a_table_without_a_stream_is_refused_before_the_scan(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table = seeded_table(dynamodb_client, "nostream", [{"id": {"S": "w1"}}])
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        "--catch-up",
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--runner=FnApiRunner",
+        timeout=120,
+    )
+    assert done.returncode == 6, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "has no" in errors[0] and "stream" in errors[0], done.stderr
+    assert "StreamEnabled=true" in errors[0]
+    assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--catch-up",), "--catch-up needs --bookmark"),
+        (("--bookmark", "b.json"), "--bookmark goes with --catch-up"),
+        (("--safety-margin", "5"), "--safety-margin goes with --catch-up"),
+    ],
+)
+def test_catch_up_options_go_together(dynamodb_server, tmp_path, args, message):
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, "t", tmp_path), *args, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {message}" + done.stderr.strip()[len(f"error: {message}") :]
+    ]
+    assert message in done.stderr
