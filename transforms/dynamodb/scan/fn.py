@@ -3,7 +3,9 @@
 Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
 next unread page. Metrics are grouped in one collector; the read ceiling is a
-limiter shared by the segments running in one process.
+limiter shared by the segments running in one process. With a run journal,
+the pages claimed in a bundle are recorded by the bundle finalizer
+(:mod:`transforms.journal.commits`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from transforms.dynamodb.scan.restriction import (
     TableRestriction,
 )
 from transforms.dynamodb.wire import dumps_item
+from transforms.journal.commits import BundleCommits
+from transforms.journal.journal import JournalRef
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,6 +138,7 @@ class _ScanSettings:
     units_per_second: float | None
     scan_id: str
     report_unread: bool = False
+    journal: JournalRef | None = None
 
 
 class _ScanSegmentsFn(beam.DoFn):
@@ -144,6 +149,7 @@ class _ScanSegmentsFn(beam.DoFn):
         self._client = None
         self._metrics = None
         self._limiter = None
+        self._commits = None
 
     def setup(self):
         settings = self._settings
@@ -157,6 +163,18 @@ class _ScanSegmentsFn(beam.DoFn):
             self._client.close()
             self._client = None
 
+    def start_bundle(self):
+        self._commits = None
+
+    def _commit_for(self, bundle_finalizer, segment: int, start_key):
+        """This restriction's :class:`SegmentCommit`, or None without a journal."""
+        if self._settings.journal is None:
+            return None
+        if self._commits is None:
+            self._commits = BundleCommits(self._settings.journal)
+            bundle_finalizer.register(self._commits.write)
+        return self._commits.segment(segment, start_key)
+
     def _checkpoint_due(self, pages: int, started: float) -> bool:
         every_pages = self._settings.checkpoint_every_pages
         every_seconds = self._settings.checkpoint_every_seconds
@@ -167,8 +185,10 @@ class _ScanSegmentsFn(beam.DoFn):
     def process(
         self,
         request: ScanRequest,
+        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=beam.DoFn.RestrictionParam(_ScanRestrictionProvider()),
     ):
+        """``bundle_finalizer`` comes before ``tracker``, which Beam passes by keyword."""
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
@@ -181,6 +201,7 @@ class _ScanSegmentsFn(beam.DoFn):
             limiter=self._limiter,
         )
         start_key = restriction.start_key
+        commit = self._commit_for(bundle_finalizer, segment, start_key)
         started = time.monotonic()
         pages = 0
         while True:
@@ -195,6 +216,8 @@ class _ScanSegmentsFn(beam.DoFn):
             if not tracker.try_claim(position):
                 return
             self._metrics.record_page(segment, page)
+            if commit is not None:
+                self._commits.claimed(commit, len(page.items), page.last_evaluated_key)
             if self._settings.with_segments:
                 total = request.total_segments
                 for item in page.items:

@@ -46,6 +46,7 @@ from transforms.dynamodb.scan.request import (
 from transforms.dynamodb.scan.restriction import validate_segments
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item
+from transforms.journal.journal import JournalRef
 from transforms.runner_capabilities import reading_processes, residuals_are_honoured
 
 __all__ = [
@@ -98,6 +99,9 @@ class ReadFromDynamoDB(beam.PTransform):
         divided among them. By default taken from the local runner's options,
         else the number of segments (never above the ceiling, possibly below).
       table_description: skip ``DescribeTable`` at construction by passing it.
+      journal: a :class:`~transforms.journal.journal.JournalRef`: the pages
+        each bundle claimed are recorded there once the runner has committed
+        the bundle (see :mod:`transforms.journal`).
     """
 
     def __init__(
@@ -127,8 +131,10 @@ class ReadFromDynamoDB(beam.PTransform):
         retry_policy: RetryPolicy = RetryPolicy(),
         report_unread_segments: bool = False,
         start_keys: Mapping[int, Any] | None = None,
+        journal: JournalRef | None = None,
     ):
         super().__init__()
+        self._journal = journal
         self._report_unread = report_unread_segments
         self.unread_segments = None
         check_rate_options(max_read_units_per_second, read_capacity_fraction, reading_processes)
@@ -217,6 +223,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 units_per_second,
                 self._scan_id,
                 self._report_unread,
+                self._journal,
             )
         )
         scans = (
