@@ -93,11 +93,15 @@ def test_temporary_files_are_not_records_and_can_be_removed(tmp_path):
     assert not list(positions.iterdir())
 
 
-def test_finished_marker(tmp_path):
+def test_remove_leaves_only_what_the_journal_does_not_own(tmp_path):
     journal = RunJournal(str(tmp_path / "journal"))
-    journal.start(header())
-    assert journal.finished() is None
-    journal.mark_finished(items=300)
-    assert journal.finished()["items"] == 300
-    journal.start(header("run-2"))
-    assert journal.finished() is None
+    head = header()
+    journal.start(head)
+    commit(journal, head, 0, 2)
+    journal.remove()
+    assert not (tmp_path / "journal").exists()
+    shared = RunJournal(str(tmp_path / "shared"))
+    shared.start(head)
+    (tmp_path / "shared" / "notes.txt").write_text("mine")
+    shared.remove()
+    assert [p.name for p in (tmp_path / "shared").iterdir()] == ["notes.txt"]

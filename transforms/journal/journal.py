@@ -8,7 +8,10 @@ A journal is a folder, written through Beam's ``FileSystems`` (local,
     positions/*.json          one record per committed bundle (append-only)
     dead-letters/*.jsonl      the dead letters of committed bundles, one part per bundle
     progress/*.json           this attempt's running counts, one file per worker process
-    finished.json             written once the run is complete
+
+Once every segment was read to its end and the dead letters were
+consolidated, the run removes its journal (:meth:`RunJournal.remove`): the
+dead-letter folder then holds the dead-letter files alone, as without a journal.
 
 Position records are written by the scan's bundle finalizer
 (:mod:`transforms.journal.commits`), that is once the runner has committed
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +35,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.journal.files import (
     TEMPORARY_SUFFIX,
     delete_matching,
+    is_local,
     matching,
     read_json,
     write_json,
@@ -43,7 +48,6 @@ _LOGGER = logging.getLogger(__name__)
 
 FORMAT = "reindex-journal/1"
 HEADER = "run.json"
-FINISHED = "finished.json"
 POSITIONS = "positions"
 DEAD_LETTERS = "dead-letters"
 PROGRESS = "progress"
@@ -166,12 +170,26 @@ class RunJournal:
 
     def remove_files(self) -> int:
         """Deletes everything the journal holds (an earlier run's header, records, parts)."""
-        removed = 0
-        for name in (HEADER, FINISHED):
-            removed += delete_matching(self.join(name))
+        removed = delete_matching(self.join(HEADER))
         for folder in (POSITIONS, DEAD_LETTERS, PROGRESS):
             removed += delete_matching(self.join(folder, "*"))
         return removed
+
+    def remove(self) -> None:
+        """Deletes the journal: its files, then its folders where they are left empty.
+
+        Files the journal does not own (``--journal`` naming a folder in use)
+        are left alone, and so is the folder holding them.
+        """
+        self.remove_files()
+        self.remove_temporary()
+        if not is_local(self.path):
+            return
+        for folder in (POSITIONS, DEAD_LETTERS, PROGRESS, ""):
+            try:
+                os.rmdir(os.path.join(self.path, folder))
+            except OSError:
+                pass
 
     def remove_temporary(self) -> int:
         """Deletes files left half-written by a process that stopped while writing."""
@@ -201,11 +219,3 @@ class RunJournal:
         return fold_positions(
             self.records(header.run_id), header.segment_list, dict(header.start_keys)
         )
-
-    def finished(self) -> dict[str, Any] | None:
-        """What ``finished.json`` says, or None while the run is not complete."""
-        path = self.join(FINISHED)
-        return read_json(path) if FileSystems.exists(path) else None
-
-    def mark_finished(self, **facts: Any) -> None:
-        write_json(self.join(FINISHED), {"at": utc_now(), **facts})
