@@ -15,7 +15,8 @@ line naming what to fix, and the exit code is non-zero:
 * 6: the stream cannot catch up (catch-up): the table has no enabled stream, or
   records the catch-up needs are not in it (trimmed after 24 hours, another
   stream); reindex
-* 130: catch-up stopped by SIGINT (with --follow: after saving the bookmark)
+* 130, 143: stopped by SIGINT, SIGTERM; a reindex prints one line with the
+  command that resumes it (catch-up with --follow: after saving the bookmark)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = ["main"]
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 EXIT_NOT_SWAPPED = 5
 EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
+DEFAULT_PROGRESS_INTERVAL = 10.0
 
 DEFAULT_RUNNER = "DirectRunner"
 
@@ -102,6 +104,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -168,8 +177,26 @@ def _parser() -> argparse.ArgumentParser:
         help="botocore's retries of a request before the scan's own retries (default 8)",
     )
     reindex.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run of this same command from its journal",
+    )
+    reindex.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="folder of the run journal (default: DEAD_LETTERS/journal)",
+    )
+    reindex.add_argument(
+        "--progress-interval",
+        type=_non_negative_float,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between progress lines on stderr; 0 for none (default 10)",
+    )
+    reindex.add_argument(
         "--resume-from",
-        help="dead letters of an earlier run: read only the segments it left unread",
+        help="deprecated: use --resume (dead letters of an earlier run: read only the "
+        "segments it left unread)",
     )
     reindex.add_argument(
         "--job-attempts",
@@ -257,8 +284,9 @@ def _with_default_runner(beam_args: list[str]) -> list[str]:
     return [f"--runner={DEFAULT_RUNNER}", *beam_args]
 
 
-def _reindex(args, beam_args) -> int:
+def _reindex(args, beam_args, argv: Sequence[str]) -> int:
     from pipeline.reindex import ReindexConfig, run_reindex
+    from pipeline.resume import SignalStop, clean_up_after_interrupt, interruption_line
 
     config = ReindexConfig(
         table=args.table,
@@ -290,8 +318,20 @@ def _reindex(args, beam_args) -> int:
         version_field=args.version_field,
         swap_alias=args.swap_alias,
         keep=1 if args.keep is None else args.keep,
+        resume=args.resume,
+        journal=args.journal,
+        progress_interval=args.progress_interval or None,
     )
-    summary = run_reindex(config, beam_args)
+    with SignalStop() as stop:
+        try:
+            summary = run_reindex(config, beam_args)
+        except BaseException:
+            if stop.signum is None:
+                raise
+            clean_up_after_interrupt(config)
+            print(interruption_line(stop.signum, config, argv), file=sys.stderr)
+            stop.exit_soon()
+            return stop.exit_code
     print(summary.render())
     limit = config.max_dead_letter_fraction
     failed = summary.dead_lettered_by_stage.get("decode", 0)
@@ -435,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
         if args.command == "reindex":
-            return _reindex(args, beam_args)
+            return _reindex(args, beam_args, argv)
         if args.command == "catch-up":
             return _catch_up(args, beam_args)
         return _replay(args, beam_args)

@@ -9,7 +9,9 @@
 :func:`build_reindex` applies the graph to a pipeline (testable on its own);
 :func:`run_reindex` checks everything it can before starting, runs the
 pipeline and returns a :class:`~pipeline.summary.ReindexSummary`. The source
-(:mod:`pipeline.sources`) is a parallel scan of the table or an export.
+(:mod:`pipeline.sources`) is a parallel scan of the table or an export. A scan
+keeps a run journal (:mod:`pipeline.resume`): ``resume=True`` continues
+where an interrupted run stopped.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.errors import ReindexError
+from pipeline.resume import open_journaled_run, remove_beam_temp, stop_requested
 from pipeline.sources import open_source
-from pipeline.summary import ReindexSummary, summarize
+from pipeline.summary import ReindexSummary, counter_totals, summarize
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
@@ -34,6 +37,7 @@ from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.write import WriteToIndex
+from transforms.journal import JournalRef, WriteDeadLetterParts
 
 __all__ = ["ReindexConfig", "ReindexError", "build_reindex", "load_model", "run_reindex"]
 
@@ -75,6 +79,9 @@ class ReindexConfig:
     version_field: str | None = None
     swap_alias: str | None = None
     keep: int = 1
+    resume: bool = False
+    journal: str | None = None
+    progress_interval: float | None = None
 
 
 class ReindexOutputs(NamedTuple):
@@ -102,9 +109,19 @@ def load_model(spec: str) -> type:
 
 
 def build_reindex(
-    p: beam.Pipeline, config: ReindexConfig, model: type, source: ReindexSource
+    p: beam.Pipeline,
+    config: ReindexConfig,
+    model: type,
+    source: ReindexSource,
+    journal: JournalRef | None = None,
 ) -> ReindexOutputs:
-    """Applies source → decode → index / delete (+ dead letters) to ``p``."""
+    """Applies source → decode → index / delete (+ dead letters) to ``p``.
+
+    With a ``journal`` each branch writes its dead letters per bundle into the
+    journal, fused with the stage that produced them (consolidated into
+    ``config.dead_letters`` when the run ends); without, they are written to
+    ``config.dead_letters`` when the job ends.
+    """
     read = source.read(p)
     decoded = read.upserts | "Decode" >> DecodeItems(
         model,
@@ -127,13 +144,13 @@ def build_reindex(
         batch_size=config.batch_size or 500,
         table=source.table,
     )
-    dead_letters = (
-        read.dead_letters,
-        decoded.dead_letters,
-        written.dead_letters,
-        deleted.dead_letters,
-    ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    branches = (read.dead_letters, decoded.dead_letters, written.dead_letters, deleted.dead_letters)
+    dead_letters = branches | "AllDeadLetters" >> beam.Flatten()
+    if journal is None:
+        _ = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    else:
+        for name, branch in zip(("Source", "Decode", "Index", "Delete"), branches, strict=True):
+            _ = branch | f"DeadLetterParts{name}" >> WriteDeadLetterParts(journal)
     return ReindexOutputs(read.upserts, decoded.records, read.removals, dead_letters)
 
 
@@ -182,9 +199,10 @@ def _run_behind_alias(config: ReindexConfig, pipeline_args: list[str]) -> Reinde
     """
     from transforms.index.alias import prepare_swap
 
-    if config.resume_from:
+    if config.resume_from or config.resume:
+        flag = "--resume-from" if config.resume_from else "--resume"
         raise ReindexError(
-            "--swap-alias cannot be combined with --resume-from: a resumed run reads only "
+            f"--swap-alias cannot be combined with {flag}: a resumed run reads only "
             "the segments left unread, so the new index would miss everything else"
         )
     if config.from_export:
@@ -218,20 +236,49 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    source = open_source(config)
+    run = open_journaled_run(config, options)
+    if run is not None:
+        config = run.config
+        if run.nothing_left:
+            check_dead_letter_path(config.dead_letters)
+            run.complete()
+            return run.summary_without_reading(check_index(config.index))
+    source = open_source(config, run.ref if run is not None else None)
     fields_for_attributes(model, source.key_attributes)  # ValueError: the model does not fit
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
+    if run is not None:
+        run.start(source)
+    try:
+        result, started = _run_attempts(config, options, model, source, run)
+    finally:
+        if run is not None:
+            run.stop()
+    elapsed = time.monotonic() - started
+    if run is not None:
+        run.complete(pages_read=_pages_read(result))
+        remove_beam_temp(config.dead_letters)
+    index_count = check_index(config.index)
+    summary = summarize(result, source, config, elapsed, index_count)
+    return run.annotate(summary) if run is not None else summary
+
+
+def _pages_read(result) -> int:
+    return counter_totals(result).get(("dynamodb", "pages"), 0)
+
+
+def _run_attempts(config: ReindexConfig, options, model: type, source: ReindexSource, run):
+    """Runs the pipeline, again up to ``config.job_attempts`` times; (result, start time)."""
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
-        build_reindex(pipeline, config, model, source)
+        build_reindex(pipeline, config, model, source, run.ref if run is not None else None)
         try:
             result = pipeline.run()
             result.wait_until_finish()
-            break
+            return result, started
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
-            if attempt == config.job_attempts:
+            if stop_requested() or attempt == config.job_attempts:
                 after = f" after {attempt} attempts" if attempt > 1 else ""
                 raise ReindexError(
                     f"the runner failed the job{after} ({_first_line(error)}); what was "
@@ -244,6 +291,4 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
                 attempt + 1,
                 config.job_attempts,
             )
-    elapsed = time.monotonic() - started
-    index_count = check_index(config.index)
-    return summarize(result, source, config, elapsed, index_count)
+    raise AssertionError("unreachable")

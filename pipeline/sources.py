@@ -28,6 +28,7 @@ from transforms.dynamodb.scan.source import ReadFromDynamoDB
 from transforms.dynamodb.source import ReindexSource
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item, loads_item
+from transforms.journal import JournalRef
 
 __all__ = [
     "client_config",
@@ -50,6 +51,7 @@ _SCAN_ONLY_OPTIONS = {
     "read_capacity_fraction": "--read-capacity-fraction",
     "reading_processes": "--reading-processes",
     "resume_from": "--resume-from",
+    "journal": "--journal",
 }
 
 
@@ -62,17 +64,22 @@ def client_config(config) -> DynamoDBClientConfig:
     )
 
 
-def open_source(config) -> ReindexSource:
-    """The source ``config`` asks for, checked: the export or the table's scan."""
+def open_source(config, journal: JournalRef | None = None) -> ReindexSource:
+    """The source ``config`` asks for, checked: the export or the table's scan.
+
+    ``journal``: where the scan records what each bundle committed.
+    """
     if config.from_export:
         return export_source(config)
     if config.resume_from:
         config = resume_config(config)
     description = describe_table(client_config(config), config.table)
-    return scan_source(config, description)
+    return scan_source(config, description, journal)
 
 
-def scan_source(config, description: TableDescription) -> ScanSource:
+def scan_source(
+    config, description: TableDescription, journal: JournalRef | None = None
+) -> ScanSource:
     """A parallel scan of ``description``'s table as ``config`` asks."""
     make_read = functools.partial(
         ReadFromDynamoDB,
@@ -93,6 +100,7 @@ def scan_source(config, description: TableDescription) -> ScanSource:
         retry_policy=RetryPolicy(max_retry_seconds=config.max_retry_seconds),
         report_unread_segments=True,
         start_keys={s: loads_item(key) for s, key in config.start_keys or ()},
+        journal=journal,
     )
     return ScanSource(make_read, description)
 

@@ -143,9 +143,7 @@ class ScanSource(ReindexSource):
             head=head,
             tail=tail,
             checks=checks,
-            problem=_unread_line(
-                self.table, unread, request.segment_count, letters, dead_letters_path
-            )
+            problem=_unread_line(self.table, unread, request.segment_count, letters)
             if unread
             else None,
             figures={
@@ -199,9 +197,7 @@ def _start(letter: dict) -> str:
     return f"ExclusiveStartKey {dumps_item(letter['key'])}" if letter["key"] else "its start"
 
 
-def _unread_line(
-    table: str, unread: int, segments_read: int, letters: list[dict], dead_letters_path: str
-) -> str:
+def _unread_line(table: str, unread: int, segments_read: int, letters: list[dict]) -> str:
     shown = [
         f"segment {letter['segment']} from {_start(letter)}" for letter in letters[:UNREAD_SHOWN]
     ]
@@ -212,7 +208,6 @@ def _unread_line(
     return (
         f"{unread} of {segments_read} segment(s) of table {table!r} were not read to their "
         f"end: {', '.join(shown) or 'see the log'} (first error: {reason}); everything read "
-        f"was indexed or dead-lettered: re-run with --resume-from {dead_letters_path} and "
-        f"another --dead-letters folder to read the rest (or --segments {segments} to read "
-        "them again whole)"
+        "was indexed or dead-lettered: run the same command with --resume to read the rest "
+        f"(or --segments {segments} to read them again whole)"
     )
