@@ -45,8 +45,12 @@ def _write(path: str, data: bytes, *, sync: bool) -> None:
             os.fsync(stream.fileno())
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that a reader sees all of it or nothing."""
+def write_atomically(path: str, data: bytes, *, sync: bool = True) -> None:
+    """Writes ``data`` to ``path`` so that a reader sees all of it or nothing.
+
+    ``sync`` also makes a local file durable before it is renamed into place
+    (off for files that only inform, such as progress counts).
+    """
     if not is_local(path):
         _write(path, data, sync=False)
         return
@@ -55,7 +59,7 @@ def write_atomically(path: str, data: bytes) -> None:
         os.makedirs(folder, exist_ok=True)
     temporary = f"{path}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
     try:
-        _write(temporary, data, sync=True)
+        _write(temporary, data, sync=sync)
         FileSystems.rename([temporary], [path])
     except BaseException:
         if os.path.exists(temporary):
@@ -63,10 +67,10 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def write_json(path: str, obj: Any) -> None:
-    """``obj`` as compact JSON, written atomically."""
+def write_json(path: str, obj: Any, *, sync: bool = True) -> None:
+    """``obj`` as compact JSON, written atomically (see :func:`write_atomically`)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    write_atomically(path, text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"), sync=sync)
 
 
 def read_bytes(path: str) -> bytes:

@@ -65,7 +65,7 @@ class ProcessProgress:
             self._dirty = False
             self._written_at = time.monotonic()
         try:
-            write_json(self._path, counts)
+            write_json(self._path, counts, sync=False)
         except Exception as error:  # progress must never fail the job
             _LOGGER.warning("could not write progress to %s: %s", self._path, error)
 
