@@ -264,7 +264,11 @@ def run_reindex(config: ReindexConfig, pipeline_args: list[str]) -> ReindexSumma
 
 
 def _pages_read(result) -> int:
-    return counter_totals(result).get(("dynamodb", "pages"), 0)
+    """Pages the scan claimed, or 0 where the runner reports no metrics."""
+    try:
+        return counter_totals(result).get(("dynamodb", "pages"), 0)
+    except Exception:
+        return 0
 
 
 def _run_attempts(config: ReindexConfig, options, model: type, source: ReindexSource, run):
