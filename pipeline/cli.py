@@ -5,6 +5,10 @@ behaves the same: the current folder comes first on ``sys.path`` (so
 ``--model mymodels:Book`` imports ``./mymodels.py``) and logging is set up
 before Beam is imported.
 
+``reindex`` rebuilds by default: a new index, verified, then swapped in
+behind the name given as ``--index``; ``--upsert`` writes into that index in
+place. ``rollback --index URI`` puts the previous index back behind the name.
+
 Options the CLI does not know are Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--setup_file``, ...) and are checked before the
 run, so a typo is an error rather than a silent default; the runner's module
@@ -24,11 +28,8 @@ line naming what to fix, and the exit code is non-zero:
 * 6: the stream cannot catch up (catch-up, reindex --catch-up): the table has no enabled stream, or
   records the catch-up needs are not in it (trimmed after 24 hours, another
   stream); reindex
-* 130: catch-up stopped by SIGINT (with --follow: after saving the bookmark)
-
-``reindex`` rebuilds by default: a new index, verified, then swapped in
-behind the name given as ``--index``; ``--upsert`` writes into that index in
-place. ``rollback --index URI`` puts the previous index back behind the name.
+* 130, 143: stopped by SIGINT, SIGTERM; a reindex prints one line with the
+  command that resumes it (catch-up with --follow: after saving the bookmark)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = ["main"]
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 EXIT_NOT_SWAPPED = 5
 EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
+DEFAULT_PROGRESS_INTERVAL = 10.0
 
 DEFAULT_RUNNER = "DirectRunner"
 
@@ -126,6 +128,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -175,7 +184,7 @@ _BEAM_OPTIONS_HELP = (
 )
 
 
-def _exit_codes(codes: Sequence[int] = range(6)) -> str:
+def _exit_codes(codes: Sequence[int] = (*range(7), 130, 143)) -> str:
     """``codes`` as the module docstring lists them, in plain text for ``--help``."""
     items = __doc__.split("\n* ", 1)[1].strip().split("\n* ")
     lines = [
@@ -183,7 +192,7 @@ def _exit_codes(codes: Sequence[int] = range(6)) -> str:
             " ".join(item.split()), width=79, initial_indent="  ", subsequent_indent="     "
         )
         for item in items
-        if int(item.split(":", 1)[0]) in codes
+        if any(int(code) in codes for code in item.split(":", 1)[0].split(","))
     ]
     return "exit codes:\n" + "\n".join(lines)
 
@@ -290,10 +299,28 @@ def _parser() -> argparse.ArgumentParser:
         default=8,
         help="botocore's retries of a request before the scan's own retries (default 8)",
     )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run of this same command from its journal",
+    )
+    run.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="folder of the run journal (default: DEAD_LETTERS/journal)",
+    )
+    run.add_argument(
+        "--progress-interval",
+        type=_non_negative_float,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between progress lines on stderr; 0 for none (default 10)",
+    )
     source.add_argument(
         "--resume-from",
         metavar="PATH",
-        help="dead letters of an earlier run: read only the segments it left unread",
+        help="deprecated: use --resume (dead letters of an earlier run: read only the "
+        "segments it left unread)",
     )
     run.add_argument(
         "--job-attempts",
@@ -369,19 +396,19 @@ def _parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         help="previous indexes kept for rollback (default 1)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--verify-sample",
         type=_non_negative_int,
         help="documents read back from the new index and compared with the records before "
         "the swap (default 100; 0: none)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--index-config",
         metavar="FILE",
         help="JSON with settings and mappings for a new search-server index (default: the "
         "live index's)",
     )
-    reindex.add_argument(
+    index.add_argument(
         "--force",
         action="store_true",
         help="write into an index that holds another table",
@@ -538,8 +565,8 @@ def _with_default_runner(beam_args: list[str]) -> list[str]:
     return [f"--runner={DEFAULT_RUNNER}", *beam_args]
 
 
-def _reindex(args, beam_args) -> int:
-    from pipeline.reindex import ReindexConfig, run_reindex
+def _reindex(args, beam_args, argv: Sequence[str]) -> int:
+    from pipeline.reindex import ReindexConfig
     from transforms.index.index_config import load_index_config
     from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE
 
@@ -578,20 +605,24 @@ def _reindex(args, beam_args) -> int:
         force=args.force,
         index_config=index_config,
         verify_sample=DEFAULT_SAMPLE_SIZE if args.verify_sample is None else args.verify_sample,
+        resume=args.resume,
+        journal=args.journal,
+        progress_interval=args.progress_interval or None,
     )
-    if args.catch_up:
-        from pipeline.catch_up.during_reindex import reindex_with_catch_up
-        from transforms.dynamodb.stream import StreamCatchUpError
+    from pipeline.resume import SignalStop, clean_up_after_interrupt, interruption_line
 
+    with SignalStop() as stop:
         try:
-            summary = reindex_with_catch_up(
-                config, args.bookmark, beam_args, safety_margin=args.safety_margin
-            )
-        except StreamCatchUpError as error:
-            print(f"error: {_one_line(error)}", file=sys.stderr)
-            return EXIT_NO_CATCH_UP
-    else:
-        summary = run_reindex(config, beam_args)
+            summary = _run_reindex(args, config, beam_args)
+        except BaseException:
+            if stop.signum is None:
+                raise
+            clean_up_after_interrupt(config)
+            print(interruption_line(stop.signum, config, argv), file=sys.stderr)
+            stop.exit_soon()
+            return stop.exit_code
+    if summary is None:
+        return EXIT_NO_CATCH_UP
     print(summary.render())
     excess = summary.dead_letter_excess(config.max_dead_letter_fraction)
     hint = f"; the dead letters in {config.dead_letters} say what to fix" if excess else ""
@@ -610,6 +641,25 @@ def _reindex(args, beam_args) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
+
+
+def _run_reindex(args, config, beam_args):
+    """The reindex, with ``--catch-up`` when asked; None when the stream cannot catch up
+    (the one line saying why is printed)."""
+    from pipeline.reindex import run_reindex
+
+    if not args.catch_up:
+        return run_reindex(config, beam_args)
+    from pipeline.catch_up.during_reindex import reindex_with_catch_up
+    from transforms.dynamodb.stream import StreamCatchUpError
+
+    try:
+        return reindex_with_catch_up(
+            config, args.bookmark, beam_args, safety_margin=args.safety_margin
+        )
+    except StreamCatchUpError as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return None
 
 
 def _rollback(args) -> int:
@@ -826,7 +876,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         if args.command == "reindex":
-            return _reindex(args, beam_args)
+            return _reindex(args, beam_args, argv)
         if args.command == "catch-up":
             return _catch_up(args, beam_args)
         return _replay(args, beam_args)

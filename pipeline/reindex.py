@@ -37,6 +37,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.errors import ReindexError
+from pipeline.resume import JournaledRun, open_journaled_run, remove_beam_temp, stop_requested
 from pipeline.run_counts import SPINE_COUNTERS, needs_tally, run_totals, tally_path
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
@@ -51,6 +52,7 @@ from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE, IndexRebuild, prepare_
 from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert
 from transforms.index.write import WriteToIndex
+from transforms.journal import JournalRef, WriteDeadLetterParts
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tally import EndBranches, Tally
 
@@ -117,6 +119,9 @@ class ReindexConfig:
     index_config: dict | None = None
     verify_sample: int = DEFAULT_SAMPLE_SIZE
     build_name: str | None = None
+    resume: bool = False
+    journal: str | None = None
+    progress_interval: float | None = None
 
 
 class RebuildHooks:
@@ -200,6 +205,7 @@ def build_reindex(
     *,
     sample_path: str | None = None,
     sample_size: int = 0,
+    journal: JournalRef | None = None,
 ) -> ReindexOutputs:
     """Applies source → decode → index / delete (+ dead letters) to ``p``.
 
@@ -208,6 +214,11 @@ def build_reindex(
 
     With ``sample_path`` and ``sample_size``, the records' verification
     sample is written there too (:mod:`transforms.index.sample`).
+
+    With a ``journal`` each branch writes its dead letters per bundle into the
+    journal, fused with the stage that produced them (consolidated into
+    ``config.dead_letters`` when the run ends); without, they are written to
+    ``config.dead_letters`` when the job ends.
     """
     read = source.read(p)
     decoded = read.upserts | "Decode" >> DecodeItems(
@@ -255,13 +266,16 @@ def build_reindex(
                 key_attributes=source.key_attributes,
             )
         )
-    dead_letters = (
-        read.dead_letters,
-        decoded.dead_letters,
-        written.dead_letters,
-        deleted.dead_letters,
-    ) | "AllDeadLetters" >> beam.Flatten()
-    files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    branches = (read.dead_letters, decoded.dead_letters, written.dead_letters, deleted.dead_letters)
+    dead_letters = branches | "AllDeadLetters" >> beam.Flatten()
+    if journal is None:
+        files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
+    else:
+        parts = [
+            branch | f"DeadLetterParts{name}" >> WriteDeadLetterParts(journal)
+            for name, branch in zip(("Source", "Decode", "Index", "Delete"), branches, strict=True)
+        ]
+        files = parts | "AllParts" >> beam.Flatten()
     tally = None
     if needs_tally(runner_capabilities(p)):
         tally = tally_path(config.dead_letters)
@@ -379,27 +393,67 @@ def _run_job(
     source: ReindexSource,
     sample_path: str | None = None,
     sample_size: int = 0,
+    run: JournaledRun | None = None,
 ) -> ReindexSummary:
-    """Runs the job (again on a runner failure, up to ``config.job_attempts``) and summarises it."""
+    """Runs the job (again on a runner failure, up to ``config.job_attempts``) and summarises it.
+
+    With a journaled ``run``: progress lines while it runs, the dead letters of
+    every attempt consolidated after it, and the summary says what earlier
+    attempts did.
+    """
+    if run is not None:
+        if run.nothing_left:
+            run.complete()
+            return run.summary_without_reading(check_index(config.index))
+        run.start(source)
+    try:
+        result, started, outputs = _run_attempts(
+            config, options, model, source, sample_path, sample_size, run
+        )
+    finally:
+        if run is not None:
+            run.stop()
+    elapsed = time.monotonic() - started
+    totals = run_totals(result, outputs.tally, config.dead_letters)
+    if run is not None:
+        run.complete(pages_read=totals.get(("dynamodb", "pages"), 0))
+        remove_beam_temp(config.dead_letters)
+    index_count = check_index(config.index)
+    summary = summarize(result, source, config, elapsed, index_count, totals=totals)
+    return run.annotate(summary) if run is not None else summary
+
+
+def _run_attempts(config, options, model, source, sample_path, sample_size, run):
+    """Runs the pipeline, again up to ``config.job_attempts`` times:
+    ``(result, start time, outputs)`` of the attempt that finished."""
+    journal = run.ref if run is not None else None
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
         if attempt > 1:  # a source's transforms belong to the pipeline they were applied to
-            source = open_source(config)
+            source = open_source(config, journal=journal)
         pipeline = beam.Pipeline(options=options)
         outputs = build_reindex(
-            pipeline, config, model, source, sample_path=sample_path, sample_size=sample_size
+            pipeline,
+            config,
+            model,
+            source,
+            sample_path=sample_path,
+            sample_size=sample_size,
+            journal=journal,
         )
         try:
             result = pipeline.run()
             result.wait_until_finish()
-            break
+            return result, started, outputs
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
-            if attempt == config.job_attempts:
+            if stop_requested() or attempt == config.job_attempts:
                 after = f" after {attempt} attempts" if attempt > 1 else ""
                 kept = (
                     "what was indexed stays"
                     if config.upsert
                     else "the live index is unchanged and the new one was dropped"
+                    if run is None
+                    else "the live index is unchanged and the new one is kept for --resume"
                 )
                 raise ReindexError(
                     f"the runner failed the job{after} ({_first_line(error)}); {kept}: run "
@@ -412,10 +466,7 @@ def _run_job(
                 attempt + 1,
                 config.job_attempts,
             )
-    elapsed = time.monotonic() - started
-    index_count = check_index(config.index)
-    totals = run_totals(result, outputs.tally, config.dead_letters)
-    return summarize(result, source, config, elapsed, index_count, totals=totals)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _prepare_upsert(config: ReindexConfig, identity: IndexIdentity | None) -> None:
@@ -434,8 +485,13 @@ def _rebuild(
     source: ReindexSource,
     identity: IndexIdentity | None,
     hooks: RebuildHooks,
+    run: JournaledRun | None = None,
 ) -> ReindexSummary:
     """Builds a new index, verifies it and swaps it in behind the live name.
+
+    With a journaled ``run`` the build is named in the journal and kept when
+    the job is interrupted, so that ``--resume`` goes on filling it; a resumed
+    build is verified against every attempt's items.
 
     The steps, in order: refuse another table's index; create the build
     (``hooks.prepared``); run the job into it (dropped if the job fails);
@@ -459,6 +515,8 @@ def _rebuild(
     except ValueError as error:
         raise ReindexError(str(error)) from error
     hooks.prepared(rebuild)
+    if run is not None:
+        run.build_index = rebuild.build_name
     try:
         summary = _run_job(
             dataclasses.replace(config, index=rebuild.build_uri),
@@ -467,12 +525,19 @@ def _rebuild(
             source,
             sample_path=rebuild.sample_path,
             sample_size=rebuild.sample_size,
+            run=run,
         )
     except BaseException:
-        rebuild.abandon()
+        if run is None:
+            rebuild.abandon()
         raise
+    indexed = summary.indexed
+    if run is not None and run.nothing_left:  # no record was read, so none was sampled
+        rebuild.sample_path = None
+    if run is not None and run.resumed:  # the build holds every attempt's documents
+        indexed = run.items_before + summary.scanned - run.dead_letters_written
     summary.verification = rebuild.verify(
-        indexed=summary.indexed,
+        indexed=indexed,
         run_checks=summary.rebuild_checks(config.max_dead_letter_fraction),
         dead_letters_path=config.dead_letters
         if summary.dead_lettered_by_stage.get("index")
@@ -509,14 +574,57 @@ def run_reindex(
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    source = open_source(config, functools.partial(check_options, config, model))
-    refusal = None if config.upsert else _rebuild_refusal(config)
+    asked = config
+    run = _journaled_run(config, options)
+    if run is not None:
+        config = run.config  # on resume: the segments left, each from its committed key
+        if run.nothing_left:  # nothing is read: the source only names the table
+            config = dataclasses.replace(config, segments=None, start_keys=None)
+        if not config.upsert:
+            config = dataclasses.replace(config, build_name=run.build_index)
+    source = open_source(
+        config,
+        functools.partial(check_options, config, model),
+        journal=run.ref if run is not None else None,
+    )
+    refusal = None if asked.upsert else _rebuild_refusal(asked)
     if refusal:
         raise ReindexError(refusal)
     check_dead_letter_path(config.dead_letters)
     check_index(config.index)
     identity = _identity(config, source)
     if not config.upsert:
-        return _rebuild(config, options, model, source, identity, hooks or RebuildHooks())
+        return _rebuild(config, options, model, source, identity, hooks or RebuildHooks(), run)
     _prepare_upsert(config, identity)
-    return _run_job(config, options, model, source)
+    return _run_job(config, options, model, source, run=run)
+
+
+def _journaled_run(config: ReindexConfig, options: PipelineOptions) -> JournaledRun | None:
+    """The run journal of a scan (:mod:`pipeline.resume`), or None.
+
+    None for an export (read again whole) and on a runner that reports no
+    metrics (Beam's Dask runner), which also never finalizes bundles, so a
+    journal would record nothing. A resume must keep the mode of the run it
+    continues: a rebuild goes on filling the index it was building, a run
+    with ``--upsert`` goes on writing in place.
+    """
+    if needs_tally(runner_capabilities(beam.Pipeline(options=options))):
+        if config.resume:
+            raise ReindexError(
+                "--resume needs a runner that finalizes bundles; this one does not, so no "
+                "journal is kept: run the command again without --resume"
+            )
+        return None
+    run = open_journaled_run(config, options)
+    if run is None or not run.resumed:
+        return run
+    if run.build_index is None and not config.upsert:
+        raise ReindexError(
+            "the interrupted run wrote into the live index (--upsert): resume it with --upsert"
+        )
+    if run.build_index is not None and config.upsert:
+        raise ReindexError(
+            f"the interrupted run was building the index {run.build_index}: resume it "
+            "without --upsert, to finish that index and swap it in"
+        )
+    return run

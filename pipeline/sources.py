@@ -28,6 +28,7 @@ from transforms.dynamodb.scan.source import ReadFromDynamoDB
 from transforms.dynamodb.source import ReindexSource
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item, loads_item
+from transforms.journal import JournalRef
 
 __all__ = [
     "client_config",
@@ -50,6 +51,7 @@ _SCAN_ONLY_OPTIONS = {
     "read_capacity_fraction": "--read-capacity-fraction",
     "reading_processes": "--reading-processes",
     "resume_from": "--resume-from",
+    "journal": "--journal",
 }
 
 
@@ -63,13 +65,16 @@ def client_config(config) -> DynamoDBClientConfig:
 
 
 def open_source(
-    config, check_key: Callable[[tuple[str, ...]], None] | None = None
+    config,
+    check_key: Callable[[tuple[str, ...]], None] | None = None,
+    journal: JournalRef | None = None,
 ) -> ReindexSource:
     """The source ``config`` asks for, checked: the export or the table's scan.
 
     ``check_key(key_attributes)`` runs as soon as the table's key is known,
     before the scan is planned (and its segment count logged), so that what
-    it raises is the only thing said.
+    it raises is the only thing said. ``journal``: where the scan records
+    what each bundle committed.
     """
     if config.from_export:
         source = export_source(config)
@@ -81,10 +86,12 @@ def open_source(
     description = describe_table(client_config(config), config.table)
     if check_key is not None:
         check_key(tuple(description.key_attributes))
-    return scan_source(config, description)
+    return scan_source(config, description, journal)
 
 
-def scan_source(config, description: TableDescription) -> ScanSource:
+def scan_source(
+    config, description: TableDescription, journal: JournalRef | None = None
+) -> ScanSource:
     """A parallel scan of ``description``'s table as ``config`` asks."""
     make_read = functools.partial(
         ReadFromDynamoDB,
@@ -105,6 +112,7 @@ def scan_source(config, description: TableDescription) -> ScanSource:
         retry_policy=RetryPolicy(max_retry_seconds=config.max_retry_seconds),
         report_unread_segments=True,
         start_keys={s: loads_item(key) for s, key in config.start_keys or ()},
+        journal=journal,
     )
     return ScanSource(make_read, description)
 

@@ -26,6 +26,8 @@ counted in :attr:`FaultProxy.injected`; every request by operation in
 :attr:`FaultProxy.request_times` – the requests of every process that talks
 to the proxy, so a test can measure a job's request rate on any runner.
 The proxy answers with ``TCP_NODELAY`` so that it adds no delay of its own.
+Each Scan answered in full, as ``(segment, items)``, is in
+:attr:`FaultProxy.scans`.
 
 ::
 
@@ -44,6 +46,7 @@ import random
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 import urllib.parse
@@ -141,6 +144,7 @@ class FaultProxy:
             list
         )
         self.killed_pids: list[int] = []
+        self.scans: list[tuple[int | None, int]] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._matching = 0
@@ -152,7 +156,7 @@ class FaultProxy:
     # -- lifecycle -------------------------------------------------------
 
     def start(self) -> FaultProxy:
-        server = ThreadingHTTPServer((LOOPBACK, 0), _ProxyHandler)
+        server = _QuietServer((LOOPBACK, 0), _ProxyHandler)
         server.daemon_threads = True
         server.proxy = self
         self._server = server
@@ -180,6 +184,22 @@ class FaultProxy:
     @property
     def total_injected(self) -> int:
         return sum(self.injected.values())
+
+    def record_scan(self, request: bytes, answer: bytes) -> None:
+        """Notes the segment asked for and the items answered by one Scan."""
+        try:
+            segment = json.loads(request).get("Segment")
+            count = int(json.loads(answer).get("Count", 0))
+        except (ValueError, AttributeError):
+            return
+        with self._lock:
+            self.scans.append((segment, count))
+
+    @property
+    def scanned_items(self) -> int:
+        """Items of every Scan answered in full."""
+        with self._lock:
+            return sum(count for _, count in self.scans)
 
     def stop_faults(self) -> None:
         """From now on every request is forwarded untouched."""
@@ -212,6 +232,14 @@ class FaultProxy:
                     self.injected[kind] += 1
                     return kind
             return None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client goes away mid-request (a process killed on purpose)."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -276,7 +304,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True
             return
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except OSError:  # the sender went away (killed, interrupted)
+            self.close_connection = True
+            return
+        if operation == "Scan" and status == 200:
+            self._proxy.record_scan(body, data)
 
     def _forward(self, body: bytes):
         headers = {

@@ -113,7 +113,7 @@ def test_transforms_never_imports_pipeline():
     assert not offenders
 
 
-@pytest.mark.parametrize("package,limit", [("transforms", 10), ("pipeline", 16)])
+@pytest.mark.parametrize("package,limit", [("transforms", 10), ("pipeline", 18)])
 def test_top_level_stays_small(package, limit):
     entries = [
         name

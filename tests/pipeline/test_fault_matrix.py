@@ -5,7 +5,7 @@ Each row runs the real command line against a fault-injecting proxy
 content: the index holds exactly the table's good records, the dead letters
 are exactly its bad ones, each once, and the exit code is 0. Where the fault
 persists, the run ends with exit 1 and one line naming the unread segments and
-their resume keys; a second run with ``--resume-from`` completes the job, still
+their resume keys; the same command with ``--resume`` completes the job, still
 with every item exactly once. The sink rows fault the embedded SQLite index
 (busy, refusing, losing documents); faults of the Elasticsearch/OpenSearch
 backends are covered with those backends' own bulk proxy.
@@ -34,6 +34,7 @@ from tests.reindex_runs import (
 from tests.runners import IN_PROCESS, MULTI_PROCESS
 from transforms.dynamodb.wire import dumps_item
 from transforms.index.sqlite import SQLiteIndex
+from transforms.journal import RunJournal
 
 SCAN_OPTIONS = ("--total-segments", "4", "--page-size", "30", "--max-attempts", "1")
 
@@ -91,37 +92,39 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
         dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=6, max_faults=None
     ) as proxy:
         failed = cli(
-            *reindex_args(proxy.url, table, tmp_path, dead_letters="first"),
+            *reindex_args(proxy.url, table, tmp_path),
             *SCAN_OPTIONS,
             "--max-retry-seconds=1",
             "--upsert",
             *IN_PROCESS,
         )
     assert failed.returncode == 1, failed.stderr[-3000:]
-    unread = dead_letters(tmp_path / "first", stage="scan")
+    unread = dead_letters(tmp_path / "dead", stage="scan")
     assert unread, failed.stdout
     error = last_error_line(failed.stderr)
     assert f"of table '{table}' were not read to their end" in error
+    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    committed = journal.state(journal.read_header())
     for letter in unread:
         assert letter["table"] == table and letter["total_segments"] == 4
         assert letter["error_type"] == "SegmentReadFailed"
         assert "ServiceUnavailable" in letter["error"]
         start = f"ExclusiveStartKey {dumps_item(letter['key'])}" if letter["key"] else "its start"
         assert f"segment {letter['segment']} from {start}" in error
-    assert f"--resume-from {tmp_path / 'first'}" in error
+        assert committed[letter["segment"]].next_start_key == letter["key"]
+    assert "run the same command with --resume to read the rest" in error
     assert any(letter["key"] for letter in unread), "no segment stopped midway"
 
     # nothing already read is lost: what was scanned is indexed or dead-lettered
     read = index_rows(tmp_path / "index.db")
-    decoded_letters = dead_letters(tmp_path / "first", stage="decode")
+    decoded_letters = dead_letters(tmp_path / "dead", stage="decode")
     assert summary_count(failed.stdout, "scanned") == len(read) + len(decoded_letters)
     assert all(good[key] == body for key, body in read.items())
 
     resumed = cli(
-        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path, dead_letters="second"),
-        "--resume-from",
-        str(tmp_path / "first"),
-        "--page-size=30",
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        *SCAN_OPTIONS,
+        "--resume",
         "--upsert",
         *IN_PROCESS,
     )
@@ -129,7 +132,8 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
     assert summary_count(failed.stdout, "scanned") + summary_count(
         resumed.stdout, "scanned"
     ) == len(good) + len(bad)
-    assert_exactly_once(tmp_path, good, bad, "first", "second")
+    assert_exactly_once(tmp_path, good, bad, "dead")
+    assert not dead_letters(tmp_path / "dead", stage="scan")
 
 
 # --- the sink: the embedded SQLite index ----------------------------------------

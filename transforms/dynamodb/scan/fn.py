@@ -7,7 +7,9 @@ needs to split. Each page is fetched, claimed through the tracker with its
 next unread page. Metrics are grouped in one collector; each restriction
 read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
 the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
-read ceiling is a limiter shared by the segments running in one process.
+read ceiling is a limiter shared by the segments running in one process. With a run
+journal, the pages claimed in a bundle are recorded by the bundle finalizer
+(:mod:`transforms.journal.commits`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from transforms.dynamodb.scan.restriction import (
 )
 from transforms.dynamodb.scan.segment_figures import SegmentRead
 from transforms.dynamodb.wire import dumps_item
+from transforms.journal.commits import BundleCommits
+from transforms.journal.journal import JournalRef
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn
 
 _LOGGER = logging.getLogger(__name__)
@@ -126,6 +130,7 @@ class _ScanSettings:
     read_share: ReadShare | None
     scan_id: str
     report_unread: bool = False
+    journal: JournalRef | None = None
 
 
 class _ScanSegmentsFn(TaggedOutputsDoFn):
@@ -136,6 +141,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         self._client = None
         self._metrics = None
         self._limiter = None
+        self._commits = None
 
     def setup(self):
         settings = self._settings
@@ -149,6 +155,18 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             self._client.close()
             self._client = None
 
+    def start_bundle(self):
+        self._commits = None
+
+    def _commit_for(self, bundle_finalizer, segment: int, start_key):
+        """This restriction's :class:`SegmentCommit`, or None without a journal."""
+        if self._settings.journal is None:
+            return None
+        if self._commits is None:
+            self._commits = BundleCommits(self._settings.journal)
+            bundle_finalizer.register(self._commits.write)
+        return self._commits.segment(segment, start_key)
+
     def _checkpoint_due(self, pages: int, started: float) -> bool:
         every_pages = self._settings.checkpoint_every_pages
         every_seconds = self._settings.checkpoint_every_seconds
@@ -159,15 +177,17 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
     def process(
         self,
         scan: SegmentScan,
+        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=beam.DoFn.RestrictionParam(_ScanRestrictionProvider()),
     ):
+        """``bundle_finalizer`` comes before ``tracker``, which Beam passes by keyword."""
         request = scan.request
         restriction = tracker.current_restriction()
         if restriction.empty:
             return
         started = time.monotonic()
         with self._reading() as limiter:
-            items = yield from self._read(request, tracker, restriction, limiter)
+            items = yield from self._read(request, tracker, restriction, limiter, bundle_finalizer)
         yield self.tagged(
             SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
         )
@@ -178,7 +198,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             return contextlib.nullcontext(None)
         return self._limiter.reading()
 
-    def _read(self, request: ScanRequest, tracker, restriction, limiter):
+    def _read(self, request: ScanRequest, tracker, restriction, limiter, bundle_finalizer):
         """Emits the items of ``restriction``'s pages; returns how many."""
         segment = restriction.segment
         emitted = 0
@@ -190,6 +210,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             limiter=limiter,
         )
         start_key = restriction.start_key
+        commit = self._commit_for(bundle_finalizer, segment, start_key)
         started = time.monotonic()
         pages = 0
         try:
@@ -215,6 +236,8 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
                 return emitted
             self._metrics.record_page(page, len(items))
+            if commit is not None:
+                self._commits.claimed(commit, len(items), end)
             emitted += len(items)
             if self._settings.with_segments:
                 total = request.total_segments

@@ -223,7 +223,7 @@ def _unread_line(
     return (
         f"{unread} of {segments_read} segment(s) of table {table!r} were not read to their "
         f"end: {', '.join(shown) or 'see the log'} (first error: {reason}); everything read "
-        f"was indexed or dead-lettered: re-run with --resume-from {dead_letters_path} and "
-        f"another --dead-letters folder to read the rest (or --segments {segments} to read "
-        "them again whole)"
+        "was indexed or dead-lettered: run the same command with --resume to read the rest "
+        f"(where the runner keeps no journal: --resume-from {dead_letters_path} with another "
+        f"--dead-letters folder; or --segments {segments} to read them again whole)"
     )

@@ -60,6 +60,7 @@ from transforms.dynamodb.scan.restriction import validate_segments
 from transforms.dynamodb.scan.segment_figures import SegmentFigures
 from transforms.dynamodb.table_description import TableDescription, describe_table
 from transforms.dynamodb.wire import dumps_item
+from transforms.journal.journal import JournalRef
 from transforms.runners.capabilities import (
     reading_processes,
     residuals_are_honoured,
@@ -125,6 +126,9 @@ class ReadFromDynamoDB(beam.PTransform):
         never exceeds the ceiling and reaches it while every segment is read
         at once (see :mod:`transforms.dynamodb.rate_limit`).
       table_description: skip ``DescribeTable`` at construction by passing it.
+      journal: a :class:`~transforms.journal.journal.JournalRef`: the pages
+        each bundle claimed are recorded there once the runner has committed
+        the bundle (see :mod:`transforms.journal`).
     """
 
     def __init__(
@@ -154,8 +158,10 @@ class ReadFromDynamoDB(beam.PTransform):
         retry_policy: RetryPolicy = RetryPolicy(),
         report_unread_segments: bool = False,
         start_keys: Mapping[int, Any] | None = None,
+        journal: JournalRef | None = None,
     ):
         super().__init__()
+        self._journal = journal
         self._report_unread = report_unread_segments
         self.unread_segments = None
         check_rate_options(max_read_units_per_second, read_capacity_fraction, reading_processes)
@@ -256,6 +262,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 share,
                 self._scan_id,
                 self._report_unread,
+                self._journal,
             )
         )
         segments = pbegin | "Segments" >> Distribute(request.segment_scans())

@@ -1,0 +1,60 @@
+"""What an interrupted reindex leaves and says, without running one."""
+
+import signal
+
+from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
+from pipeline.resume.journaled_run import forget_started_runs
+from tests.reindex_runs import reindex_config
+
+ARGV = ["reindex", "--table", "works", "--dead-letters", "out/dead letters"]
+
+
+def test_beam_temp_folders_are_removed_and_nothing_else(tmp_path):
+    dead = tmp_path / "dead"
+    (dead / "beam-temp-dead-letters-1234" / "sub").mkdir(parents=True)
+    (dead / "beam-temp-dead-letters-1234" / "sub" / "part").write_text("x")
+    (dead / "beam-temp-empty").mkdir()
+    (dead / "dead-letters-00000-of-00001.jsonl").write_text("")
+    (dead / "journal").mkdir()
+    assert remove_beam_temp(str(dead)) == 2
+    assert sorted(p.name for p in dead.iterdir()) == [
+        "dead-letters-00000-of-00001.jsonl",
+        "journal",
+    ]
+    (tmp_path / "beam-temp-x").mkdir()
+    assert remove_beam_temp(str(tmp_path / "single.jsonl")) == 1
+
+
+def test_lines_when_there_is_nothing_to_resume(tmp_path):
+    forget_started_runs()
+    config = reindex_config("http://unused", "works", tmp_path)
+    assert interruption_line(signal.SIGINT, config, ARGV) == (
+        "interrupted by SIGINT before the scan started, nothing was written; run the same "
+        "command again: python -m pipeline reindex --table works --dead-letters "
+        "'out/dead letters'"
+    )
+    swap = reindex_config("http://unused", "works", tmp_path, swap_alias="")
+    assert interruption_line(signal.SIGTERM, swap, [*ARGV, "--swap-alias"]).startswith(
+        "interrupted by SIGTERM: the new index was removed, the alias did not move; run the "
+        "same command again: python -m pipeline reindex"
+    )
+    export = reindex_config("http://unused", "", tmp_path, from_export="s3://b/e")
+    assert "an export is read again whole" in interruption_line(signal.SIGINT, export, ARGV)
+    resumed = reindex_config("http://unused", "works", tmp_path, resume=True)
+    assert interruption_line(signal.SIGINT, resumed, [*ARGV, "--resume"]).endswith(
+        "before the scan resumed, nothing was written; run the same command again: "
+        "python -m pipeline reindex --table works --dead-letters 'out/dead letters' --resume"
+    )
+
+
+def test_signal_stop_raises_once_and_restores_the_handlers():
+    before = signal.getsignal(signal.SIGTERM)
+    caught = None
+    with SignalStop() as stop:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except BaseException as error:
+            caught = error
+    assert type(caught).__name__ == "RunInterrupted" and not isinstance(caught, Exception)
+    assert stop.signum == signal.SIGTERM and stop.exit_code == 143 and stop_requested()
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -1,0 +1,32 @@
+"""The run journal: resume a reindex where it stopped, losing nothing.
+
+* :mod:`.journal`: the journal folder, its header and position records;
+* :mod:`.positions`: records folded into each segment's state;
+* :mod:`.commits`: what the scan's bundle finalizer records;
+* :mod:`.dead_letter_parts`: dead letters durable per bundle, consolidated at the end;
+* :mod:`.progress`: running counts of every worker process, for the launcher;
+* :mod:`.files`: whole-or-nothing small files through ``FileSystems``.
+"""
+
+from transforms.journal.commits import BundleCommits, SegmentCommit
+from transforms.journal.dead_letter_parts import WriteDeadLetterParts, consolidate_dead_letters
+from transforms.journal.journal import JournalError, JournalRef, RunHeader, RunJournal
+from transforms.journal.positions import PositionRecord, SegmentState, fold_positions
+from transforms.journal.progress import ProgressCounts, process_progress, read_progress
+
+__all__ = [
+    "BundleCommits",
+    "JournalError",
+    "JournalRef",
+    "PositionRecord",
+    "ProgressCounts",
+    "RunHeader",
+    "RunJournal",
+    "SegmentCommit",
+    "SegmentState",
+    "WriteDeadLetterParts",
+    "consolidate_dead_letters",
+    "fold_positions",
+    "process_progress",
+    "read_progress",
+]

@@ -1,0 +1,203 @@
+"""Dead letters that are durable per bundle, and their consolidation at the end.
+
+``WriteDeadLetterParts(ref)`` writes the dead letters of each bundle to a
+part file of its own in ``finish_bundle``, before the runner commits the
+bundle, so the dead letters of every committed page are on disk when the
+scan's bundle finalizer records its position
+(:mod:`transforms.journal.commits`). Parts are named
+``<journal>/dead-letters/<run id>-<time>-<random>.jsonl`` and hold one dead
+letter per line, exactly as the final files do.
+
+:func:`consolidate_dead_letters` is run once by the launcher when a run (or
+its last resume) has read everything: it reads the parts of every attempt
+and writes the dead-letter files (``dead-letters-SSSSS-of-NNNNN.jsonl``, or
+the one ``.jsonl`` file asked for), so ``read_dead_letters(folder)`` and the
+CLI see exactly one dead letter per problem even when a page was read twice
+(a bundle written but not yet recorded when the run stopped). Identity of a
+dead letter:
+
+* stage ``scan`` (an unread segment): table and segment; dropped once the
+  segment was read to its end by a later attempt;
+* any other with a ``key``: stage, table and key;
+* without a key (a document the index refused): its whole content but ``at``.
+
+Of letters with the same identity the one with the latest ``at`` is kept.
+The letters are held in memory on the launcher while they are consolidated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from transforms.dead_letters import (
+    FILE_PREFIX,
+    FILE_SUFFIX,
+    METRICS_NAMESPACE,
+    CorruptDeadLetter,
+    dumps_dead_letter,
+)
+from transforms.journal.files import matching, read_bytes, write_atomically
+from transforms.journal.journal import DEAD_LETTERS, JournalRef
+from transforms.journal.progress import process_progress
+
+__all__ = ["WriteDeadLetterParts", "consolidate_dead_letters", "count_part_letters"]
+
+_LOGGER = logging.getLogger(__name__)
+
+SCAN_STAGE = "scan"
+LETTERS_PER_FILE = 100_000
+
+
+class _WritePartFn(beam.DoFn):
+    """Counts and buffers a bundle's dead letters; writes them as one part in ``finish_bundle``."""
+
+    def __init__(self, ref: JournalRef):
+        self._ref = ref
+
+    def setup(self) -> None:
+        self._total = Metrics.counter(METRICS_NAMESPACE, "dead_letters")
+        self._by_stage: dict[str, Any] = {}
+        self._progress = process_progress(self._ref)
+        self._lines: list[str] = []
+
+    def start_bundle(self) -> None:
+        self._lines = []
+
+    def process(self, letter: dict[str, Any]) -> None:
+        self._lines.append(dumps_dead_letter(letter))
+        stage = letter["stage"]
+        counter = self._by_stage.get(stage)
+        if counter is None:
+            counter = self._by_stage[stage] = Metrics.counter(
+                METRICS_NAMESPACE, f"dead_letters_{stage}"
+            )
+        self._total.inc()
+        counter.inc()
+
+    def finish_bundle(self) -> None:
+        lines, self._lines = self._lines, []
+        if not lines:
+            return
+        name = f"{self._ref.run_id}-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}{FILE_SUFFIX}"
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        write_atomically(self._ref.join(DEAD_LETTERS, name), data)
+        self._progress.add(dead_letters=len(lines))
+
+
+class WriteDeadLetterParts(beam.PTransform):
+    """Writes dead-letter dicts as per-bundle part files of the journal ``ref``.
+
+    Counts them in the Beam counters ``reindex/dead_letters`` and
+    ``reindex/dead_letters_<stage>``, as ``WriteDeadLetters`` does. Apply it
+    to each branch that produces dead letters, with no ``Flatten`` before it:
+    a flatten of branches from different stages is materialised by the
+    runner, and the parts would then be written after the scan's bundles
+    were committed rather than with them.
+    """
+
+    def __init__(self, ref: JournalRef):
+        super().__init__()
+        self._ref = ref
+
+    def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        return dead_letters | "WriteParts" >> beam.ParDo(_WritePartFn(self._ref))
+
+
+def _identity(letter: dict[str, Any]) -> tuple:
+    stage = letter.get("stage")
+    if stage == SCAN_STAGE:
+        return (
+            SCAN_STAGE,
+            letter.get("table"),
+            letter.get("segment"),
+            letter.get("total_segments"),
+        )
+    if letter.get("key") is not None:
+        return (stage, letter.get("table"), json.dumps(letter["key"], sort_keys=True))
+    content = {name: value for name, value in letter.items() if name != "at"}
+    return (stage, None, json.dumps(content, sort_keys=True))
+
+
+def _part_lines(paths: Iterable[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    for path in paths:
+        text = read_bytes(path).decode("utf-8")
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                letter = json.loads(line)
+            except ValueError as error:
+                raise CorruptDeadLetter(f"not JSON ({error})", path, line_number) from error
+            if not isinstance(letter, dict):
+                raise CorruptDeadLetter("expected a JSON object", path, line_number)
+            yield letter, line
+
+
+def consolidate_dead_letters(
+    parts_folder: str,
+    run_id: str,
+    destination: str,
+    *,
+    read_segments: Iterable[int] = (),
+) -> int:
+    """Writes the de-duplicated dead letters of run ``run_id``'s parts to ``destination``.
+
+    ``destination`` is a folder (``dead-letters-SSSSS-of-NNNNN.jsonl`` files;
+    dead-letter files of an earlier run are removed) or a ``.jsonl`` file.
+    ``read_segments``: segments read to their end, whose ``scan`` letters
+    (unread) are dropped. Returns how many dead letters were written; at
+    least one file is written even when there are none.
+    """
+    read = set(read_segments)
+    kept: dict[tuple, tuple[str, str]] = {}
+    parts = matching(FileSystems.join(parts_folder, f"{run_id}-*{FILE_SUFFIX}"))
+    for letter, line in _part_lines(parts):
+        if letter.get("stage") == SCAN_STAGE and letter.get("segment") in read:
+            continue
+        identity = _identity(letter)
+        at = str(letter.get("at") or "")
+        if identity not in kept or at >= kept[identity][0]:
+            kept[identity] = (at, line)
+    lines = [line for _, (_, line) in sorted(kept.items(), key=lambda entry: repr(entry[0]))]
+    _write_files(destination, lines)
+    return len(lines)
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rpartition("/")[2]
+
+
+def _write_files(destination: str, lines: list[str]) -> None:
+    if destination.endswith(FILE_SUFFIX):
+        write_atomically(destination, "".join(f"{line}\n" for line in lines).encode("utf-8"))
+        return
+    shards = [lines[i : i + LETTERS_PER_FILE] for i in range(0, len(lines), LETTERS_PER_FILE)]
+    shards = shards or [[]]
+    written = set()
+    for number, shard in enumerate(shards):
+        name = f"{FILE_PREFIX}-{number:05d}-of-{len(shards):05d}{FILE_SUFFIX}"
+        data = "".join(f"{line}\n" for line in shard).encode("utf-8")
+        write_atomically(FileSystems.join(destination, name), data)
+        written.add(name)
+    pattern = FileSystems.join(destination, f"{FILE_PREFIX}-*-of-*{FILE_SUFFIX}")
+    stale = [path for path in matching(pattern) if _basename(path) not in written]
+    if stale:
+        _LOGGER.info(
+            "removing %d dead-letter files of an earlier run from %s", len(stale), destination
+        )
+        FileSystems.delete(stale)
+
+
+def count_part_letters(ref: JournalRef) -> int:
+    """How many dead letters the parts of ``ref``'s run hold so far (duplicates included)."""
+    parts = matching(ref.join(DEAD_LETTERS, f"{ref.run_id}-*{FILE_SUFFIX}"))
+    return sum(read_bytes(path).count(b"\n") for path in parts)
