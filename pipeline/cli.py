@@ -41,7 +41,6 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_args
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -830,6 +829,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
     _current_folder_first_on_path()
     configure_logging()  # before Beam is imported: its import logs
+    from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

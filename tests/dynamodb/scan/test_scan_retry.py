@@ -20,7 +20,7 @@ from transforms import DecodeItems, WriteDeadLetters, WriteToIndex
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.scan.fn import _ScanSegmentsFn, _ScanSettings
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
-from transforms.dynamodb.scan.request import ScanRequest, SegmentItem
+from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
 from transforms.dynamodb.scan.restriction import SegmentRestriction, SegmentRestrictionTracker
 
 SEGMENT, TOTAL, PAGE = 0, 2, 4
@@ -82,7 +82,8 @@ def _read(config, request, restriction):
     fn.setup()
     try:
         tracker = SegmentRestrictionTracker(restriction)
-        emitted = list(fn.process(request, tracker=tracker))
+        scan = SegmentScan(request, restriction.segment)
+        emitted = list(fn.process(scan, bundle_finalizer=None, tracker=tracker))
         tracker.check_done()
     finally:
         fn.teardown()
