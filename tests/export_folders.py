@@ -142,6 +142,7 @@ def write_export(
     export_id: str | None = None,
     md5_in_manifest: bool = True,
     export_type_field: bool = True,
+    export_time: str = "2026-11-04T07:28:34.028Z",
 ) -> ExportFolder:
     """Writes ``records`` as an export under ``base``; returns where.
 
@@ -180,7 +181,7 @@ def write_export(
         "endTime": "2026-11-04T07:33:43.897Z",
         "tableArn": arn,
         "tableId": "12345a12-abcd-123a-ab12-1234abc12345",
-        "exportTime": "2026-11-04T07:28:34.028Z",
+        "exportTime": export_time,
         "s3Bucket": "reindex-exports",
         "s3Prefix": prefix,
         "s3SseAlgorithm": "AES256",

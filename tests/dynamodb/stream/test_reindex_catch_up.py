@@ -5,14 +5,17 @@ end the index equals a consistent read of the table, and ``catch-up
 import subprocess
 import sys
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from tests.conftest import REGION
+from tests.export_folders import full_records, write_export
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
 from tests.stream_tables import (
     expected_rows,
+    samples,
     seeded_stream_table,
     set_title,
     writes,
@@ -131,6 +134,48 @@ def test_the_index_equals_the_table_after_a_reindex_with_writes_then_after_catch
     assert run.returncode == 0, run.stderr[-3000:]
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
     assert read_bookmark(str(tmp_path / "bookmark.json")) != bookmark
+
+
+def test_a_reindex_from_an_export_catches_up_from_its_export_time(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table = seeded_stream_table(dynamodb_client, "KEYS_ONLY", SEEDED)
+    exported_at = datetime.now(timezone.utc)
+    export = write_export(
+        tmp_path / "export",
+        full_records(samples(SEEDED)),
+        table=table,
+        export_time=exported_at.isoformat().replace("+00:00", "Z"),
+    )
+    for op in writes(dynamodb_client, table, SEEDED, 0):
+        op()
+    done = cli(
+        "reindex",
+        "--from-export",
+        export.root,
+        "--key-attributes",
+        "id",
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--endpoint-url",
+        dynamodb_server.endpoint_url,
+        "--region",
+        REGION,
+        "--catch-up",
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--safety-margin",
+        MARGIN,
+        "--runner=FnApiRunner",
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "catch-up 2" in done.stdout and "MISMATCH" not in done.stdout
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
 
 
 def test_a_table_without_a_stream_is_refused_before_the_scan(
