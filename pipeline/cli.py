@@ -41,6 +41,10 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.arg_types import non_negative_float as _non_negative_float
+from pipeline.arg_types import non_negative_int as _non_negative_int
+from pipeline.arg_types import positive_float as _positive_float
+from pipeline.arg_types import positive_int as _positive_int
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -60,13 +64,6 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise _UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _segment_list(text: str) -> tuple[int, ...]:
@@ -118,27 +115,6 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
         type=_attribute_list,
         help="with --from-export: the table's key attributes, hash key first (e.g. id or pk,sk)",
     )
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def _fraction(text: str) -> float:

@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from pipeline.arg_types import non_negative_float as _seconds
+from pipeline.arg_types import positive_float as _positive_seconds
+from pipeline.arg_types import positive_int as _positive_int
+
 __all__ = [
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SAFETY_MARGIN_SECONDS",
@@ -29,27 +33,6 @@ def _aware_time(text: str) -> datetime:
             f"expected an ISO-8601 time with a zone, e.g. 2026-11-30T03:00:00Z, got {text!r}"
         )
     return moment
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
