@@ -1,7 +1,11 @@
 """Decoding DynamoDB items into model instances, and records into JSON.
 
 - ``transform``: ``DecodeItems``, the Beam transform with its dead letters.
-- ``decoder``: ``compile_decoder``, the strict decoder compiled per model.
+- ``decoder``: ``compile_decoder``, the strict decoder compiled per model, and
+  its contract. It is built by ``compiler`` from one module per type family:
+  ``scalars``, ``temporal``, ``containers``, ``enums``, ``unions``, ``plain``
+  (``Any`` and custom decoders) and ``models`` (nested dataclasses), on
+  ``plans`` (how a type is read) and ``errors`` (``DecodeError`` and its paths).
 - ``encoder``: ``compile_encoder``, the record-to-JSON encoder.
 - ``model_attributes``: which model fields hold the table's key attributes.
 """
