@@ -14,7 +14,7 @@ def test_public_names():
 
     assert DecodeError is errors.DecodeError
     assert callable(compile_decoder)
-    assert decoder.__all__ == ["DecodeError", "compile_decoder"]
+    assert decoder.__all__ == ["DecodeError", "compile_decoder", "decoder_source"]
 
 
 @pytest.mark.parametrize("name", sorted(decoder._MOVED))

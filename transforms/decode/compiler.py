@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from dataclasses_json import cfg as dataclasses_json_cfg
 
+from transforms.decode.codegen import GeneratedDecoder, generated_reader
 from transforms.decode.containers import MAPPINGS, SEQUENCES, SETS, generic_plan
 from transforms.decode.enums import enum_plan, literal_plan
 from transforms.decode.errors import type_name
@@ -30,17 +31,25 @@ from transforms.decode.scalars import SCALARS, read_uuid, scalar_subclass
 from transforms.decode.temporal import date_plan, datetime_plan
 from transforms.decode.unions import union_plan
 
-__all__ = ["Compiler"]
+__all__ = ["Compiler", "interpreted_decoder"]
 
 
 class Compiler:
-    """Builds the plans of one model and of every dataclass it reaches."""
+    """Builds the plans of one model and of every dataclass it reaches.
 
-    def __init__(self, forbid_unknown: bool):
+    With ``generate`` (the default) each dataclass gets a decoder generated as
+    Python source (:mod:`transforms.decode.codegen`), kept in ``generated``;
+    without it, the loop over the field steps that the generated code unrolls
+    (:func:`~transforms.decode.models.dataclass_reader`).
+    """
+
+    def __init__(self, forbid_unknown: bool, generate: bool = True):
         self.forbid_unknown = forbid_unknown
+        self.generate = generate
         self.global_decoders = dict(dataclasses_json_cfg.global_config.decoders)
         self.decoders: dict[type, Callable] = {}
         self.pending: dict[type, list] = {}
+        self.generated: dict[type, GeneratedDecoder] = {}
 
     def plan(self, tp: Any, where: str) -> Plan:
         """The plan of type ``tp``; ``where`` (``Class.field``) names it in
@@ -104,4 +113,14 @@ class Compiler:
 
     def build_dataclass_decoder(self, cls: type) -> Callable[[Item], Any]:
         steps = model_steps(cls, self.plan, self.global_decoders, self.forbid_unknown)
-        return dataclass_reader(*steps)
+        if not self.generate:
+            return dataclass_reader(*steps)
+        generated = self.generated[cls] = generated_reader(steps)
+        return generated.decode
+
+
+def interpreted_decoder(model: type, forbid_unknown: bool = False) -> Callable[[Item], Any]:
+    """A decoder of ``model`` that runs the field steps in a loop instead of
+    generated code: the reference the generated decoders are tested against.
+    Not cached."""
+    return Compiler(forbid_unknown, generate=False).dataclass_decoder(model)

@@ -98,7 +98,11 @@ def each_value(mapping: Any, convert: Callable, convert_key: Callable | None) ->
 
 
 def read_list(element: Plan, build: Callable) -> Callable[[list], Any]:
-    """Payload function for L: each element decoded by ``element``."""
+    """Payload function for L: each element decoded by ``element``.
+
+    The function carries ``(tag, read, convert, build)`` of its elements as
+    its attribute ``element``; generated decoders inline the same loop.
+    """
     convert = converter(element)
     tag, read = element.primary()
     if read is None:
@@ -119,6 +123,7 @@ def read_list(element: Plan, build: Callable) -> Callable[[list], Any]:
                 values = each(payload, convert)
             return values if build is list else build(values)
 
+    read_list.element = (tag, read, convert, build)
     return read_list
 
 

@@ -11,6 +11,11 @@ deserialise-then-``from_dict`` pass::
     decode = compile_decoder(Work)               # once, e.g. in DoFn.setup()
     work = decode({"id": {"S": "w1"}, "title": {"S": "Dune"}, ...})
 
+The function of each dataclass is generated as Python source, one block per
+field, with attribute names and converters bound as constants (never written
+into the text; see :mod:`transforms.decode.codegen`). ``print(decoder_source(Work))``
+shows it; tracebacks through it show its lines.
+
 Contract
 --------
 On every valid item the result equals ``Model.from_dict(plain)``, where
@@ -122,7 +127,7 @@ from transforms.decode.compiler import Compiler
 from transforms.decode.errors import DecodeError
 from transforms.decode.plans import Item
 
-__all__ = ["DecodeError", "compile_decoder"]
+__all__ = ["DecodeError", "compile_decoder", "decoder_source"]
 
 _MOVED: dict[str, tuple[str, str]] = {
     "_ABSENT": ("plans", "ABSENT"),
@@ -219,3 +224,16 @@ def compile_decoder(model: type, *, forbid_unknown: bool = False) -> Callable[[I
         if decoder is None:
             decoder = _CACHE[key] = Compiler(forbid_unknown).dataclass_decoder(model)
     return decoder
+
+
+def decoder_source(model: type, *, forbid_unknown: bool = False) -> str:
+    """The Python source generated for ``compile_decoder(model, forbid_unknown=...)``:
+    one function per dataclass the model reaches, each preceded by comment
+    lines giving the constants bound to it (attribute names, tags, payload
+    functions). For reading and debugging; the decoders compiled from it are
+    those of :func:`compile_decoder`."""
+    if not (isinstance(model, type) and dataclasses.is_dataclass(model)):
+        raise TypeError(f"decoder_source needs a dataclass, got {model!r}")
+    compiler = Compiler(forbid_unknown)
+    compiler.dataclass_decoder(model)
+    return "\n\n".join(generated.listing() for generated in compiler.generated.values())

@@ -29,11 +29,15 @@ from transforms.decode.plans import ABSENT, Item, Plan, converter
 __all__ = [
     "ModelSteps",
     "attribute_name",
+    "catch_all_collector",
     "constructor",
     "dataclass_reader",
     "field_step",
     "model_steps",
+    "not_a_map",
     "on_missing",
+    "refused",
+    "unknown_attribute",
 ]
 
 
@@ -152,19 +156,28 @@ def constructor(cls: type, undefined: Any) -> Callable[..., Any]:
     return construct
 
 
-def dataclass_reader(
-    cls: type,
-    plan: tuple[tuple, ...],
-    known: frozenset,
-    check_unknown: bool,
-    catch_all: tuple[dataclasses.Field, str] | None,
-    undefined: Any,
-) -> Callable[[Item], Any]:
-    """The function attribute map -> instance, running the field steps in order."""
-    construct = constructor(cls, undefined)
-    is_known = known.__contains__
-    all_known = known.issuperset
-    model = cls.__qualname__
+def not_a_map(attrs: Any) -> DecodeError:
+    """The error for an item (or M payload) that is not a map of attributes."""
+    return DecodeError("TypeMismatch", f"expected a map of attributes, got {type(attrs).__name__}")
+
+
+def unknown_attribute(attrs: Item, is_known: Callable[[str], bool], model: str) -> DecodeError:
+    """The error for the first attribute of ``attrs`` that ``is_known`` refuses."""
+    name = next(name for name in attrs if not is_known(name))
+    return DecodeError("UnknownField", f"attribute is not a field of {model}", name)
+
+
+def refused(model: str, error: Exception) -> DecodeError:
+    """The error for a constructor (or ``__post_init__``) refusing the values."""
+    return DecodeError("InvalidValue", f"{model} refused the values: {short(str(error))}")
+
+
+def catch_all_collector(
+    catch_all: tuple[dataclasses.Field, str], is_known: Callable[[str], bool]
+) -> Callable[[Item, dict], None]:
+    """The function ``(attrs, kwargs)`` that puts the plain values of the
+    unknown attributes (and of the catch-all attribute itself) into the
+    catch-all field's keyword argument."""
 
     def collect_unknown(attrs, kwargs):
         spec, attr = catch_all
@@ -200,13 +213,29 @@ def dataclass_reader(
             value = {}
         kwargs[spec.name] = value
 
+    return collect_unknown
+
+
+def dataclass_reader(
+    cls: type,
+    plan: tuple[tuple, ...],
+    known: frozenset,
+    check_unknown: bool,
+    catch_all: tuple[dataclasses.Field, str] | None,
+    undefined: Any,
+) -> Callable[[Item], Any]:
+    """The function attribute map -> instance, running the field steps in order."""
+    construct = constructor(cls, undefined)
+    is_known = known.__contains__
+    all_known = known.issuperset
+    model = cls.__qualname__
+    collect_unknown = None if catch_all is None else catch_all_collector(catch_all, is_known)
+
     def decode(attrs):
         try:
             get = attrs.get
         except AttributeError:
-            raise DecodeError(
-                "TypeMismatch", f"expected a map of attributes, got {type(attrs).__name__}"
-            ) from None
+            raise not_a_map(attrs) from None
         kwargs = {}
         attr = None
         try:
@@ -229,18 +258,15 @@ def dataclass_reader(
         except (TypeError, AttributeError) as error:
             raise within(malformed(get(attr), error), attr) from error
         if check_unknown and not all_known(attrs):
-            name = next(name for name in attrs if not is_known(name))
-            raise DecodeError("UnknownField", f"attribute is not a field of {model}", name)
-        if catch_all is not None:
+            raise unknown_attribute(attrs, is_known, model)
+        if collect_unknown is not None:
             collect_unknown(attrs, kwargs)
         try:
             return construct(**kwargs)
         except DecodeError:
             raise
         except (TypeError, ValueError) as error:
-            raise DecodeError(
-                "InvalidValue", f"{model} refused the values: {short(str(error))}"
-            ) from error
+            raise refused(model, error) from error
 
     decode.__qualname__ = f"decode_{model}"
     return decode
