@@ -32,8 +32,9 @@ EXTRAS = {
     "elasticsearch": ELASTICSEARCH,
     "opensearch": OPENSEARCH,
     "dask": DASK,
-    # Plots of the benchmarks in bench/ (the figures print without it).
-    "bench": ["matplotlib>=3.7"],
+    # Plots of the benchmarks in bench/ (the figures print without it), and
+    # awswrangler, the alternative bench/vs_awswrangler.py compares against.
+    "bench": ["matplotlib>=3.7", "awswrangler>=3.0"],
     "test": [
         "pytest>=8",
         "hypothesis>=6.100",
