@@ -1,7 +1,8 @@
 """Runs every benchmark, one process each, and writes the summary of the targets.
 
-    python bench/run_all.py            # the full set, about 10 minutes on 2 cores
-    python bench/run_all.py --quick    # small sizes, a minute or two: a smoke run
+    python bench/run_all.py            # the full set, about 20 minutes on 2 cores
+    python bench/run_all.py --quick    # small sizes, a few minutes: a smoke run
+    python bench/run_all.py --no-run --before-ref main   # the summary only
 
 Each benchmark writes ``bench/results/NAME.{md,json,png}``; this script then
 gathers the targets of all of them (``--only`` reruns some, the others keep
@@ -9,8 +10,9 @@ their last results) into ``bench/results/summary.md``. A benchmark that
 fails is reported and the others still run; the exit status is 1 then.
 
 Before anything runs, the figures stored in ``bench/results/`` (those of the
-last run, normally the landed main's) are read; the summary prints each
-target and each goal of the performance issue (:data:`GOALS`) next to them.
+last run, normally the landed main's) are read, or with ``--before-ref REF``
+those committed at a git revision; the summary prints each target and each
+goal of the performance issue (:data:`GOALS`) next to them.
 """
 
 from __future__ import annotations
@@ -139,13 +141,25 @@ GOALS = [
 """The goals of the performance issue, each a ratio measured side by side in one run."""
 
 
-def read_results() -> Results:
-    """Every ``bench/results/NAME.json`` of the benchmarks above, as stored now."""
+def read_results(revision: str | None = None) -> Results:
+    """Every ``bench/results/NAME.json`` of the benchmarks above: as stored
+    now, or as committed at git ``revision``."""
     results = {}
     for name in BENCHMARKS:
         path = RESULTS / f"{name}.json"
-        if path.exists():
-            results[name] = json.loads(path.read_text(encoding="utf-8"))
+        if revision is None:
+            text = path.read_text(encoding="utf-8") if path.exists() else None
+        else:
+            relative = path.relative_to(HERE.parent).as_posix()
+            shown = subprocess.run(
+                ["git", "show", f"{revision}:{relative}"],
+                cwd=HERE.parent,
+                capture_output=True,
+                text=True,
+            )
+            text = shown.stdout if shown.returncode == 0 else None
+        if text:
+            results[name] = json.loads(text)
     return results
 
 
@@ -169,7 +183,7 @@ def goal_rows(goals: Sequence[Goal], now: Results, before: Results, rerun: set[s
             met = measured >= goal.bound if goal.higher_is_better else measured <= goal.bound
             verdict = "met" if met else "**not met**"
         now_text = _figure(measured, goal.unit)
-        if goal.benchmark not in rerun and measured is not None:
+        if rerun and goal.benchmark not in rerun and measured is not None:
             now_text += " (not rerun)"
         rows.append(
             [
@@ -187,9 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument(
+        "--before-ref", default=None, help="compare with the results committed at this revision"
+    )
+    parser.add_argument(
+        "--no-run", action="store_true", help="run nothing: the summary of the stored results"
+    )
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name] or list(BENCHMARKS)
-    before = read_results()
+    if args.no_run:
+        chosen = []
+    before = read_results(args.before_ref)
 
     started = time.perf_counter()
     failed, seconds = [], {}
@@ -228,12 +250,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "# Benchmarks: the targets of the performance issue",
             "",
             f"{'Quick' if args.quick else 'Full'} run of `python bench/run_all.py"
-            f"{' --quick' if args.quick else ''}{' --only ' + args.only if args.only else ''}` in "
+            f"{' '.join(['', *(argv if argv is not None else sys.argv[1:])])}` in "
             f"{time.perf_counter() - started:.0f} s ({machine_line()}).",
             "",
             "## Goals of the performance issue",
             "",
-            "Each figure next to the one stored in `bench/results/` before this run.",
+            "Each figure next to the one "
+            + (
+                f"committed in `bench/results/` at `{args.before_ref}`."
+                if args.before_ref
+                else "stored in `bench/results/` before this run."
+            )
+            + (" Nothing was rerun: every figure is a stored result." if args.no_run else ""),
             "",
             markdown_table(["goal", "now", "before", "bound", ""], goals, "lrrrl"),
             "",

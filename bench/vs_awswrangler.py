@@ -17,13 +17,17 @@ own process, seeded first) or on the replay server (``--server replay``,
 client rather than the server). Each run is timed in wall seconds and in CPU
 seconds of this process (all its threads; the server runs in another
 process); paths alternate for ``--repeats`` rounds and the best run of each
-counts. Every run must return every item.
+counts. Every run must return every item. The garbage collector keeps its
+default settings, as in a user's script; ``--worker-gc`` raises its young
+threshold for both paths, as ``DecodeItems`` does in a Beam worker
+(:mod:`transforms.decode.gc_thresholds`).
 
 awswrangler is an optional dependency (``pip install -e '.[bench]'``); without
 it the benchmark says so and exits without writing results. Writes
 ``bench/results/vs_awswrangler.{md,json,png}``::
 
-    python bench/vs_awswrangler.py [--items 30000] [--server moto|replay] [--from-dict]
+    python bench/vs_awswrangler.py [--items 30000] [--server moto|replay]
+                                   [--from-dict] [--worker-gc]
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
 from pipeline.local.sample_data import create_table, generate_items, seed_table
 from pipeline.models import Work
 from transforms.decode.decoder import compile_decoder
+from transforms.decode.gc_thresholds import raise_young_threshold
 from transforms.dynamodb.scan.parallel_scan import parallel_scan
 
 REGION = "us-east-1"
@@ -96,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--from-dict", action="store_true", help="also awswrangler items + Work.from_dict"
     )
+    parser.add_argument(
+        "--worker-gc", action="store_true", help="the collector's threshold of a Beam worker"
+    )
     args = parser.parse_args(argv)
 
     if importlib.util.find_spec("awswrangler") is None:
@@ -110,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["AWS_DEFAULT_REGION"] = REGION
     warnings.filterwarnings("ignore", message="Attempting DynamoDB Scan")
     decode = compile_decoder(Work)
+    if args.worker_gc:
+        raise_young_threshold()
 
     with served_table(args.server, args.items, args.seed) as endpoint_url:
         wr.config.dynamodb_endpoint_url = endpoint_url
@@ -183,10 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             f"{args.items:,} items of the sample `works` table on {server}, "
             f"{SEGMENTS} segments and threads on each side, best of {args.repeats} alternating "
-            f"runs; every run returned every item. awswrangler {wr.__version__}. "
+            f"runs; every run returned every item; garbage collector "
+            f"{'threshold of a Beam worker' if args.worker_gc else 'as by default'}. "
+            f"awswrangler {wr.__version__}. "
             f"{machine_line()}. Produced by `python bench/vs_awswrangler.py "
             f"--items {args.items} --server {args.server}"
-            f"{' --from-dict' if args.from_dict else ''}`.",
+            f"{' --from-dict' if args.from_dict else ''}"
+            f"{' --worker-gc' if args.worker_gc else ''}`.",
             "",
             markdown_table(
                 ["path", "wall s", "items/s", "CPU s", "wall vs ours", "CPU vs ours"], rows
@@ -210,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {
         "items": args.items,
         "server": args.server,
+        "worker_gc": args.worker_gc,
         "best_wall_seconds": best_wall,
         "best_cpu_seconds": best_cpu,
         "runs": {name: [run.__dict__ for run in values] for name, values in runs.items()},
