@@ -161,6 +161,126 @@ class Everything:
         self.derived = scale * 2
 
 
+@dataclass_json
+@dataclass(init=False)
+class ReversedInit:
+    a: str
+    b: int = 0
+
+    def __init__(self, b=5, a="x"):
+        self.a, self.b = a, b * 2
+
+
+@dataclass_json
+@dataclass(init=False)
+class InitWithoutDefault:
+    a: str
+    b: int = 0
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+
+@dataclass_json
+@dataclass(kw_only=True)
+class KeywordOnly:
+    a: str
+    b: list[int] = field(default_factory=list)
+
+
+class _Counting(type):
+    calls = 0
+
+    def __call__(cls, *args, **kwargs):
+        _Counting.calls += 1
+        return super().__call__(*args, **kwargs)
+
+
+@dataclass_json
+@dataclass
+class Metaclassed(metaclass=_Counting):
+    a: str
+    b: int = 1
+
+
+@dataclass_json
+@dataclass
+class OwnNew:
+    a: str
+    b: int = 1
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        instance.made_with = (args, kwargs)
+        return instance
+
+
+@dataclass_json
+@dataclass
+class Defaults:
+    a: str
+    shared: tuple = ()
+    fresh: list[str] = field(default_factory=list)
+    b: int = 3
+
+
+class Inherited(Defaults):
+    pass
+
+
+POSITIONAL_CASES = [
+    (ReversedInit, {"a": {"S": "y"}}),
+    (ReversedInit, {"b": {"N": "2"}}),
+    (ReversedInit, {}),
+    (InitWithoutDefault, {"a": {"S": "y"}}),
+    (InitWithoutDefault, {"a": {"S": "y"}, "b": {"N": "2"}}),
+    (KeywordOnly, {"a": {"S": "y"}}),
+    (KeywordOnly, {"a": {"S": "y"}, "b": {"L": [{"N": "1"}]}}),
+    (Metaclassed, {"a": {"S": "y"}}),
+    (OwnNew, {"a": {"S": "y"}}),
+    (Defaults, {"a": {"S": "y"}}),
+    (Defaults, {"a": {"S": "y"}, "fresh": {"L": [{"S": "z"}]}, "b": {"N": "4"}}),
+    (Inherited, {"a": {"S": "y"}, "b": {"S": "wrong"}}),
+]
+
+
+@pytest.mark.parametrize("model, item", POSITIONAL_CASES)
+def test_same_outcome_whether_or_not_arguments_go_by_position(model, item):
+    assert_same_outcome(model, item)
+
+
+@pytest.mark.parametrize(
+    "model, positional",
+    [
+        (ReversedInit, True),
+        (Defaults, True),
+        (Inherited, True),
+        (Work, True),
+        (InitWithoutDefault, False),
+        (KeywordOnly, False),
+        (Metaclassed, False),
+        (OwnNew, False),
+        (Closed, True),
+        (Open, False),
+        (Collecting, False),
+    ],
+)
+def test_arguments_go_by_position_only_where_that_binds_the_same(model, positional):
+    source = generated(model)[model].source
+    assert ("construct(**kwargs)" not in source) is positional
+
+
+def test_absent_fields_get_their_defaults_and_fresh_factories():
+    decode = compile_decoder(Defaults)
+    first, second = decode({"a": {"S": "y"}}), decode({"a": {"S": "z"}})
+    assert (first.shared, first.fresh, first.b) == ((), [], 3)
+    assert first.fresh is not second.fresh
+    assert compile_decoder(ReversedInit)({"a": {"S": "q"}}).b == 10
+    calls = _Counting.calls
+    compile_decoder(Metaclassed)({"a": {"S": "y"}})
+    assert _Counting.calls == calls + 1
+
+
 OPTION_CASES = [
     (Closed, {"firstName": {"S": "Ann"}, "year": {"S": "1999"}}),
     (Closed, {"first_name": {"S": "Ann"}}),

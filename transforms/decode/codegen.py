@@ -5,7 +5,9 @@
 does what :func:`~transforms.decode.models.dataclass_reader` does with its loop
 over the steps, unrolled: one block per field, with the field's primary wire
 tag, payload function, converter and rule for an absent attribute bound as
-constants. The source is compiled with ``compile()`` and run once to bind them.
+constants (for a list, the element loop of
+:func:`~transforms.decode.containers.read_list` is written out in the block).
+The source is compiled with ``compile()`` and run once to bind the constants.
 
 Nothing from the model is written into the source text: attribute and field
 names, tags, messages and functions enter only as the values of parameters
@@ -24,8 +26,10 @@ on generated models and malformed items.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import linecache
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +97,7 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         "refused": refused,
         "model": qualname,
     }
+    arguments = _positional_arguments(model)
     body: list[str] = []
     for index, (attr, name, tag, read, convert, on_missing) in enumerate(steps):
         constants.update(
@@ -103,10 +108,14 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
                 f"convert_{index}": convert,
             }
         )
+        target = f"kwargs[name_{index}]" if arguments is None else f"value_{index}"
         if index:
             body.append(f"at = {index}")
-        body.append(f"wire = get(attr_{index})")
         spec = specs[name]
+        if arguments is not None and not _is_required(spec):
+            constants[f"default_{index}"] = arguments[name]
+            body.append(f"value_{index} = default_{index}")
+        body.append(f"wire = get(attr_{index})")
         if _is_required(spec):
             constants[f"missing_{index}"] = on_missing
             body += ["if wire is None:", f"    wire = missing_{index}(attrs)"]
@@ -119,9 +128,9 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         body += [
             f"{indent}payload = wire.get(tag_{index})",
             f"{indent}if payload is None:",
-            f"{indent}    kwargs[name_{index}] = convert_{index}(wire)",
+            f"{indent}    {target} = convert_{index}(wire)",
             f"{indent}else:",
-            *(indent + "    " + line for line in _payload_lines(index, read, constants)),
+            *(indent + "    " + line for line in _payload_lines(index, read, target, constants)),
         ]
     tail: list[str] = []
     if check_unknown:
@@ -139,7 +148,19 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
     if catch_all is not None:
         constants["collect_unknown"] = catch_all_collector(catch_all, is_known)
         tail.append("collect_unknown(attrs, kwargs)")
-    source = _function_source(list(constants), body, tail)
+    if arguments is None:
+        call = "construct(**kwargs)"
+    else:
+        index_of = {step[1]: index for index, step in enumerate(steps)}
+        values = []
+        for position, (name, default) in enumerate(arguments.items()):
+            if name in index_of:
+                values.append(f"value_{index_of[name]}")
+            else:
+                constants[f"unread_{position}"] = default
+                values.append(f"unread_{position}")
+        call = f"construct({', '.join(values)})"
+    source = _function_source(list(constants), body, tail, call)
     filename = f"<generated decoder {next(_SERIAL)}: {cls.__module__}.{qualname}>"
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)
@@ -149,16 +170,55 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
     return GeneratedDecoder(decode, source, constants)
 
 
-def _payload_lines(index: int, read: Callable | None, constants: dict[str, Any]) -> list[str]:
-    """The lines that set ``kwargs[name_{index}]`` from a present ``payload``
-    of the primary tag: the payload itself, ``read(payload)``, or for a list
-    the loop of :func:`~transforms.decode.containers.read_list` inlined."""
+def _positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
+    """``{parameter: its default}`` of the class's ``__init__`` in order, when
+    calling it with every argument by position (defaults passed explicitly
+    for absent attributes) binds exactly what the step loop's
+    ``cls(**kwargs)`` binds; otherwise None, and the generated code builds
+    ``kwargs`` too.
+
+    That holds for a plain Python ``__init__`` with positional-or-keyword
+    parameters only, one per field step, where every parameter that the item
+    may leave unset has a default, called through ``type.__call__`` and
+    ``object.__new__``, as for an ordinary dataclass. (The default of a field
+    with a ``default_factory`` is dataclasses' own marker, which the
+    ``__init__`` replaces by a fresh value, as when the argument is omitted.)
+    """
+    cls, steps, _, _, catch_all, undefined = model
+    init = cls.__init__
+    if (
+        catch_all is not None
+        or constructor(cls, undefined) is not cls
+        or type(cls).__call__ is not type.__call__
+        or cls.__new__ is not object.__new__
+        or not isinstance(init, types.FunctionType)
+    ):
+        return None
+    parameters = list(inspect.signature(init, follow_wrapped=False).parameters.values())[1:]
+    if any(parameter.kind is not parameter.POSITIONAL_OR_KEYWORD for parameter in parameters):
+        return None
+    specs = cls.__dataclass_fields__
+    read = {step[1]: _is_required(specs[step[1]]) for step in steps}
+    if set(read) - {parameter.name for parameter in parameters}:
+        return None
+    for parameter in parameters:
+        if parameter.default is parameter.empty and not read.get(parameter.name, False):
+            return None
+    return {parameter.name: parameter.default for parameter in parameters}
+
+
+def _payload_lines(
+    index: int, read: Callable | None, target: str, constants: dict[str, Any]
+) -> list[str]:
+    """The lines that set ``target`` from a present ``payload`` of the
+    primary tag: the payload itself, ``read(payload)``, or for a list the
+    loop of :func:`~transforms.decode.containers.read_list` inlined."""
     if read is None:
-        return [f"kwargs[name_{index}] = payload"]
+        return [f"{target} = payload"]
     element = getattr(read, "element", None)
     if element is None:
         constants[f"read_{index}"] = read
-        return [f"kwargs[name_{index}] = read_{index}(payload)"]
+        return [f"{target} = read_{index}(payload)"]
     tag, element_read, element_convert, build = element
     constants.update(
         {
@@ -183,14 +243,14 @@ def _payload_lines(index: int, read: Callable | None, constants: dict[str, Any])
         f"    values = {values}",
         "except RETRY:",
         f"    values = each(payload, item_convert_{index})",
-        f"kwargs[name_{index}] = {result}",
+        f"{target} = {result}",
     ]
 
 
-def _function_source(parameters: list[str], body: list[str], tail: list[str]) -> str:
+def _function_source(parameters: list[str], body: list[str], tail: list[str], call: str) -> str:
     """The text of ``make(parameters) -> decode``; ``body`` reads the fields
     (inside the try block naming the attribute at fault), ``tail`` runs
-    after them, before construction."""
+    after them, and ``call`` constructs the instance."""
     pad = " " * 12
     lines = [
         "def make(" + ", ".join(parameters) + "):",
@@ -216,7 +276,7 @@ def _function_source(parameters: list[str], body: list[str], tail: list[str]) ->
     lines += [" " * 8 + line for line in tail]
     lines += [
         "        try:",
-        "            return construct(**kwargs)",
+        f"            return {call}",
         "        except DecodeError:",
         "            raise",
         "        except (TypeError, ValueError) as error:",
