@@ -245,13 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ]
             )
     goals = goal_rows(GOALS, now, before, set(chosen) - set(failed))
+    command_line = " ".join(["", *(argv if argv is not None else sys.argv[1:])])
     text = "\n".join(
         [
             "# Benchmarks: the targets of the performance issue",
             "",
-            f"{'Quick' if args.quick else 'Full'} run of `python bench/run_all.py"
-            f"{' '.join(['', *(argv if argv is not None else sys.argv[1:])])}` in "
-            f"{time.perf_counter() - started:.0f} s ({machine_line()}).",
+            (
+                "Summary of the stored results, written by"
+                if args.no_run
+                else f"{'Quick' if args.quick else 'Full'} run of"
+            )
+            + f" `python bench/run_all.py{command_line}`"
+            + ("" if args.no_run else f" in {time.perf_counter() - started:.0f} s")
+            + f" ({machine_line()}).",
             "",
             "## Goals of the performance issue",
             "",
