@@ -15,7 +15,9 @@ connection settings (WAL, synchronous=FULL, the index's durable setting):
   what durability costs.
 
 Each variant runs ``--repeats`` times, alternating; the best run counts.
-The ratio backend / executemany is the figure to watch (target >= 0.8).
+Two ratios are targets: backend / bare executemany (>= 0.8), and backend /
+the backend's own fastest insert path, ``write_batch`` of pre-made documents
+(>= 0.9): what encoding costs on top of the fastest insert.
 Prints a table and writes it to ``bench/results/sink.md``::
 
     .venv/bin/python bench/sink.py --records 20000
@@ -162,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate = {name: len(records) / seconds for name, seconds in best.items()}
     baseline = rate[baseline_variant]
     ratio = rate[main_variant] / baseline
+    fastest_variant = "backend write_batch of pre-made documents (no encoding)"
+    fastest_ratio = rate[main_variant] / rate[fastest_variant]
     lines = [
         "# Embedded index sink: documents/s",
         "",
@@ -180,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += [
         "",
         f"Ratio backend / bare executemany: **{ratio:.2f}x** (target >= 0.8x).",
+        f"Ratio backend / the backend's fastest insert path (write_batch of pre-made "
+        f"documents): **{fastest_ratio:.2f}x** (target >= 0.9x).",
         f"Cost of durability (synchronous={SYNCHRONOUS} against NORMAL): "
         f"{1 - rate[main_variant] / rate[normal_variant]:.1%} of the backend's documents/s.",
         "",
@@ -190,9 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
-    target = Target("sink / bare executemany", ratio, 0.8, True, "x")
+    targets = [
+        Target("sink / bare executemany", ratio, 0.8, True, "x"),
+        Target("sink / backend's fastest insert path", fastest_ratio, 0.9, True, "x"),
+    ]
     figures = {"documents_per_second": rate, "records": len(records)}
-    payload = {"figures": figures, "targets": [target.as_dict()]}
+    payload = {"figures": figures, "targets": [target.as_dict() for target in targets]}
     args.output.with_suffix(".json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
     def plot(figure):

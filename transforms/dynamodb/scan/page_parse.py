@@ -41,6 +41,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from transforms.dynamodb.json_parse import loads
 from transforms.dynamodb.wire import Item
 
 __all__ = ["SCAN_PARSE_EVENT", "install_fast_scan_parser", "split_scan_body"]
@@ -106,7 +107,8 @@ def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
 
 
 def _loads(body: bytes) -> Any:
-    """``json.loads`` with the cyclic garbage collector paused.
+    """``json.loads`` (computed by orjson where it is installed and agrees, see
+    :mod:`transforms.dynamodb.json_parse`) with the cyclic garbage collector paused.
 
     A page is tens of thousands of new dicts and lists; counted one by one
     they set off the collector's full passes over the whole heap, which cost
@@ -117,7 +119,7 @@ def _loads(body: bytes) -> Any:
     """
     _pause_gc()
     try:
-        return json.loads(body)
+        return loads(body)
     finally:
         _resume_gc()
 

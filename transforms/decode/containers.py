@@ -1,0 +1,244 @@
+"""Collections: ``list``, ``tuple``, ``set``, ``frozenset``, ``dict`` and their
+abstract and ``typing`` spellings.
+
+Lists and tuples read L, or SS/NS/BS when their element type takes S/N/B
+(wire order kept); sets read SS/NS/BS or L; dicts read M, with keys of type
+``str``, ``int``, ``float``, ``Decimal``, ``UUID`` or an Enum. Abstract
+sequences become tuples and abstract sets frozensets, as in dataclasses-json.
+
+Each reader first converts all elements on the fast path; when that fails it
+converts them again one by one, so that the failure names the element's
+position (``[i]``) or map key.
+"""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from transforms.decode.errors import DecodeError, malformed, type_name, within
+from transforms.decode.hints import unwrap_new_type
+from transforms.decode.plans import Plan, converter
+from transforms.decode.scalars import read_uuid
+
+__all__ = [
+    "MAPPINGS",
+    "RETRY",
+    "SEQUENCES",
+    "SETS",
+    "SET_TAGS",
+    "each",
+    "each_value",
+    "fixed_tuple_plan",
+    "generic_plan",
+    "is_hashable_type",
+    "key_reader",
+    "read_list",
+    "read_map",
+    "read_set",
+]
+
+PlanOf = Callable[[Any, str], Plan]
+"""The compiler's ``plan(type, where)``, for element, value and key types."""
+
+RETRY = (KeyError, TypeError, AttributeError, DecodeError)
+"""What makes a reader leave its fast path and convert element by element."""
+
+SEQUENCES: dict[Any, Callable] = {
+    list: list,
+    abc.MutableSequence: list,
+    tuple: tuple,
+    abc.Sequence: tuple,
+    abc.Collection: tuple,
+}
+SETS: dict[Any, Callable] = {
+    set: set,
+    abc.MutableSet: set,
+    frozenset: frozenset,
+    abc.Set: frozenset,
+}
+MAPPINGS = {dict, abc.Mapping, abc.MutableMapping}
+SET_TAGS = (("SS", "S"), ("NS", "N"), ("BS", "B"))
+
+
+def each(values: Any, convert: Callable) -> list:
+    """Converts every element; a failure names the element's position."""
+    out = []
+    for index, value in enumerate(values):
+        try:
+            out.append(convert(value))
+        except DecodeError as error:
+            within(error, index)
+            raise
+        except (KeyError, TypeError, AttributeError) as error:
+            raise within(malformed(value, error), index) from error
+    return out
+
+
+def each_value(mapping: Any, convert: Callable, convert_key: Callable | None) -> dict:
+    """Converts every map entry; a failure names the entry's key."""
+    out = {}
+    for key, value in mapping.items():
+        try:
+            if convert_key is not None:
+                converted_key = convert_key(key)
+            else:
+                converted_key = key
+            out[converted_key] = convert(value)
+        except DecodeError as error:
+            within(error, str(key))
+            raise
+        except (KeyError, TypeError, AttributeError) as error:
+            raise within(malformed(value, error), str(key)) from error
+    return out
+
+
+def read_list(element: Plan, build: Callable) -> Callable[[list], Any]:
+    """Payload function for L: each element decoded by ``element``.
+
+    The function carries ``(tag, read, convert, build)`` of its elements as
+    its attribute ``element``; generated decoders inline the same loop.
+    """
+    convert = converter(element)
+    tag, read = element.primary()
+    if read is None:
+
+        def read_list(payload):
+            try:
+                values = [wire[tag] for wire in payload]
+            except RETRY:
+                values = each(payload, convert)
+            return values if build is list else build(values)
+
+    else:
+
+        def read_list(payload):
+            try:
+                values = [read(wire[tag]) for wire in payload]
+            except RETRY:
+                values = each(payload, convert)
+            return values if build is list else build(values)
+
+    read_list.element = (tag, read, convert, build)
+    return read_list
+
+
+def read_set(read: Callable | None, build: Callable) -> Callable[[list], Any]:
+    """Payload function for SS/NS/BS: ``read`` applied to each bare element."""
+    if read is None:
+        return build
+
+    def read_set(payload):
+        try:
+            values = [read(value) for value in payload]
+        except DecodeError:
+            values = each(payload, read)
+        return values if build is list else build(values)
+
+    return read_set
+
+
+def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict]:
+    """Payload function for M into a dict: keys by ``convert_key``, values by ``value``."""
+    convert = converter(value)
+    tag, read = value.primary()
+    if convert_key is not None:
+
+        def read_map(payload):
+            try:
+                return {convert_key(key): convert(wire) for key, wire in payload.items()}
+            except RETRY:
+                return each_value(payload, convert, convert_key)
+
+    elif read is None:
+
+        def read_map(payload):
+            try:
+                return {key: wire[tag] for key, wire in payload.items()}
+            except RETRY:
+                return each_value(payload, convert, None)
+
+    else:
+
+        def read_map(payload):
+            try:
+                return {key: read(wire[tag]) for key, wire in payload.items()}
+            except RETRY:
+                return each_value(payload, convert, None)
+
+    return read_map
+
+
+def is_hashable_type(tp: Any) -> bool:
+    return not (isinstance(tp, type) and getattr(tp, "__hash__", None) is None)
+
+
+def generic_plan(tp: Any, origin: Any, args: tuple[Any, ...], where: str, plan: PlanOf) -> Plan:
+    """The plan of a collection type ``tp`` (``origin[args]``); ``plan`` reads
+    its element, value and key types."""
+    expected = type_name(tp)
+    if origin in MAPPINGS:
+        key_type, value_type = args if len(args) == 2 else (Any, Any)
+        value = plan(value_type, where)
+        return Plan({"M": read_map(value, key_reader(key_type, where, plan))}, expected)
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        return fixed_tuple_plan(args, expected, where, plan)
+    if origin in SEQUENCES:
+        element_type = args[0] if args else Any
+        build = SEQUENCES[origin]
+    elif origin in SETS:
+        element_type = args[0] if args else Any
+        if not is_hashable_type(element_type):
+            raise TypeError(
+                f"{where}: set elements of type {type_name(element_type)} are not hashable"
+            )
+        build = SETS[origin]
+    else:
+        raise TypeError(f"{where}: cannot decode type {expected}")
+    element = plan(element_type, where)
+    handlers: dict[str, Callable | None] = {"L": read_list(element, build)}
+    for set_tag, scalar_tag in SET_TAGS:
+        if scalar_tag in element.handlers:
+            handlers[set_tag] = read_set(element.handlers[scalar_tag], build)
+    return Plan(handlers, expected)
+
+
+def fixed_tuple_plan(args: tuple[Any, ...], expected: str, where: str, plan: PlanOf) -> Plan:
+    """The plan of ``tuple[A, B, ...]``: an L of exactly that many elements."""
+    converts = [converter(plan(arg, where)) for arg in args]
+    size = len(converts)
+
+    def read_tuple(payload):
+        if len(payload) != size:
+            raise DecodeError(
+                "InvalidValue", f"expected {expected}: {size} elements, got L of {len(payload)}"
+            )
+        values = []
+        for index, (convert, wire) in enumerate(zip(converts, payload, strict=True)):
+            try:
+                values.append(convert(wire))
+            except DecodeError as error:
+                within(error, index)
+                raise
+        return tuple(values)
+
+    return Plan({"L": read_tuple}, expected)
+
+
+def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
+    """The function of a map key's text for ``key_type``; None for ``str`` keys."""
+    key_type = unwrap_new_type(key_type)
+    if key_type in (str, Any, object) or isinstance(key_type, TypeVar):
+        return None
+    if key_type in (int, float, Decimal) or (
+        isinstance(key_type, type) and issubclass(key_type, Enum)
+    ):
+        read = plan(key_type, where).handlers
+        return read.get("S") or (lambda key: read["N"](key))
+    if key_type is uuid.UUID:
+        return read_uuid
+    raise TypeError(f"{where}: cannot decode map keys of type {type_name(key_type)}")

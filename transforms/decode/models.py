@@ -1,0 +1,272 @@
+"""Nested dataclasses: attribute names, missing and unknown attributes, construction.
+
+:func:`model_steps` reads a dataclass once: each init field (and ``InitVar``)
+becomes a step with its attribute name (dataclasses-json's ``letter_case``
+or ``field_name``), its plan, and what to do when the attribute is absent
+(the Python-named attribute, the field's default, or ``MissingField``).
+:func:`dataclass_reader` runs the steps in order on an attribute map and
+constructs the instance; a failure inside an attribute gets that
+attribute's name in its path.
+
+Unknown attributes are ignored, refused (``UnknownField``, for
+``forbid_unknown`` or ``Undefined.RAISE``), or collected as plain values into
+the class's ``CatchAll`` field (``Undefined.INCLUDE``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from dataclasses_json import CatchAll, Undefined
+
+from transforms.decode.errors import DecodeError, describe, malformed, short, type_name, within
+from transforms.decode.hints import hints, is_optional, unwrap_new_type
+from transforms.decode.plain import custom_plan, plain
+from transforms.decode.plans import ABSENT, Item, Plan, converter
+
+__all__ = [
+    "ModelSteps",
+    "attribute_name",
+    "catch_all_collector",
+    "constructor",
+    "dataclass_reader",
+    "field_step",
+    "model_steps",
+    "not_a_map",
+    "on_missing",
+    "refused",
+    "unknown_attribute",
+]
+
+
+class ModelSteps(NamedTuple):
+    """Everything a decoder of one dataclass needs, read once from the class.
+
+    The fields are :func:`dataclass_reader`'s arguments, in its order.
+    """
+
+    cls: type
+    steps: tuple[tuple, ...]
+    known: frozenset
+    check_unknown: bool
+    catch_all: tuple[dataclasses.Field, str] | None
+    undefined: Any
+
+
+def model_steps(
+    cls: type,
+    plan: Callable[[Any, str], Plan],
+    global_decoders: dict[Any, Callable],
+    forbid_unknown: bool,
+) -> ModelSteps:
+    """Reads a dataclass's fields and configuration; ``plan`` gives each
+    field type's plan, ``global_decoders`` are dataclasses-json's global ones."""
+    field_hints = hints(cls)
+    class_config = getattr(cls, "dataclass_json_config", None) or {}
+    undefined = class_config.get("undefined")
+    steps = []
+    known = set()
+    catch_all = None
+    for spec in dataclasses.fields(cls):
+        options = {}
+        try:
+            if spec.type in global_decoders:
+                options["decoder"] = global_decoders[spec.type]
+        except TypeError:
+            pass
+        options.update(class_config)
+        options.update(spec.metadata.get("dataclasses_json", {}))
+        attr = attribute_name(spec.name, options.get("letter_case"))
+        known.update((attr, spec.name))
+        if not spec.init:
+            continue
+        tp = unwrap_new_type(field_hints[spec.name])
+        where = f"{cls.__qualname__}.{spec.name}"
+        if undefined is Undefined.INCLUDE and tp == CatchAll:
+            catch_all = (spec, attr)
+            continue
+        decoder = options.get("decoder")
+        if decoder is not None:
+            nullable = is_optional(tp)
+            field_plan = custom_plan(decoder, tp, skip_same_type=True, nullable=nullable)
+        else:
+            field_plan = plan(tp, where)
+        steps.append(field_step(spec, attr, field_plan, type_name(tp)))
+    for spec in cls.__dataclass_fields__.values():
+        hint = field_hints.get(spec.name)
+        if isinstance(hint, dataclasses.InitVar):
+            attr = attribute_name(spec.name, class_config.get("letter_case"))
+            known.update((attr, spec.name))
+            where = f"{cls.__qualname__}.{spec.name}"
+            field_plan = plan(hint.type, where)
+            steps.append(field_step(spec, attr, field_plan, type_name(hint.type)))
+    if undefined is Undefined.INCLUDE and catch_all is None:
+        raise TypeError(f"{cls.__qualname__} uses Undefined.INCLUDE but has no CatchAll field")
+    check_unknown = catch_all is None and (forbid_unknown or undefined is Undefined.RAISE)
+    return ModelSteps(cls, tuple(steps), frozenset(known), check_unknown, catch_all, undefined)
+
+
+def attribute_name(name: str, letter_case: Callable[[str], str] | None) -> str:
+    return name if letter_case is None else letter_case(name)
+
+
+def field_step(spec: dataclasses.Field, attr: str, plan: Plan, type_name: str) -> tuple:
+    """One step of a dataclass decoder: ``(attribute, field name, primary tag,
+    its payload function, full converter, what to do when absent)``."""
+    tag, read = plan.primary()
+    return (attr, spec.name, tag, read, converter(plan), on_missing(spec, attr, type_name))
+
+
+def on_missing(spec: dataclasses.Field, attr: str, expected: str) -> Callable[[Item], Any]:
+    """What to do when ``attr`` is absent: the Python-named attribute if the
+    item has it, else ``ABSENT`` (the dataclass default applies) or MissingField."""
+    alias = spec.name if spec.name != attr else None
+    required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+
+    def on_missing(attrs):
+        if alias is not None:
+            wire = attrs.get(alias)
+            if wire is not None:
+                return wire
+        if required:
+            raise DecodeError(
+                "MissingField", f"required attribute is missing (expected {expected})"
+            )
+        return ABSENT
+
+    return on_missing
+
+
+def constructor(cls: type, undefined: Any) -> Callable[..., Any]:
+    """``**kwargs -> instance``. dataclasses-json wraps ``__init__`` for
+    Undefined.EXCLUDE/INCLUDE to sort out unknown keyword arguments; the
+    decoder passes only known ones, so it calls the dataclass's own init."""
+    init = getattr(cls.__init__, "__wrapped__", None)
+    if undefined not in (Undefined.EXCLUDE, Undefined.INCLUDE) or init is None:
+        return cls
+    new = cls.__new__
+
+    def construct(**kwargs):
+        instance = new(cls)
+        init(instance, **kwargs)
+        return instance
+
+    return construct
+
+
+def not_a_map(attrs: Any) -> DecodeError:
+    """The error for an item (or M payload) that is not a map of attributes."""
+    return DecodeError("TypeMismatch", f"expected a map of attributes, got {type(attrs).__name__}")
+
+
+def unknown_attribute(attrs: Item, is_known: Callable[[str], bool], model: str) -> DecodeError:
+    """The error for the first attribute of ``attrs`` that ``is_known`` refuses."""
+    name = next(name for name in attrs if not is_known(name))
+    return DecodeError("UnknownField", f"attribute is not a field of {model}", name)
+
+
+def refused(model: str, error: Exception) -> DecodeError:
+    """The error for a constructor (or ``__post_init__``) refusing the values."""
+    return DecodeError("InvalidValue", f"{model} refused the values: {short(str(error))}")
+
+
+def catch_all_collector(
+    catch_all: tuple[dataclasses.Field, str], is_known: Callable[[str], bool]
+) -> Callable[[Item, dict], None]:
+    """The function ``(attrs, kwargs)`` that puts the plain values of the
+    unknown attributes (and of the catch-all attribute itself) into the
+    catch-all field's keyword argument."""
+
+    def collect_unknown(attrs, kwargs):
+        spec, attr = catch_all
+        unknown = {}
+        for name, wire in attrs.items():
+            if not is_known(name):
+                try:
+                    unknown[name] = plain(wire)
+                except DecodeError as error:
+                    within(error, name)
+                    raise
+        given = attrs.get(attr, attrs.get(spec.name))
+        if given is not None:
+            try:
+                value = plain(given)
+            except DecodeError as error:
+                within(error, attr)
+                raise
+            if not isinstance(value, dict):
+                raise DecodeError(
+                    "TypeMismatch",
+                    f"expected M for the catch-all field, got {describe(given)}",
+                    attr,
+                )
+            value.update(unknown)
+        elif unknown:
+            value = unknown
+        elif spec.default is not dataclasses.MISSING:
+            value = spec.default
+        elif spec.default_factory is not dataclasses.MISSING:
+            value = spec.default_factory()
+        else:
+            value = {}
+        kwargs[spec.name] = value
+
+    return collect_unknown
+
+
+def dataclass_reader(
+    cls: type,
+    plan: tuple[tuple, ...],
+    known: frozenset,
+    check_unknown: bool,
+    catch_all: tuple[dataclasses.Field, str] | None,
+    undefined: Any,
+) -> Callable[[Item], Any]:
+    """The function attribute map -> instance, running the field steps in order."""
+    construct = constructor(cls, undefined)
+    is_known = known.__contains__
+    all_known = known.issuperset
+    model = cls.__qualname__
+    collect_unknown = None if catch_all is None else catch_all_collector(catch_all, is_known)
+
+    def decode(attrs):
+        try:
+            get = attrs.get
+        except AttributeError:
+            raise not_a_map(attrs) from None
+        kwargs = {}
+        attr = None
+        try:
+            for attr, name, tag, read, convert, on_missing in plan:
+                wire = get(attr)
+                if wire is None:
+                    wire = on_missing(attrs)
+                    if wire is ABSENT:
+                        continue
+                payload = wire.get(tag)
+                if payload is None:
+                    kwargs[name] = convert(wire)
+                elif read is None:
+                    kwargs[name] = payload
+                else:
+                    kwargs[name] = read(payload)
+        except DecodeError as error:
+            within(error, attr)
+            raise
+        except (TypeError, AttributeError) as error:
+            raise within(malformed(get(attr), error), attr) from error
+        if check_unknown and not all_known(attrs):
+            raise unknown_attribute(attrs, is_known, model)
+        if collect_unknown is not None:
+            collect_unknown(attrs, kwargs)
+        try:
+            return construct(**kwargs)
+        except DecodeError:
+            raise
+        except (TypeError, ValueError) as error:
+            raise refused(model, error) from error
+
+    decode.__qualname__ = f"decode_{model}"
+    return decode
