@@ -161,6 +161,7 @@ def test_cli_index_dead_letters_count_towards_the_threshold(
         ),
         "--max-dead-letter-fraction",
         "0.05",
+        "--upsert",  # written in place, so the index can be read back; a rebuild is not swapped
         "--runner=FnApiRunner",
     )
     assert done.returncode == 4, (done.stdout[-1500:], done.stderr[-1500:])

@@ -80,10 +80,13 @@ def _write_chosen(
 
 
 def _write(chosen: list[tuple[bytes, str, Any]], path: str) -> Iterable[str]:
-    lines = [
-        json.dumps([doc_id, record.to_json()], ensure_ascii=False) + "\n"
-        for _, doc_id, record in chosen
-    ]
+    lines = []
+    for _, doc_id, record in chosen:
+        try:
+            body = record.to_json()
+        except Exception:  # the index refuses it too: an index dead letter, not sampled
+            continue
+        lines.append(json.dumps([doc_id, body], ensure_ascii=False) + "\n")
     with FileSystems.create(path) as stream:
         stream.write("".join(lines).encode("utf-8"))
     yield path

@@ -182,18 +182,20 @@ def _write_files(destination: str, lines: list[str]) -> None:
         return
     shards = [lines[i : i + LETTERS_PER_FILE] for i in range(0, len(lines), LETTERS_PER_FILE)]
     shards = shards or [[]]
+    pattern = FileSystems.join(destination, f"{FILE_PREFIX}-*-of-*{FILE_SUFFIX}")
+    earlier = matching(pattern)
+    if earlier:
+        logging.getLogger("transforms.dead_letters").info(
+            "replacing %d dead-letter file(s) of an earlier run", len(earlier)
+        )
     written = set()
     for number, shard in enumerate(shards):
         name = f"{FILE_PREFIX}-{number:05d}-of-{len(shards):05d}{FILE_SUFFIX}"
         data = "".join(f"{line}\n" for line in shard).encode("utf-8")
         write_atomically(FileSystems.join(destination, name), data)
         written.add(name)
-    pattern = FileSystems.join(destination, f"{FILE_PREFIX}-*-of-*{FILE_SUFFIX}")
-    stale = [path for path in matching(pattern) if _basename(path) not in written]
+    stale = [path for path in earlier if _basename(path) not in written]
     if stale:
-        _LOGGER.info(
-            "removing %d dead-letter files of an earlier run from %s", len(stale), destination
-        )
         FileSystems.delete(stale)
 
 
