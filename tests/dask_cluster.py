@@ -9,6 +9,8 @@ worker's own credentials in production.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
@@ -24,6 +26,9 @@ def dask_args(address: str) -> tuple[str, ...]:
 def dask_cluster(_local_credentials):
     """The scheduler address (``tcp://127.0.0.1:PORT``) of a running cluster."""
     distributed = pytest.importorskip("distributed")
+    # The scheduler runs in this process and logs each client it drops, also
+    # after pytest has closed the streams it captured: keep it to warnings.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     with distributed.LocalCluster(
         n_workers=WORKERS,
         threads_per_worker=1,
