@@ -5,7 +5,8 @@ end; an item written meanwhile may be indexed in its old state, or (with a
 rebuild) be missing from the new index. With ``--catch-up``:
 
 1. before the first Scan, the table's stream is checked (``NoStream`` if it
-   has none) and the start time noted; from an export, the start time is the
+   has none) and the start time noted (with ``--resume``: the interrupted
+   run's start, from its journal); from an export, the start time is the
    export's ``exportTime``;
 2. the reindex runs;
 3. a rebuild, once verified and before the swap, catches up the new index
@@ -40,9 +41,11 @@ from pipeline.catch_up.job import (
 )
 from pipeline.errors import ReindexError
 from pipeline.reindex import RebuildHooks, ReindexConfig, load_model, run_reindex
+from pipeline.resume import default_journal_path
 from pipeline.sources import client_config
 from pipeline.summary import ReindexSummary
 from transforms.index.rebuild import IndexRebuild
+from transforms.journal import JournalError, RunJournal
 
 __all__ = ["reindex_with_catch_up"]
 
@@ -81,10 +84,12 @@ class _CatchUpAroundSwap(RebuildHooks):
 
 
 def _start(config: ReindexConfig) -> tuple[str, datetime]:
-    """The table and the start time: now, for a scan; for a reindex from an
-    export, the export's table and its ``exportTime``."""
+    """The table and the start time: now, for a scan (for ``--resume``, when the
+    interrupted run started, from its journal); for a reindex from an export,
+    the export's table and its ``exportTime``."""
     if not config.from_export:
-        return config.table, datetime.now(timezone.utc)
+        started = _journal_start(config) if config.resume else None
+        return config.table, started or datetime.now(timezone.utc)
     from transforms.dynamodb.export.manifest import read_export_manifest
 
     manifest = read_export_manifest(config.from_export, verify_checksums=False)
@@ -96,6 +101,18 @@ def _start(config: ReindexConfig) -> tuple[str, datetime]:
         )
     moment = datetime.fromisoformat(manifest.export_time.replace("Z", "+00:00"))
     return table, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _journal_start(config: ReindexConfig) -> datetime | None:
+    """When the run that ``--resume`` continues started (its journal header's
+    ``created``), or None when there is no journal to read (the reindex then
+    refuses to resume, saying why)."""
+    journal = RunJournal(config.journal or default_journal_path(config.dead_letters))
+    try:
+        created = journal.read_header().created
+    except JournalError:
+        return None
+    return datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def reindex_with_catch_up(

@@ -210,3 +210,29 @@ def test_catch_up_options_go_together(dynamodb_server, tmp_path, args, message):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), done.stderr
+
+
+def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_path):
+    from pipeline.catch_up.during_reindex import _start
+    from pipeline.reindex import ReindexConfig
+    from transforms.journal import RunHeader, RunJournal
+
+    config = ReindexConfig(
+        table="works",
+        model="pipeline.models:Work",
+        index=f"sqlite:///{tmp_path}/index.db",
+        dead_letters=str(tmp_path / "dead"),
+        resume=True,
+    )
+    assert _start(config)[1] > datetime(2026, 1, 1, tzinfo=timezone.utc)  # no journal: now
+    header = RunHeader(
+        table="works",
+        total_segments=4,
+        segments=None,
+        index="sqlite",
+        model="pipeline.models:Work",
+        run_id="r1",
+        created="2026-11-30T03:00:05Z",
+    )
+    RunJournal(str(tmp_path / "dead" / "journal")).start(header)
+    assert _start(config) == ("works", datetime(2026, 11, 30, 3, 0, 5, tzinfo=timezone.utc))
