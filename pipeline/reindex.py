@@ -47,7 +47,7 @@ from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
-from transforms.index.identity import IndexIdentity, refuse_other_table
+from transforms.index.identity import IndexIdentity, refuse_other_table, shown_uri
 from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE, IndexRebuild, prepare_rebuild
 from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert
@@ -344,14 +344,7 @@ def check_index(uri: str) -> int:
         with open_backend(uri) as index:
             return index.count()
     except Exception as error:
-        raise ReindexError(f"cannot open the index {_without_userinfo(uri)!r}: {error}") from error
-
-
-def _without_userinfo(uri: str) -> str:
-    """``uri`` with any ``user:password@`` removed, fit for messages."""
-    scheme, sep, rest = uri.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
+        raise ReindexError(f"cannot open the index {shown_uri(uri)!r}: {error}") from error
 
 
 def _rebuild_refusal(config: ReindexConfig) -> str | None:

@@ -19,13 +19,13 @@ from typing import Any
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.dynamodb.source import Check, Counters, ReindexSource, SourceReport, SpineCounts
+from transforms.index.identity import shown_uri
 
 __all__ = [
     "UNDECODABLE_REMOVED",
     "ReindexSummary",
     "counter_totals",
     "summarize",
-    "without_userinfo",
 ]
 
 UNDECODABLE_REMOVED = "undecodable_removed"
@@ -258,13 +258,6 @@ class ReindexSummary:
         return "\n".join(lines)
 
 
-def without_userinfo(uri: str) -> str:
-    """``uri`` with any ``user:password@`` removed, fit for printing."""
-    scheme, sep, rest = uri.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
-
-
 def summarize(
     result,
     source: ReindexSource,
@@ -301,7 +294,7 @@ def summarize(
     return ReindexSummary(
         source=source.report(totals, spine, config.dead_letters, result),
         table=source.table,
-        index=without_userinfo(config.index),
+        index=shown_uri(config.index),
         dead_letters_path=config.dead_letters,
         decoded=reindex("decoded"),
         dead_lettered=dead_lettered,

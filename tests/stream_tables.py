@@ -149,3 +149,25 @@ def writes(client, table: str, first_new: int, round_: int) -> list[Callable[[],
     ops.append(lambda: delete(client, table, base + 9))
     ops.append(lambda: delete(client, table, 10**7))
     return ops
+
+
+def catch_up_args(endpoint_url: str, table: str, tmp_path, *extra: str) -> list[str]:
+    """``catch-up`` of ``table`` into ``tmp_path``'s index, dead letters and bookmark."""
+    return [
+        "catch-up",
+        "--table",
+        table,
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--endpoint-url",
+        endpoint_url,
+        "--region",
+        REGION,
+        *extra,
+    ]

@@ -38,6 +38,7 @@ from transforms.dead_letters import FILE_SUFFIX
 from transforms.dynamodb.source import Check, ReindexSource, SourceReport
 from transforms.dynamodb.wire import dumps_item
 from transforms.index import normalize_uri
+from transforms.index.identity import shown_uri
 from transforms.journal import (
     JournalError,
     JournalRef,
@@ -94,9 +95,7 @@ def index_identity(uri: str) -> str:
         uri = normalize_uri(uri)
     except ValueError:
         pass
-    scheme, sep, rest = uri.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
+    return shown_uri(uri)
 
 
 def _segments_text(segments: tuple[int, ...] | None) -> str:

@@ -14,6 +14,7 @@ from tests.export_folders import full_records, write_export
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
 from tests.stream_tables import (
+    catch_up_args,
     expected_rows,
     samples,
     seeded_stream_table,
@@ -114,21 +115,7 @@ def test_the_index_equals_the_table_after_a_reindex_with_writes_then_after_catch
     for op in writes(dynamodb_client, table, SEEDED + 12, 1):
         op()
     run = cli(
-        "catch-up",
-        "--table",
-        table,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--bookmark",
-        str(tmp_path / "bookmark.json"),
-        "--endpoint-url",
-        dynamodb_server.endpoint_url,
-        "--region",
-        REGION,
+        *catch_up_args(dynamodb_server.endpoint_url, table, tmp_path),
         timeout=120,
     )
     assert run.returncode == 0, run.stderr[-3000:]

@@ -24,7 +24,7 @@ from pipeline.sources import scan_source
 from tests.reindex_runs import cli, index_rows, reindex_config, table_description
 from tests.runners import IN_PROCESS
 from tests.stream_tables import (
-    REGION,
+    catch_up_args,
     catch_up_config,
     create_stream_table,
     expected_rows,
@@ -78,27 +78,6 @@ def reindex_while_writing(server, client, table, tmp_path, ops):
     assert not failures and not writer.is_alive()
 
 
-def catch_up_args(server, table, tmp_path, *extra):
-    return [
-        "catch-up",
-        "--table",
-        table,
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--bookmark",
-        str(tmp_path / "bookmark.json"),
-        "--endpoint-url",
-        server.endpoint_url,
-        "--region",
-        REGION,
-        *extra,
-    ]
-
-
 @pytest.mark.parametrize("view_type", ["KEYS_ONLY", "NEW_AND_OLD_IMAGES"])
 def test_writes_during_a_reindex_are_caught_up_then_kept_up_by_the_command(
     dynamodb_server, dynamodb_client, tmp_path, view_type
@@ -131,7 +110,7 @@ def test_writes_during_a_reindex_are_caught_up_then_kept_up_by_the_command(
     assert work_id(17) in index_rows(tmp_path / "index.db")
     for op in writes(dynamodb_client, table, SEEDED + 12, 1):
         op()
-    run = cli(*catch_up_args(dynamodb_server, table, tmp_path), timeout=120)
+    run = cli(*catch_up_args(dynamodb_server.endpoint_url, table, tmp_path), timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "keys changed" in run.stdout and "MISMATCH" not in run.stdout
     rows = index_rows(tmp_path / "index.db")
@@ -167,7 +146,11 @@ def test_a_table_without_a_stream_is_refused_with_how_to_enable_one(
     dynamodb_server, dynamodb_client, tmp_path
 ):
     table = create_stream_table(dynamodb_client, "nostream", None)
-    run = cli(*catch_up_args(dynamodb_server, table, tmp_path, "--since", "2026-01-01T00:00:00Z"))
+    run = cli(
+        *catch_up_args(
+            dynamodb_server.endpoint_url, table, tmp_path, "--since", "2026-01-01T00:00:00Z"
+        )
+    )
     assert run.returncode == 6, run.stderr[-3000:]
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert f"cannot catch up table {table!r} from its stream: it has no stream" in line
@@ -199,7 +182,7 @@ def test_a_bookmark_of_another_stream_is_a_gap(dynamodb_server, dynamodb_client,
     )
     dynamodb_client.delete_table(TableName=table)
     create_stream_table(dynamodb_client, "", "KEYS_ONLY", name=table)
-    run = cli(*catch_up_args(dynamodb_server, table, tmp_path))
+    run = cli(*catch_up_args(dynamodb_server.endpoint_url, table, tmp_path))
     assert run.returncode == 6, run.stderr[-3000:]
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert f"the bookmark is of the stream {first.bookmark.stream_arn}, but" in line
@@ -225,7 +208,7 @@ def test_a_start_beyond_the_retention_or_before_the_stream_is_a_gap(
 def test_a_missing_bookmark_is_a_usage_error_saying_how_to_start_one(
     dynamodb_server, dynamodb_client, tmp_path
 ):
-    run = cli(*catch_up_args(dynamodb_server, "any-table", tmp_path))
+    run = cli(*catch_up_args(dynamodb_server.endpoint_url, "any-table", tmp_path))
     assert run.returncode == 2
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert "no bookmark at" in line and "--since TIME" in line and "reindex --catch-up" in line
@@ -234,7 +217,9 @@ def test_a_missing_bookmark_is_a_usage_error_saying_how_to_start_one(
 def test_since_is_refused_when_a_bookmark_exists(dynamodb_server, dynamodb_client, tmp_path):
     (tmp_path / "bookmark.json").write_text(json.dumps({"format": "x"}))
     run = cli(
-        *catch_up_args(dynamodb_server, "any-table", tmp_path, "--since", "2026-01-01T00:00:00Z")
+        *catch_up_args(
+            dynamodb_server.endpoint_url, "any-table", tmp_path, "--since", "2026-01-01T00:00:00Z"
+        )
     )
     assert run.returncode == 2
     assert "a bookmark exists at" in run.stderr
