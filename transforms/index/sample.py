@@ -10,7 +10,11 @@ The sample is the ``size`` records whose document ids have the smallest
 64-bit BLAKE2b hash: the same records whatever the scan order or the
 number of workers, spread evenly over the key space, chosen in one pass
 without knowing the table's size (a ``Top.Smallest`` combine; each worker
-keeps at most ``size`` records). Each is written with ``record.to_json()``,
+keeps at most ``size`` records). The combine takes the records straight from
+the step that ranks them, so a runner lifts its first half into the stage
+that reads them: only each bundle's ``size`` smallest leave that stage, never
+every record (a ``Flatten`` in front of it would break the fusion and ship
+the whole table between stages). Each is written with ``record.to_json()``,
 dataclasses-json's own encoder, not the compiled one ``WriteToIndex`` uses,
 so the comparison checks the encoder, the writer and the index together.
 
@@ -67,15 +71,16 @@ def _rank_and_id(entry: tuple[bytes, str, Any]) -> tuple[bytes, str]:
 
 
 _NOTHING = (b"\xff" * 9, "", None)
-"""Ranked after every record (ranks are 8 bytes), so that a sample is written
-even of no records, without a combine's default value (a side input, which
-some runners compute again in every task)."""
+"""Ranked after every record (ranks are 8 bytes), grouped with the combine's
+result so that a sample is written even of no records, without a combine's
+default value (a side input, which some runners compute again in every task)."""
 
 
 def _write_chosen(
-    keyed: tuple[int, list[tuple[bytes, str, Any]]], size: int, path: str
+    keyed: tuple[int, Iterable[list[tuple[bytes, str, Any]]]], size: int, path: str
 ) -> Iterable[str]:
-    chosen = [entry for entry in keyed[1] if entry[2] is not None][:size]
+    entries = sorted((e for part in keyed[1] for e in part if e[2] is not None), key=_rank_and_id)
+    chosen = entries[:size]
     yield from _write(chosen, path)
 
 
@@ -120,11 +125,14 @@ class SampleDocuments(beam.PTransform):
             | "Rank" >> beam.FlatMap(_ranked, self._id_fields, self._key_attributes)
             | "OneKey" >> beam.Map(lambda entry: (0, entry))
         )
-        always = records.pipeline | "EvenWithout" >> beam.Create([(0, _NOTHING)])
+        lowest = ranked | "Lowest" >> beam.combiners.Top.SmallestPerKey(
+            self._size, key=_rank_and_id
+        )
+        always = records.pipeline | "EvenWithout" >> beam.Create([(0, [_NOTHING])])
         return (
-            (ranked, always)
+            (lowest, always)
             | "Together" >> beam.Flatten()
-            | "Lowest" >> beam.combiners.Top.SmallestPerKey(self._size + 1, key=_rank_and_id)
+            | "Merge" >> beam.GroupByKey()
             | "Write" >> beam.FlatMap(_write_chosen, self._size, self._path)
         )
 
