@@ -50,11 +50,17 @@ class ChildRun:
     output: str
 
 
-def run_child(command: Sequence[str]) -> ChildRun:
-    """Runs ``command``; its CPU and peak RSS as the kernel reports them."""
+def run_child(command: Sequence[str], cpus: set[int] | None = None) -> ChildRun:
+    """Runs ``command`` (bound to ``cpus`` if given); its CPU and peak RSS as the
+    kernel reports them, its own and its children's."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
     )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)

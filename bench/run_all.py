@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "scaling": ([], ["--items=8000", "--segments=1,4,16"]),
     "reindex_cost": ([], ["--small=2000", "--large=10000"]),
     "vs_awswrangler": ([], ["--items=3000", "--repeats=1"]),
+    "cores": ([], ["--items=20000", "--repeats=1"]),
 }
 
 RENAMED_TARGETS = {"ours / json.loads": ("ours / json.loads (stretch)",)}
@@ -91,7 +92,20 @@ GOALS = [
         1.0,
         False,
     ),
-    Goal("2 cores / 1 core, local reindex (30 ms per request)", None, lambda _: None, 1.7, True),
+    Goal(
+        "2 cores / 1 core, local reindex of 100,000 items (30 ms per request)",
+        "cores",
+        target_value("2 cores / 1 core, 100,000 items"),
+        1.7,
+        True,
+    ),
+    Goal(
+        "2 cores / 1 core, local reindex of 300,000 items (30 ms per request)",
+        "cores",
+        target_value("2 cores / 1 core, 300,000 items"),
+        1.7,
+        True,
+    ),
     Goal(
         "pipeline / bare loop, 100,000 items",
         "pipeline_overhead",

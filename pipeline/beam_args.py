@@ -15,6 +15,7 @@ such a short name as its dotted path, so that Beam finds the runner too.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import (
@@ -23,7 +24,22 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
-__all__ = ["BadBeamOption", "check_beam_args", "resolve_runner", "resolve_runner_args"]
+__all__ = [
+    "DEFAULT_RUNNER",
+    "BadBeamOption",
+    "check_beam_args",
+    "resolve_runner",
+    "resolve_runner_args",
+    "usable_cores",
+    "with_default_runner",
+]
+
+DEFAULT_RUNNER = "DirectRunner"
+"""The runner when ``--runner`` is not given: Beam's local engine."""
+
+_LOCAL_ENGINE = {"direct", "directrunner", "apache_beam.runners.direct.direct_runner.directrunner"}
+_WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
+_HARNESS_LOG_FLAG = "--default_sdk_harness_log_level"
 
 EXTRA_RUNNERS = {"daskrunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 """Runners Beam ships but does not map from a short name, by lower-case name."""
@@ -113,6 +129,45 @@ def resolve_runner_args(args: Sequence[str]) -> list[str]:
     if args[position] == "--runner":
         del args[position + 1]
     args[position] = f"--runner={path}"
+    return args
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under ``taskset``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _given(args: Sequence[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in args)
+
+
+def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[str]:
+    """``args`` with the runner's defaults: the local engine, on every usable core.
+
+    Without ``--runner``, the runner is :data:`DEFAULT_RUNNER`. On that local
+    engine (given or defaulted) and unless ``--direct_num_workers`` or
+    ``--direct_running_mode`` is given, a machine with ``cores`` > 1 usable
+    CPUs (by default :func:`usable_cores`) runs one worker process per CPU
+    (``multi_processing``), each with its own interpreter, whose log goes to
+    stderr at WARNING unless ``--default_sdk_harness_log_level`` says
+    otherwise; with one CPU, the job runs in the launching process. The
+    sources keep their self-checkpoints (and the run journal its commits)
+    with worker processes: see :mod:`transforms.runners.local_workers`.
+    """
+    args = list(args)
+    found = _runner_value(args)
+    if found is None:
+        args.insert(0, f"--runner={DEFAULT_RUNNER}")
+    elif found[1].lower() not in _LOCAL_ENGINE:
+        return args
+    cores = usable_cores() if cores is None else cores
+    if cores > 1 and not any(_given(args, flag) for flag in _WORKER_FLAGS):
+        args += [f"--direct_num_workers={cores}", "--direct_running_mode=multi_processing"]
+        if not _given(args, _HARNESS_LOG_FLAG):
+            args.append(f"{_HARNESS_LOG_FLAG}=WARNING")
     return args
 
 

@@ -54,8 +54,6 @@ EXIT_NOT_SWAPPED = 5
 EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
 DEFAULT_PROGRESS_INTERVAL = 10.0
 
-DEFAULT_RUNNER = "DirectRunner"
-
 
 class _UsageError(Exception):
     pass
@@ -534,12 +532,6 @@ def _check_dynamodb_location(endpoint_url: str | None, region: str | None) -> No
         )
 
 
-def _with_default_runner(beam_args: list[str]) -> list[str]:
-    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
-        return beam_args
-    return [f"--runner={DEFAULT_RUNNER}", *beam_args]
-
-
 def _reindex(args, beam_args, argv: Sequence[str]) -> int:
     from pipeline.reindex import ReindexConfig
     from transforms.index.index_config import load_index_config
@@ -805,7 +797,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
     _current_folder_first_on_path()
     configure_logging()  # before Beam is imported: its import logs
-    from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_args
+    from pipeline.beam_args import (
+        BadBeamOption,
+        check_beam_args,
+        resolve_runner_args,
+        with_default_runner,
+    )
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -842,7 +839,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
-        beam_args = resolve_runner_args(_with_default_runner(beam_args))
+        # A reindex reads the whole table: every core. A catch-up or a replay
+        # reads little, and --follow runs a job every interval: in-process.
+        cores = None if args.command == "reindex" else 1
+        beam_args = resolve_runner_args(with_default_runner(beam_args, cores))
         check_beam_args(beam_args)
     except (_UsageError, BadBeamOption) as error:
         print(f"error: {error}", file=sys.stderr)

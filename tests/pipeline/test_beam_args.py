@@ -1,9 +1,18 @@
 """The CLI's check of Beam options: the runner named by ``--runner`` brings its own options."""
 
+import os
+
 import pytest
 
 from pipeline import cli
-from pipeline.beam_args import BadBeamOption, check_beam_args, resolve_runner_args
+from pipeline.beam_args import (
+    DEFAULT_RUNNER,
+    BadBeamOption,
+    check_beam_args,
+    resolve_runner_args,
+    usable_cores,
+    with_default_runner,
+)
 
 DASK = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
@@ -61,3 +70,43 @@ def test_a_runner_that_cannot_be_loaded_is_one_usage_line(tmp_path, capsys, runn
     err = capsys.readouterr().err
     assert code == cli.EXIT_USAGE
     assert err.count("\n") == 1 and err.startswith(f"error: {message}")
+
+
+# -- the default runner: every usable core ---------------------------------------------------
+
+
+def test_without_a_runner_the_local_engine_runs_a_worker_process_per_core():
+    assert with_default_runner(["--temp_location=/tmp/x"], cores=4) == [
+        f"--runner={DEFAULT_RUNNER}",
+        "--temp_location=/tmp/x",
+        "--direct_num_workers=4",
+        "--direct_running_mode=multi_processing",
+        "--default_sdk_harness_log_level=WARNING",
+    ]
+
+
+def test_on_one_core_the_job_runs_in_the_launching_process():
+    assert with_default_runner([], cores=1) == [f"--runner={DEFAULT_RUNNER}"]
+
+
+def test_named_direct_runner_gets_the_same_defaults():
+    for name in ("DirectRunner", "direct", "apache_beam.runners.direct.direct_runner.DirectRunner"):
+        args = with_default_runner(["--runner", name], cores=2)
+        assert "--direct_num_workers=2" in args and "--direct_running_mode=multi_processing" in args
+
+
+def test_worker_flags_given_are_kept_as_they_are():
+    for given in (["--direct_num_workers=1"], ["--direct_running_mode=in_memory"]):
+        assert with_default_runner(given, cores=8) == [f"--runner={DEFAULT_RUNNER}", *given]
+    args = with_default_runner(["--default_sdk_harness_log_level=DEBUG"], cores=2)
+    assert args.count("--default_sdk_harness_log_level=DEBUG") == 1
+    assert not any(arg.endswith("=WARNING") for arg in args)
+
+
+def test_other_runners_are_left_alone():
+    for runner in ("--runner=FnApiRunner", "--runner=DaskRunner", "--runner=DataflowRunner"):
+        assert with_default_runner([runner], cores=8) == [runner]
+
+
+def test_usable_cores_follows_the_affinity():
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)

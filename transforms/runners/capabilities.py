@@ -19,8 +19,9 @@ shape that is correct on that runner:
   and count in the pipeline (see :mod:`transforms.runners.tagged_outputs`,
   :mod:`transforms.runners.group_batches`, :mod:`transforms.runners.tally`).
 
-Known runners: the local DirectRunner engines (``FnApiRunner``; residuals are
-dropped in multi-worker mode, measured with Beam 2.77), the portable job API
+Known runners: the local DirectRunner engines (``FnApiRunner``; in multi-worker
+mode Beam 2.77 drops residuals, which :mod:`transforms.runners.local_workers`
+mends where it can), the portable job API
 (a job server such as Flink's, or ``embed``), Dataflow and Flink, and Beam's
 ``DaskRunner`` (Beam 2.77, measured on a dask.distributed cluster): it calls no
 initial split, drops residuals, never finalizes bundles, reports no metrics,
@@ -54,6 +55,8 @@ import os
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PortableOptions
 
+from transforms.runners.local_workers import keep_residuals
+
 __all__ = [
     "RunnerCapabilities",
     "reading_processes",
@@ -64,7 +67,8 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 # The local runner's engines: in multi-worker mode their bundle manager drops
-# self-checkpoint residuals (measured with Beam 2.77).
+# self-checkpoint residuals (measured with Beam 2.77) unless mended
+# (transforms.runners.local_workers).
 _LOCAL_RUNNERS = {"DirectRunner", "SwitchingDirectRunner", "FnApiRunner", "TestDirectRunner"}
 # Runners known to keep residuals whatever their worker count.
 _RESIDUAL_RUNNERS = {"DataflowRunner", "TestDataflowRunner", "FlinkRunner"}
@@ -132,9 +136,10 @@ def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
             all_branches=False,
         )
     if name in _LOCAL_RUNNERS:
-        return RunnerCapabilities(name, residuals=workers == 1)
+        return RunnerCapabilities(name, residuals=workers == 1 or keep_residuals())
     if name == "PortableRunner":
-        return RunnerCapabilities(name, residuals=not _embedded(options) or workers == 1)
+        residuals = not _embedded(options) or workers == 1 or keep_residuals()
+        return RunnerCapabilities(name, residuals=residuals)
     if name in _RESIDUAL_RUNNERS:
         return RunnerCapabilities(name)
     return RunnerCapabilities(name, known=False, residuals=False)

@@ -15,7 +15,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 import transforms.dynamodb.scan.source as scan_source
-from tests.runners import IN_PROCESS, MULTI_PROCESS, PORTABLE, RUNNERS
+from pipeline.summary import counter_totals
+from tests.runners import IN_PROCESS, MULTI_PROCESS, PORTABLE, RUNNERS, run_pipeline
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB, SegmentItem
 from transforms.dynamodb.scan.errors import TableNotFound
@@ -145,23 +146,26 @@ def test_self_checkpoint_every_page_gives_the_same_output(dynamodb_server, table
     )
 
 
-def test_no_self_checkpoints_where_residuals_are_dropped(dynamodb_server, table_3000):
-    """Beam 2.77's multi-worker local runner drops self-checkpoint residuals.
-
-    Asked to checkpoint after every page, the source must notice the runner
-    and read each segment in one go; were it to defer, most items would be
-    lost and the content check would fail.
-    """
+def test_self_checkpoints_with_several_worker_processes_lose_nothing(dynamodb_server, table_3000):
+    """Beam 2.77's multi-worker local engine drops self-checkpoint residuals;
+    ``transforms.runners.local_workers`` keeps them. Checkpointing after every
+    page, each segment is read over many bundles spread on two processes: were
+    a residual dropped, its segment's later items would be missing."""
     table, items = table_3000
-    run_scan(
-        dynamodb_server,
-        table,
-        MULTI_PROCESS,
-        items,
-        total_segments=4,
-        page_size=100,
-        checkpoint_every_pages=1,
-    )
+
+    def build(p):
+        read = p | ReadFromDynamoDB(
+            table_name=table,
+            endpoint_url=dynamodb_server.endpoint_url,
+            region_name="us-east-1",
+            total_segments=4,
+            page_size=100,
+            checkpoint_every_pages=1,
+        )
+        assert_that(read | beam.Map(canonical), equal_to([canonical(i) for i in items]))
+
+    counters = counter_totals(run_pipeline(build, runner="multi_process"))
+    assert counters[("dynamodb", "checkpoints")] >= 26  # 30+ pages, 4 of them a segment's last
 
 
 def test_residual_detection_by_runner():
@@ -170,8 +174,8 @@ def test_residual_detection_by_runner():
 
     assert scan_source.residuals_are_honoured(pipeline(IN_PROCESS))
     assert scan_source.residuals_are_honoured(pipeline(PORTABLE))
-    assert not scan_source.residuals_are_honoured(pipeline(MULTI_PROCESS))
-    assert not scan_source.residuals_are_honoured(pipeline([*PORTABLE, "--direct_num_workers=2"]))
+    assert scan_source.residuals_are_honoured(pipeline(MULTI_PROCESS))
+    assert scan_source.residuals_are_honoured(pipeline([*PORTABLE, "--direct_num_workers=2"]))
 
 
 def test_with_segments_names_each_items_segment(dynamodb_server, table_3000):
