@@ -8,4 +8,6 @@ are the shapes the transforms take where a capability is missing:
 - ``tagged_outputs``: single-output steps where tagged outputs are mixed up.
 - ``group_batches``: batches made by a ``GroupByKey``, not in ``finish_bundle``.
 - ``tally``: counts made in the pipeline where the runner reports no metrics.
+- ``local_workers``: the local engine's worker processes keep what a
+  self-checkpoint leaves to read (Beam 2.77 drops it there).
 """
