@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.reindex_cost import ChildRun, index_digest, run_child
+from bench.reindex_cost import ChildRun, index_digest, reindex_command, run_child
 from bench.replay_server import ReplayServer
 from bench.report import Target, machine_line, markdown_table, write_results
 from pipeline.local.dynamodb_server import dummy_credentials
@@ -39,21 +39,7 @@ GOAL = 1.7
 
 def reindex_on(cpus: set[int], endpoint: str, folder: str, name: str) -> ChildRun:
     """The default ``reindex`` of the replay table, its process bound to ``cpus``."""
-    return run_child(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "reindex",
-            "--table=works",
-            "--model=pipeline.models:Work",
-            f"--index=sqlite:///{folder}/{name}.db",
-            f"--dead-letters={folder}/{name}-dead-letters",
-            f"--endpoint-url={endpoint}",
-            "--region=us-east-1",
-        ],
-        cpus=cpus,
-    )
+    return run_child(reindex_command(endpoint, folder, name), cpus=cpus)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

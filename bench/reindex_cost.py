@@ -71,23 +71,26 @@ def run_child(command: Sequence[str], cpus: set[int] | None = None) -> ChildRun:
     return ChildRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
 
 
+def reindex_command(endpoint: str, folder: str, name: str, *extra: str) -> list[str]:
+    """``python -m pipeline reindex`` of the replay table into ``folder``, plus ``extra``."""
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "reindex",
+        "--table=works",
+        "--model=pipeline.models:Work",
+        f"--index=sqlite:///{folder}/{name}.db",
+        f"--dead-letters={folder}/{name}-dead-letters",
+        f"--endpoint-url={endpoint}",
+        "--region=us-east-1",
+        *extra,
+    ]
+
+
 def reindex(endpoint: str, folder: str, name: str, segments: int) -> ChildRun:
-    return run_child(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "reindex",
-            "--table=works",
-            "--model=pipeline.models:Work",
-            f"--index=sqlite:///{folder}/{name}.db",
-            f"--dead-letters={folder}/{name}-dead-letters",
-            f"--endpoint-url={endpoint}",
-            "--region=us-east-1",
-            f"--total-segments={segments}",
-            "--runner=FnApiRunner",
-        ]
-    )
+    extra = (f"--total-segments={segments}", "--runner=FnApiRunner")
+    return run_child(reindex_command(endpoint, folder, name, *extra))
 
 
 def naive(endpoint: str, folder: str, segments: int) -> ChildRun:
