@@ -79,8 +79,8 @@ default value (a side input, which some runners compute again in every task)."""
 def _write_chosen(
     keyed: tuple[int, Iterable[list[tuple[bytes, str, Any]]]], size: int, path: str
 ) -> Iterable[str]:
-    entries = sorted((e for part in keyed[1] for e in part if e[2] is not None), key=_rank_and_id)
-    chosen = entries[:size]
+    # One list is the combine's, in rank order; the other holds _NOTHING only.
+    chosen = [entry for part in keyed[1] for entry in part if entry[2] is not None][:size]
     yield from _write(chosen, path)
 
 

@@ -118,7 +118,11 @@ def _embedded(options) -> bool:
 
 
 def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
-    """The capabilities of ``pipeline``'s runner with its options (see the module docstring)."""
+    """The capabilities of ``pipeline``'s runner with its options (see the module docstring).
+
+    For the local engine with several workers this installs the residual
+    mend first (:func:`~transforms.runners.local_workers.keep_residuals`, once).
+    """
     options = pipeline.options
     name = _runner_name(pipeline.runner)
     workers = options.view_as(DirectOptions).direct_num_workers

@@ -42,6 +42,7 @@ _PROCESS_BUNDLE_PARAMETERS = [
 ]
 
 
+@functools.cache
 def _engine():
     """Beam's engine module and the pieces used here, or None when its shape differs."""
     try:
@@ -51,8 +52,9 @@ def _engine():
     except ImportError:
         return None
     parallel = getattr(fn_runner, "ParallelBundleManager", None)
-    single = getattr(fn_runner, "BundleManager", None)
-    if parallel is None or single is None or not hasattr(fn_runner, "monitoring_infos"):
+    if parallel is None or not all(
+        hasattr(fn_runner, name) for name in ("BundleManager", "monitoring_infos")
+    ):
         return None
     try:
         parameters = list(inspect.signature(parallel.process_bundle).parameters)
@@ -134,7 +136,6 @@ def keep_residuals() -> bool:
     if manager is None:
         _LOGGER.debug("Beam's local engine differs: residuals with several workers not kept")
         return False
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
+    fn_runner = _engine()[0]
     fn_runner.ParallelBundleManager = manager
     return True
