@@ -53,12 +53,19 @@ _SERIAL = itertools.count(1)
 class GeneratedDecoder:
     """A generated decoder: the function, its source and the constants bound to it."""
 
-    __slots__ = ("constants", "decode", "source")
+    __slots__ = ("constants", "decode", "model", "source")
 
-    def __init__(self, decode: Callable[[Item], Any], source: str, constants: dict[str, Any]):
+    def __init__(
+        self,
+        decode: Callable[[Item], Any],
+        source: str,
+        constants: dict[str, Any],
+        model: ModelSteps | None = None,
+    ):
         self.decode = decode
         self.source = source
         self.constants = constants
+        self.model = model
 
     def listing(self) -> str:
         """The source preceded by comment lines naming the class and giving
@@ -76,7 +83,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def _is_required(spec: dataclasses.Field) -> bool:
+def is_required(spec: dataclasses.Field) -> bool:
     return spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
 
 
@@ -97,7 +104,7 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         "refused": refused,
         "model": qualname,
     }
-    arguments = _positional_arguments(model)
+    arguments = positional_arguments(model)
     body: list[str] = []
     for index, (attr, name, tag, read, convert, on_missing) in enumerate(steps):
         constants.update(
@@ -112,11 +119,11 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         if index:
             body.append(f"at = {index}")
         spec = specs[name]
-        if arguments is not None and not _is_required(spec):
+        if arguments is not None and not is_required(spec):
             constants[f"default_{index}"] = arguments[name]
             body.append(f"value_{index} = default_{index}")
         body.append(f"wire = get(attr_{index})")
-        if _is_required(spec):
+        if is_required(spec):
             constants[f"missing_{index}"] = on_missing
             body += ["if wire is None:", f"    wire = missing_{index}(attrs)"]
             indent = ""
@@ -167,10 +174,10 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
     decode = namespace["make"](**constants)
     decode.__qualname__ = f"decode_{qualname}"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return GeneratedDecoder(decode, source, constants)
+    return GeneratedDecoder(decode, source, constants, model)
 
 
-def _positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
+def positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
     """``{parameter: its default}`` of the class's ``__init__`` in order, when
     calling it with every argument by position (defaults passed explicitly
     for absent attributes) binds exactly what the step loop's
@@ -198,7 +205,7 @@ def _positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
     if any(parameter.kind is not parameter.POSITIONAL_OR_KEYWORD for parameter in parameters):
         return None
     specs = cls.__dataclass_fields__
-    read = {step[1]: _is_required(specs[step[1]]) for step in steps}
+    read = {step[1]: is_required(specs[step[1]]) for step in steps}
     if set(read) - {parameter.name for parameter in parameters}:
         return None
     for parameter in parameters:

@@ -54,7 +54,8 @@ def none(payload: Any) -> None:
 
 
 def converter(plan: Plan) -> Callable[[Wire], Any]:
-    """The function wire value -> Python value for a plan."""
+    """The function wire value -> Python value for a plan; the function keeps
+    the plan as its attribute ``plan``."""
     handlers, expected, nullable = plan.handlers, plan.expected, plan.nullable
     if len(handlers) == 1:
         ((tag, read),) = handlers.items()
@@ -68,6 +69,7 @@ def converter(plan: Plan) -> Callable[[Wire], Any]:
                 return unexpected(wire, expected, nullable)
             return payload if read is None else read(payload)
 
+        convert.plan = plan
         return convert
 
     def convert(wire):
@@ -78,4 +80,5 @@ def converter(plan: Plan) -> Callable[[Wire], Any]:
             return unexpected(wire, expected, nullable)
         return payload if read is None else read(payload)
 
+    convert.plan = plan
     return convert
