@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
@@ -54,6 +55,7 @@ __all__ = ["compile_encoder"]
 
 _AS_IS = frozenset({str, int, float, bool, type(None)})
 _UNSEEN = object()
+_SKIP = object()
 
 
 def _json_default(value: Any) -> Any:
@@ -209,26 +211,69 @@ def _catch_all_name(cls: type) -> str | None:
 def _plain_dataclass_tree(
     steps: list, tree: Callable[[Any], Any], faithful_tree: Callable[[Any], Any]
 ) -> Callable[[Any], dict]:
-    """The usual case: every field has its own key, no catch-all."""
-    steps = tuple(
-        (name, key, exclude, encoder, tree if exclude is None else faithful_tree)
-        for name, key, exclude, encoder in steps
+    """The usual case: every field has its own key, no catch-all.
+
+    Generated code: one ``attrgetter`` call reads every field, and the dict is
+    built in one display where no field has an ``exclude``. Field names and
+    keys are bound constants, never source text.
+    """
+    if not steps:
+        return lambda record: {}
+    constants: dict[str, Any] = {
+        "AS_IS": _AS_IS,
+        "fields_of": operator.attrgetter(*(name for name, _, _, _ in steps)),
+    }
+    names = [f"v{index}" for index in range(len(steps))]
+    body = [f"{', '.join(names)} = fields_of(record)"]  # one name: attrgetter gives the value
+    entries: list[tuple[int, str | None]] = []
+    for index, (_, key, exclude, encoder) in enumerate(steps):
+        value = f"v{index}"
+        constants[f"key_{index}"] = key
+        if exclude is not None:
+            constants[f"exclude_{index}"] = exclude
+        if encoder is None:
+            constants[f"convert_{index}"] = tree if exclude is None else faithful_tree
+            body += [
+                f"if type({value}) not in AS_IS:",
+                f"    {value} = convert_{index}({value})",
+            ]
+            entries.append((index, None if exclude is None else f"exclude_{index}({value})"))
+        else:
+            constants[f"encoder_{index}"] = encoder
+            if exclude is None:
+                body.append(f"{value} = encoder_{index}({value})")
+                entries.append((index, None))
+            else:
+                body += [
+                    f"if exclude_{index}({value}):",
+                    f"    {value} = SKIP",
+                    "else:",
+                    f"    {value} = encoder_{index}({value})",
+                ]
+                constants["SKIP"] = _SKIP
+                entries.append((index, f"{value} is SKIP"))
+    if all(condition is None for _, condition in entries):
+        body.append("return {" + ", ".join(f"key_{i}: v{i}" for i, _ in entries) + "}")
+    else:
+        body.append("out = {}")
+        for index, condition in entries:
+            if condition is None:
+                body.append(f"out[key_{index}] = v{index}")
+            else:
+                body += [f"if not ({condition}):", f"    out[key_{index}] = v{index}"]
+        body.append("return out")
+    source = "\n".join(
+        [
+            "def make(" + ", ".join(constants) + "):",
+            "    def dataclass_tree(record):",
+            *("        " + line for line in body),
+            "    return dataclass_tree",
+            "",
+        ]
     )
-
-    def dataclass_tree(record):
-        out = {}
-        for name, key, exclude, encoder, convert in steps:
-            value = getattr(record, name)
-            if encoder is None:
-                if type(value) not in _AS_IS:
-                    value = convert(value)
-                if exclude is None or not exclude(value):
-                    out[key] = value
-            elif exclude is None or not exclude(value):
-                out[key] = encoder(value)
-        return out
-
-    return dataclass_tree
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<generated encoder tree>", "exec"), namespace)
+    return namespace["make"](**constants)
 
 
 def _general_dataclass_tree(
