@@ -10,11 +10,14 @@ Paths, each timed in CPU milliseconds per page (``time.process_time``, one
 thread, Beam imported so the heap is a worker's size, and the collector's
 threshold raised as ``DecodeItems`` does in a worker):
 
-* ours: ``client.scan`` with :mod:`transforms.dynamodb.scan.page_parse` (orjson
-  where installed, :mod:`transforms.dynamodb.json_parse`) + ``compile_decoder(Work)``
-  (generated code, :mod:`transforms.decode.codegen`);
-* ours before: the same with the page parsed by ``json.loads`` and the step-loop
-  decoder (``interpreted_decoder``), as on the previous main;
+* ours: ``client.scan`` decoding at read (``DecodeAtRead``): msgspec cuts the
+  page into items and decodes each into structs of the wire form, generated
+  code makes ``Work`` instances (:mod:`transforms.decode.wire_structs`), as
+  the reindex scan does;
+* ours before: ``client.scan`` with :mod:`transforms.dynamodb.scan.page_parse`
+  (orjson, :mod:`transforms.dynamodb.json_parse`) + ``compile_decoder(Work)``
+  on the wire items, as on the previous main (and still for items the struct
+  decoder steps aside from);
 * baseline: ``client.scan`` parsed by botocore + ``TypeDeserializer`` + ``Work.from_dict``;
 * floor: ``json.loads`` of the same bytes; and, as a candidate parser,
   ``orjson.loads`` of them.
@@ -51,17 +54,17 @@ from bench.report import Target, machine_line, markdown_table, median, write_res
 from pipeline.local.dynamodb_server import dummy_credentials
 from pipeline.local.sample_data import generate_items
 from pipeline.models import Work
-from transforms.decode.compiler import interpreted_decoder
 from transforms.decode.decoder import compile_decoder
 from transforms.decode.gc_thresholds import raise_young_threshold
+from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.json_parse import FAST_PARSER
 from transforms.dynamodb.scan import page_parse
 
 ITEMS_PER_PAGE_GUESS = 1_400
-OURS_PARSE = "ours: scan_wire parse"
-OURS = "ours: scan_wire parse + compile_decoder"
-BEFORE = "ours before: json.loads parse + step-loop decoder"
+OURS = "ours: scan decoding at read (struct decoder)"
+BEFORE_PARSE = "ours before: scan_wire parse"
+BEFORE = "ours before: scan_wire parse + compile_decoder"
 
 
 class _CannedBody:
@@ -103,12 +106,12 @@ def full_pages(count: int, seed: int) -> list[tuple[bytes, dict]]:
     return pages
 
 
-def scan_client(fast: bool, canned: CannedScan):
+def scan_client(fast: bool, canned: CannedScan, decode_at_read: DecodeAtRead | None = None):
     os.environ.update(dummy_credentials())
     config = DynamoDBClientConfig(
         region_name="us-east-1", endpoint_url="http://127.0.0.1:9", fast_scan_parse=fast
     )
-    client = config.create_client()
+    client = config.create_client(decode_at_read.decoder() if decode_at_read else None)
     client.meta.events.register("before-send.dynamodb.Scan", canned)
     return client
 
@@ -143,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = full_pages(args.pages, args.seed)
     canned = CannedScan(pages)
     fast_client, plain_client = scan_client(True, canned), scan_client(False, canned)
+    at_read_client = scan_client(True, canned, DecodeAtRead(Work, ("id",)))
     request = {"TableName": "works", "ReturnConsumedCapacity": "TOTAL"}
     decode = compile_decoder(Work)
-    step_loop = interpreted_decoder(Work)
     deserializer = TypeDeserializer()
 
     def baseline_records(items):
@@ -163,8 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         records = baseline_records(plain["Items"])
         if [decode(item) for item in fast["Items"]] != records:
             raise SystemExit(f"page {index}: records differ")
-        if [step_loop(item) for item in fast["Items"]] != records:
-            raise SystemExit(f"page {index}: the step loop's records differ")
+        at_read = at_read_client.scan(**request)
+        if [keyed.record for keyed in at_read["Items"]] != records:
+            raise SystemExit(f"page {index}: the records decoded at read differ")
+        if {k: v for k, v in at_read.items() if k != "Items"} != {
+            k: v for k, v in plain.items() if k != "Items"
+        }:
+            raise SystemExit(f"page {index}: the rest of the response differs")
         if with_json_loads(lambda: fast_client.scan(**request))() != fast:
             raise SystemExit(f"page {index}: json.loads and {FAST_PARSER} pages differ")
         if json.loads(body)["Count"] != len(fast["Items"]):
@@ -172,13 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         items_per_page.append(len(fast["Items"]))
 
     def ours():
-        return [decode(item) for item in fast_client.scan(**request)["Items"]]
-
-    def ours_parse():
-        return fast_client.scan(**request)
+        return [keyed.record for keyed in at_read_client.scan(**request)["Items"]]
 
     def before():
-        return [step_loop(item) for item in fast_client.scan(**request)["Items"]]
+        return [decode(item) for item in fast_client.scan(**request)["Items"]]
+
+    def before_parse():
+        return fast_client.scan(**request)
 
     def baseline():
         return baseline_records(plain_client.scan(**request)["Items"])
@@ -195,14 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths["orjson.loads (candidate parser)"] = lambda body: lambda: orjson.loads(body)
     paths.update(
         {
-            "ours before: scan_wire parse with json.loads": lambda body: with_json_loads(
-                ours_parse
-            ),
-            "ours before: json.loads parse + step-loop decoder": lambda body: with_json_loads(
-                before
-            ),
-            OURS_PARSE: lambda body: ours_parse,
             OURS: lambda body: ours,
+            BEFORE_PARSE: lambda body: before_parse,
+            BEFORE: lambda body: before,
             "botocore parse": lambda body: baseline_parse,
             "botocore parse + TypeDeserializer + from_dict": lambda body: baseline,
         }
@@ -221,8 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline_ms = ms["botocore parse + TypeDeserializer + from_dict"]
     floor_ms = ms["json.loads (floor)"]
     wire_mb = median([len(body) for body, _ in pages]) / 1e6
-    decode_ms = ours_ms - ms[OURS_PARSE]
-    before_decode_ms = ms[BEFORE] - ms["ours before: scan_wire parse with json.loads"]
+    before_decode_ms = ms[BEFORE] - ms[BEFORE_PARSE]
     from_dict_ms = baseline_ms - ms["botocore parse"]
     targets = [
         Target("ours / json.loads", ours_ms / floor_ms, 1.0, False, "x"),
@@ -247,12 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             markdown_table(["path", "CPU ms/page (median)", "best", "vs json.loads"], rows, "lrrr"),
             "",
             f"Side by side with json.loads of the same page: ours {ours_ms / floor_ms:.2f}x, "
-            f"ours before (json.loads parse, step-loop decoder) {ms[BEFORE] / floor_ms:.2f}x.",
+            f"ours before (scan_wire parse + compile_decoder) {ms[BEFORE] / floor_ms:.2f}x: "
+            f"decoding at read costs {ours_ms / ms[BEFORE]:.2f}x the previous path.",
             "",
-            f"Decoding alone: compile_decoder {decode_ms:.1f} ms/page (step loop "
-            f"{before_decode_ms:.1f}) against TypeDeserializer + from_dict "
-            f"{from_dict_ms:.1f} ms/page. Per MB of JSON on the "
-            f"wire: ours {ours_ms / wire_mb:.1f} ms, json.loads {floor_ms / wire_mb:.1f} ms.",
+            f"The previous path's decoding alone: compile_decoder {before_decode_ms:.1f} "
+            f"ms/page, against TypeDeserializer + from_dict {from_dict_ms:.1f} ms/page. Per MB "
+            f"of JSON on the wire: ours {ours_ms / wire_mb:.1f} ms, json.loads "
+            f"{floor_ms / wire_mb:.1f} ms.",
             "",
             *[f"- {target.line()}" for target in targets],
         ]
@@ -260,9 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def plot(figure):
         axes = figure.add_subplot()
-        labels = ["json.loads\n(floor)", "ours", "botocore +\nTypeDeserializer\n+ from_dict"]
-        parse = [floor_ms, ms[OURS_PARSE], ms["botocore parse"]]
-        rest = [0.0, decode_ms, from_dict_ms]
+        labels = [
+            "json.loads\n(floor)",
+            "ours",
+            "ours before",
+            "botocore +\nTypeDeserializer\n+ from_dict",
+        ]
+        parse = [floor_ms, ours_ms, ms[BEFORE_PARSE], ms["botocore parse"]]
+        rest = [0.0, 0.0, before_decode_ms, from_dict_ms]
         axes.barh(labels, parse, color="#4c72b0", label="parse (client.scan)")
         axes.barh(labels, rest, left=parse, color="#dd8452", label="decode to Work")
         for y, total in enumerate(p + r for p, r in zip(parse, rest, strict=True)):

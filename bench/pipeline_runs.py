@@ -2,8 +2,10 @@
 
 Shared by ``bench/pipeline_overhead.py`` and ``bench/scaling.py``. Both sides
 read the same table, from the same server, with the same segments, the same
-client (``DynamoDBClientConfig``, fast page parsing) and the same decoder
-(``compile_decoder(Work)``), and throw the records away:
+client (``DynamoDBClientConfig``, fast page parsing) and the same decoding
+(``DecodeAtRead(Work)``: items decoded as their page is parsed, as the
+reindex scan does, and ``compile_decoder(Work)`` for any left in wire
+format), and throw the records away:
 
 * :func:`run_pipeline`: ``ReadFromDynamoDB | DecodeItems(Work) | null sink`` on
   the in-process DirectRunner engine (``FnApiRunner``), in its multi-threaded
@@ -30,11 +32,14 @@ from pipeline.models import Work
 from transforms import DecodeItems, ReadFromDynamoDB
 from transforms.decode.decoder import compile_decoder
 from transforms.decode.gc_thresholds import raise_young_threshold
+from transforms.decode.keyed_record import KeyedRecord
+from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 
 __all__ = ["Run", "run_bare_loop", "run_pipeline"]
 
 REGION = "us-east-1"
+AT_READ = DecodeAtRead(Work)
 
 
 @dataclasses.dataclass
@@ -111,6 +116,7 @@ def run_pipeline(
             page_size=page_size,
             endpoint_url=endpoint_url,
             region_name=REGION,
+            decode_at_read=AT_READ,
         )
         decoded = read | DecodeItems(Work)
         _ = decoded.records | beam.ParDo(_NullSink())
@@ -127,7 +133,7 @@ def run_bare_loop(
     raise_young_threshold()
     decode = compile_decoder(Work)
     config = DynamoDBClientConfig(region_name=REGION, endpoint_url=endpoint_url)
-    clients = [config.create_client() for _ in range(segments)]
+    clients = [config.create_client(AT_READ.decoder()) for _ in range(segments)]
     counts = [0] * segments
     errors: list[BaseException] = []
     _Arrivals.reset()
@@ -144,7 +150,8 @@ def run_bare_loop(
                 _Arrivals.note(0)
                 page = response["Items"]
                 for item in page:
-                    decode(item)
+                    if type(item) is not KeyedRecord:
+                        decode(item)
                 counts[segment] += len(page)
                 _Arrivals.note(len(page))
                 if "LastEvaluatedKey" not in response:

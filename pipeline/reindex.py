@@ -423,7 +423,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
     for attempt in range(1, config.job_attempts + 1):
         started = time.monotonic()
         if attempt > 1:  # a source's transforms belong to the pipeline they were applied to
-            source = open_source(config, journal=journal)
+            source = open_source(config, journal=journal, model=model)
         pipeline = beam.Pipeline(options=options)
         outputs = build_reindex(
             pipeline,
@@ -579,6 +579,7 @@ def run_reindex(
         config,
         functools.partial(check_options, config, model),
         journal=run.ref if run is not None else None,
+        model=model,
     )
     refusal = None if asked.upsert else _rebuild_refusal(asked)
     if refusal:

@@ -6,6 +6,10 @@ Example::
     decoded.records        # PCollection of Work
     decoded.dead_letters   # PCollection of dead-letter dicts (stage "decode")
 
+Items that ``ReadFromDynamoDB(..., decode_at_read=...)`` decoded as it read
+them arrive as KeyedRecords and are passed on as they are; the rest are
+decoded here.
+
 With ``with_keys=True`` the records are :class:`~transforms.decode.keyed_record.KeyedRecord`
 (the item's wire-format key and the record), from which ``WriteToIndex``
 takes document ids: whatever type the model gives its key field.
@@ -92,6 +96,9 @@ class _DecodeFn(TaggedOutputsDoFn):
         else:
             segment = total_segments = None
             item = element
+        if type(item) is KeyedRecord:  # decoded as it was read (DecodeAtRead)
+            yield self._decoded_at_read(item)
+            return
         try:
             record = self._decode(item)
         except DecodeError as error:
@@ -121,6 +128,21 @@ class _DecodeFn(TaggedOutputsDoFn):
                 model=model_name(self._model),
             ),
         )
+
+    def _decoded_at_read(self, keyed: KeyedRecord) -> Any:
+        """A record the scan decoded (``DecodeAtRead``), passed on as this
+        transform would have emitted it."""
+        key = keyed.key
+        if type(keyed.record) is not self._model or (
+            key is not None and tuple(key) != self._key_attributes
+        ):
+            raise TypeError(
+                f"an item decoded at read into {type(keyed.record).__qualname__} reached "
+                f"DecodeItems({self._model.__qualname__}): give ReadFromDynamoDB's "
+                "decode_at_read the model, key attributes and forbid_unknown of this DecodeItems"
+            )
+        self._decoded.inc()
+        return keyed if self._with_keys else keyed.record
 
 
 class DecodeItems(beam.PTransform):

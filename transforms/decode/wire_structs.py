@@ -38,6 +38,7 @@ the model enter it only as bound constants, never as source text.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import linecache
 import threading
@@ -55,6 +56,7 @@ from transforms.decode.models import constructor
 from transforms.decode.plans import Plan
 
 __all__ = [
+    "DecodeAtRead",
     "NotOnFastPath",
     "StructDecoder",
     "compile_struct_decoder",
@@ -477,6 +479,29 @@ def _build(model: type, key_attributes: tuple[str, ...], forbid_unknown: bool):
         struct = defstruct(struct.__name__, fields, bases=(struct,), gc=False)
     source = "\n\n".join(builder.listings)
     return StructDecoder(struct, convert, _key_reader(key_attributes, field_of, tags), source)
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeAtRead:
+    """What a scan decodes its items into as it reads them (picklable).
+
+    ``ReadFromDynamoDB(..., decode_at_read=DecodeAtRead(Work, ("id",)))``
+    emits, for every item the struct decoder decodes, its
+    :class:`KeyedRecord` instead of the wire item; the others stay wire
+    items. A ``DecodeItems`` of the same model, key attributes and
+    ``forbid_unknown`` passes the KeyedRecords on as they are and decodes the
+    rest, so its records and dead letters are what they would be without it.
+    """
+
+    model: type
+    key_attributes: tuple[str, ...] = ()
+    forbid_unknown: bool = False
+
+    def decoder(self) -> StructDecoder | None:
+        """The struct decoder, or None where the model has none."""
+        return compile_struct_decoder(
+            self.model, self.key_attributes, forbid_unknown=self.forbid_unknown
+        )
 
 
 def struct_decoder_source(model: type, *, forbid_unknown: bool = False) -> str | None:

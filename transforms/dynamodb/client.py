@@ -57,9 +57,12 @@ class DynamoDBClientConfig:
             max_pool_connections=self.max_pool_connections,
         )
 
-    def create_client(self):
+    def create_client(self, item_decoder=None):
         """A new low-level DynamoDB client; credentials from boto3's default chain.
 
+        ``item_decoder`` (a :class:`~transforms.decode.wire_structs.StructDecoder`)
+        makes Scan pages come with the items it decodes as KeyedRecords
+        (:mod:`transforms.dynamodb.scan.page_parse`); it needs ``fast_scan_parse``.
         Also makes this process's log records redact credentials and signatures
         (:mod:`transforms.dynamodb.log_redaction`), whatever level botocore logs at.
         """
@@ -72,5 +75,5 @@ class DynamoDBClientConfig:
             config=self.botocore_config(),
         )
         if self.fast_scan_parse:
-            install_fast_scan_parser(client)
+            install_fast_scan_parser(client, item_decoder)
         return client

@@ -269,9 +269,9 @@ def test_the_parser_is_installed_by_default(monkeypatch):
     calls = []
     original = scan_wire.split_scan_body
 
-    def counting(body):
+    def counting(body, item_decoder=None):
         calls.append(len(body))
-        return original(body)
+        return original(body, item_decoder)
 
     monkeypatch.setattr(scan_wire, "split_scan_body", counting)
     clients = CannedClients()

@@ -23,6 +23,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 
+from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.progress_log import ProgressLog
 from transforms.dynamodb.rate_limit import ReadShare, shared_limiter
@@ -131,6 +132,7 @@ class _ScanSettings:
     scan_id: str
     report_unread: bool = False
     journal: JournalRef | None = None
+    decode_at_read: DecodeAtRead | None = None
 
 
 class _ScanSegmentsFn(TaggedOutputsDoFn):
@@ -145,7 +147,12 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
 
     def setup(self):
         settings = self._settings
-        self._client = settings.client_config.create_client()
+        decode_at_read = settings.decode_at_read
+        item_decoder = decode_at_read.decoder() if decode_at_read is not None else None
+        if item_decoder is None:
+            self._client = settings.client_config.create_client()
+        else:
+            self._client = settings.client_config.create_client(item_decoder)
         self._metrics = _ScanMetrics()
         if settings.read_share is not None:
             self._limiter = shared_limiter(settings.scan_id, settings.read_share)

@@ -19,11 +19,20 @@ botocore's: signing, endpoints, credentials, the ``x-amz-crc32`` check and the
 retries of throttling, 5xx and connection errors, which run before and after
 parsing and never see the difference. Error responses are not touched.
 
+With an item decoder (:mod:`transforms.decode.wire_structs`, installed by
+``install_fast_scan_parser(client, item_decoder)``), the body is cut into its
+items' JSON texts by msgspec instead, and each item is decoded straight into
+a :class:`~transforms.decode.keyed_record.KeyedRecord` (its key and model
+instance); an item the decoder steps aside from is parsed as above and
+passed on in wire format, for the exact decoder and its dead letters.
+``Items`` then holds both kinds, in the page's order.
+
 Contract: ``client.scan(...)`` returns the same response with or without the
-handler (tests compare both on tables with every attribute type). The handler
-steps aside, and botocore parses the page as usual, for a body that is not a
-JSON object with a list of items, that holds a JSON ``null`` value (which
-botocore drops from structures), or whose binaries do not decode. The one
+handler (without an item decoder; tests compare both on tables with every
+attribute type). The handler steps aside, and botocore parses the page as
+usual, for a body that is not a JSON object with a list of items, that holds
+a JSON ``null`` value (which botocore drops from structures), or whose
+binaries do not decode. The one
 known difference is for responses DynamoDB does not send today: a value whose
 type tag botocore's model does not know is passed on as sent, where botocore
 would replace it by ``{"SDK_UNKNOWN_MEMBER": {"name": tag}}``, and a value with
@@ -34,13 +43,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import gc
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
+from transforms.decode.keyed_record import KeyedRecord
+from transforms.decode.wire_structs import NotOnFastPath
 from transforms.dynamodb.json_parse import loads
 from transforms.dynamodb.wire import Item
 
@@ -56,16 +70,29 @@ _JSON_NULL = re.compile(rb"[:,\[]\s*null")
 _b64decode = base64.b64decode
 
 
-def install_fast_scan_parser(client) -> None:
+ItemDecoder = Callable[[bytes], KeyedRecord]
+"""An item's JSON text -> its KeyedRecord, or NotOnFastPath (a StructDecoder)."""
+
+
+def install_fast_scan_parser(client, item_decoder: ItemDecoder | None = None) -> None:
     """Makes ``client.scan`` read its pages with :func:`split_scan_body`.
 
     ``client`` is a low-level DynamoDB client (``boto3.client("dynamodb")``);
-    the handler is registered on that client's own events, once.
+    the handler is registered on that client's own events, once: a second
+    call replaces the first one's handler.
     """
-    client.meta.events.register(SCAN_PARSE_EVENT, _parse_scan_items, unique_id=_HANDLER_ID)
+    events = client.meta.events
+    events.unregister(SCAN_PARSE_EVENT, unique_id=_HANDLER_ID)
+    handler = functools.partial(_parse_scan_items, item_decoder=item_decoder)
+    events.register(SCAN_PARSE_EVENT, handler, unique_id=_HANDLER_ID)
 
 
-def _parse_scan_items(response_dict: dict, customized_response_dict: dict, **_: Any) -> None:
+def _parse_scan_items(
+    response_dict: dict,
+    customized_response_dict: dict,
+    item_decoder: ItemDecoder | None = None,
+    **_: Any,
+) -> None:
     """botocore's ``before-parse`` hook: items to ``customized_response_dict``,
     the rest of the body left for botocore's parser."""
     if response_dict.get("status_code", 500) >= 300:
@@ -73,7 +100,7 @@ def _parse_scan_items(response_dict: dict, customized_response_dict: dict, **_: 
     body = response_dict.get("body")
     if not isinstance(body, bytes):
         return
-    split = split_scan_body(body)
+    split = split_scan_body(body, item_decoder)
     if split is None:
         return
     items, rest = split
@@ -81,15 +108,20 @@ def _parse_scan_items(response_dict: dict, customized_response_dict: dict, **_: 
     response_dict["body"] = rest
 
 
-def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
+def split_scan_body(
+    body: bytes, item_decoder: ItemDecoder | None = None
+) -> tuple[list[Item | KeyedRecord], bytes] | None:
     """A Scan response body as ``(items, the body without "Items")``.
 
     ``items`` are what botocore's parser gives for the body's ``Items``
-    (binary payloads as ``bytes``). Returns None when the body is one that
-    botocore should parse itself (see the module docstring).
+    (binary payloads as ``bytes``), or with ``item_decoder`` the KeyedRecord
+    of each item it decodes. Returns None when the body is one that botocore
+    should parse itself (see the module docstring).
     """
     if b"null" in body and _JSON_NULL.search(body):
         return None
+    if item_decoder is not None:
+        return _decode_scan_body(body, item_decoder)
     try:
         response = _loads(body)
     except ValueError:
@@ -104,6 +136,42 @@ def split_scan_body(body: bytes) -> tuple[list[Item], bytes] | None:
     except (AttributeError, TypeError, ValueError, binascii.Error):
         return None
     return items, json.dumps(response).encode()
+
+
+_decode_top = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_items = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_encode = msgspec.json.encode
+
+
+def _decode_scan_body(
+    body: bytes, item_decoder: ItemDecoder
+) -> tuple[list[Item | KeyedRecord], bytes] | None:
+    """:func:`split_scan_body` with an item decoder: each item's text is
+    decoded by it, or parsed as without it when it steps aside."""
+    try:
+        top = _decode_top(body)
+        texts = _decode_items(top.pop("Items"))
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
+        return None
+    items: list[Item | KeyedRecord] = []
+    append = items.append
+    _pause_gc()
+    try:
+        for text in texts:
+            try:
+                append(item_decoder(text))
+            except NotOnFastPath:
+                data = bytes(text)
+                item = loads(data)
+                if not isinstance(item, dict):
+                    return None
+                _decode_binaries([item], data)
+                append(item)
+    except (AttributeError, TypeError, ValueError, binascii.Error):
+        return None
+    finally:
+        _resume_gc()
+    return items, _encode(top)
 
 
 def _loads(body: bytes) -> Any:

@@ -9,6 +9,15 @@ Threads read segments with the same request building, retries and read
 ceiling as ``ReadFromDynamoDB``. Memory holds at most about two pages per
 thread: each thread hands over one page at a time through a bounded queue.
 Items come out in wire format (binary as ``bytes``), in no particular order.
+With ``decode_at_read=DecodeAtRead(Model, key_attributes)`` every item that
+fits the model comes out as its :class:`~transforms.decode.keyed_record.KeyedRecord`
+instead, decoded as its page is parsed (:mod:`transforms.decode.wire_structs`);
+the others stay wire items, for ``compile_decoder(Model)`` to say why::
+
+    decode = compile_decoder(Work)
+    for item in parallel_scan("works", decode_at_read=DecodeAtRead(Work, ("id",))):
+        record = item.record if isinstance(item, KeyedRecord) else decode(item)
+
 Closing the iterator early stops the threads.
 """
 
@@ -19,6 +28,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.rate_limit import ReadRateLimiter
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
@@ -50,8 +60,13 @@ def _read_segments(
     todo: queue.Queue,
     pages: queue.Queue,
     stop: threading.Event,
+    decode_at_read: DecodeAtRead | None = None,
 ) -> None:
-    client = client_config.create_client()
+    item_decoder = decode_at_read.decoder() if decode_at_read is not None else None
+    if item_decoder is None:
+        client = client_config.create_client()
+    else:
+        client = client_config.create_client(item_decoder)
     reader = ScanPageReader(
         client, request, retry_policy, client_config.endpoint_url, limiter=limiter
     )
@@ -104,12 +119,14 @@ def parallel_scan(
     table_description: TableDescription | None = None,
     client_config: DynamoDBClientConfig | None = None,
     retry_policy: RetryPolicy = RetryPolicy(),
+    decode_at_read: DecodeAtRead | None = None,
 ) -> Iterator[Any]:
     """Yields every item of the table (or :class:`SegmentItem` with ``with_segments``).
 
     ``threads`` defaults to the number of segments read, at most 32. The
     options are those of ``ReadFromDynamoDB``; errors are the same
     :class:`~transforms.dynamodb.scan.errors.ScanError` subclasses.
+    ``decode_at_read``: see the module docstring.
     """
     if total_segments is not None:
         validate_segments(total_segments, tuple(segments) if segments is not None else None)
@@ -146,10 +163,13 @@ def parallel_scan(
         retry_policy,
         max_read_units_per_second,
         with_segments,
+        decode_at_read,
     )
 
 
-def _scan(request, chosen, threads, client_config, retry_policy, ceiling, with_segments):
+def _scan(
+    request, chosen, threads, client_config, retry_policy, ceiling, with_segments, decode_at_read
+):
     limiter = ReadRateLimiter(ceiling) if ceiling else None
     todo: queue.Queue = queue.Queue()
     for segment in chosen:
@@ -159,7 +179,7 @@ def _scan(request, chosen, threads, client_config, retry_policy, ceiling, with_s
     workers = [
         threading.Thread(
             target=_read_segments,
-            args=(request, client_config, retry_policy, limiter, todo, pages, stop),
+            args=(request, client_config, retry_policy, limiter, todo, pages, stop, decode_at_read),
             name=f"parallel-scan-{n}",
             daemon=True,
         )

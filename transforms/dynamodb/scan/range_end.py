@@ -30,13 +30,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from transforms.decode.keyed_record import KeyedRecord
 from transforms.dynamodb.wire import Item, Key
 
 __all__ = ["RangeEnd"]
 
 
-def _has_key(item: Mapping[str, Any], key: Key) -> bool:
-    return all(item.get(name) == value for name, value in key.items())
+def _attributes(item: Item | KeyedRecord) -> Mapping[str, Any]:
+    """What to look key attributes up in: the item, or a record's key
+    (``DecodeAtRead``: the table's key attributes, the only ones a scan of
+    the table ends pages at)."""
+    if type(item) is KeyedRecord:
+        return item.key or {}
+    return item
+
+
+def _has_key(item: Item | KeyedRecord, key: Key) -> bool:
+    attributes = _attributes(item)
+    return all(attributes.get(name) == value for name, value in key.items())
 
 
 class RangeEnd:
@@ -54,8 +65,10 @@ class RangeEnd:
         """The key of the first item after ``end_key``, from a one-item page read there."""
         if last_evaluated_key is not None:
             return last_evaluated_key
-        if page_items and all(name in page_items[0] for name in end_key):
-            return {name: page_items[0][name] for name in end_key}
+        if page_items:
+            first = _attributes(page_items[0])
+            if all(name in first for name in end_key):
+                return {name: first[name] for name in end_key}
         return None
 
     def cut(self, items: Sequence[Item]) -> int | None:

@@ -35,6 +35,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.rate_limit import (
     check_rate_options,
@@ -129,6 +130,11 @@ class ReadFromDynamoDB(beam.PTransform):
       journal: a :class:`~transforms.journal.journal.JournalRef`: the pages
         each bundle claimed are recorded there once the runner has committed
         the bundle (see :mod:`transforms.journal`).
+      decode_at_read: a :class:`~transforms.decode.wire_structs.DecodeAtRead`:
+        items its struct decoder decodes come out as their ``KeyedRecord``
+        instead of in wire format, for a ``DecodeItems`` of the same model
+        to pass on; the rest stay wire items. Saves most of the CPU of
+        parsing and decoding (see :mod:`transforms.decode.wire_structs`).
     """
 
     def __init__(
@@ -159,9 +165,11 @@ class ReadFromDynamoDB(beam.PTransform):
         report_unread_segments: bool = False,
         start_keys: Mapping[int, Any] | None = None,
         journal: JournalRef | None = None,
+        decode_at_read: DecodeAtRead | None = None,
     ):
         super().__init__()
         self._journal = journal
+        self._decode_at_read = decode_at_read
         self._report_unread = report_unread_segments
         self.unread_segments = None
         check_rate_options(max_read_units_per_second, read_capacity_fraction, reading_processes)
@@ -263,6 +271,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._scan_id,
                 self._report_unread,
                 self._journal,
+                self._decode_at_read,
             )
         )
         segments = pbegin | "Segments" >> Distribute(request.segment_scans())
