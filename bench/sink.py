@@ -4,13 +4,16 @@ Both sides write the same records to a fresh file of the same schema (FTS5
 triggers included), in transactions of ``--batch-size`` rows, on the same
 connection settings (WAL, synchronous=FULL, the index's durable setting):
 
-* backend: what ``WriteToIndex`` does per batch: turn records into documents
-  (``document_id`` and ``RecordEncoder``, the compiled encoder when present)
-  and ``SQLiteIndex.write_batch`` (one ``INSERT ... SELECT FROM json_each``);
+* backend: one bundle through ``WriteToIndex``'s DoFn: records turned into
+  documents (``document_id`` and ``RecordEncoder``, the compiled encoder when
+  present) in the DoFn's thread, each closed batch written by
+  ``SQLiteIndex.write_batch`` (one ``INSERT ... SELECT FROM json_each``) on
+  its writer thread while the next is encoded;
 * bare executemany: ``BEGIN IMMEDIATE; executemany(UPSERT, rows); COMMIT`` of
   (id, body) rows made before the clock starts;
-* for reference: ``write_batch`` alone of pre-made documents, the backend
-  with ``record.to_json()`` as encoder, and the backend at
+* for reference: ``write_batch`` alone of pre-made documents, encoding and
+  writing in turn on one thread (the DoFn before it had a writer thread),
+  the same with ``record.to_json()`` as encoder, and the DoFn at
   ``synchronous=NORMAL`` (the usual WAL setting, not durable on power loss):
   what durability costs.
 
@@ -40,25 +43,48 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
 from bench.report import Target, draw_png
 from pipeline.local.sample_data import expected_records, generate_items
 from pipeline.models import Work
 from transforms.index import Document, RecordEncoder, document_id
 from transforms.index.sqlite import SYNCHRONOUS, UPSERT, SQLiteIndex
+from transforms.index.write import _WriteBatchesFn
 
 _LOGGER = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sink.md"
 
 
-class _NormalSyncIndex(SQLiteIndex):
-    """The index at ``synchronous=NORMAL``: syncs at checkpoints only."""
-
-    _synchronous = "NORMAL"
-
-
 def _batches(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _through_write_fn(path: str, records: Sequence[Work], batch_size: int, sync: str) -> float:
+    """One bundle through WriteToIndex's DoFn: encoding, ids, the writer thread."""
+    fn = _WriteBatchesFn(f"sqlite:///{path}", ("id",), batch_size, None, None)
+    previous, SQLiteIndex._synchronous = SQLiteIndex._synchronous, sync
+    try:
+        fn.setup()
+        started = time.perf_counter()
+        fn.start_bundle()
+        outputs = []
+        for record in records:
+            outputs += fn.process(record, timestamp=0, window=GlobalWindow())
+        outputs += fn.finish_bundle()
+        elapsed = time.perf_counter() - started
+        fn.teardown()
+    finally:
+        SQLiteIndex._synchronous = previous
+    written = [output for output in outputs if isinstance(output, WindowedValue)]
+    if len(written) != len(records):
+        raise RuntimeError(f"wrote {len(written)} of {len(records)} documents")
+    with SQLiteIndex(path) as index:
+        if index.count() != len(records):
+            raise RuntimeError("the index lacks documents")
+    return elapsed
 
 
 def _through_backend(
@@ -66,10 +92,9 @@ def _through_backend(
     records: Sequence[Work],
     batch_size: int,
     encode: Callable[[Any], str] | None = None,
-    index_class: type[SQLiteIndex] = SQLiteIndex,
 ) -> float:
     encoder = RecordEncoder(encode)
-    with index_class(path) as index:
+    with SQLiteIndex(path) as index:
         refused = []
         started = time.perf_counter()
         for batch in _batches(records, batch_size):
@@ -127,11 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert all(body == r.to_json() for (_, body), r in zip(rows, records, strict=True))
     body_bytes = sum(len(body.encode()) for _, body in rows) / len(rows)
 
-    main_variant = "backend: encode + write_batch (as WriteToIndex)"
+    main_variant = "WriteToIndex's DoFn: encode, then write on its writer thread"
     baseline_variant = "bare executemany of pre-made rows"
-    normal_variant = "backend at synchronous=NORMAL (not durable on power loss)"
+    normal_variant = "the DoFn at synchronous=NORMAL (not durable on power loss)"
     variants: dict[str, tuple[int, Callable[[str], float]]] = {
         main_variant: (
+            args.repeats,
+            lambda path: _through_write_fn(path, records, args.batch_size, SYNCHRONOUS),
+        ),
+        "encode + write_batch in turn, one thread (the previous DoFn)": (
             args.repeats,
             lambda path: _through_backend(path, records, args.batch_size),
         ),
@@ -143,11 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.repeats,
             lambda path: _premade_documents(path, rows, args.batch_size),
         ),
-        "backend at synchronous=NORMAL (not durable on power loss)": (
+        normal_variant: (
             args.repeats,
-            lambda path: _through_backend(
-                path, records, args.batch_size, index_class=_NormalSyncIndex
-            ),
+            lambda path: _through_write_fn(path, records, args.batch_size, "NORMAL"),
         ),
         "backend with to_json() as encoder (reference, 1 run)": (
             1,

@@ -260,3 +260,87 @@ def test_composite_key_ids_and_search(tmp_path):
     run_pipeline(build)
     with open_backend(f"sqlite:///{path}") as index:
         assert [hit.id for hit in index.search("gulliver 2")] == ['["978-0",2]']
+
+
+# -- the writer thread ----------------------------------------------------------------------
+
+
+def _one_bundle(fn, records):
+    """Runs ``records`` through a set-up write DoFn as one bundle: its outputs."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    fn.start_bundle()
+    outputs = []
+    for record in records:
+        outputs += fn.process(record, timestamp=0, window=GlobalWindow())
+    return outputs + list(fn.finish_bundle())
+
+
+def _write_fn(path, batch_size):
+    from transforms.index.write import _WriteBatchesFn
+
+    fn = _WriteBatchesFn(f"sqlite:///{path}", ("id",), batch_size, None, None)
+    fn.setup()
+    return fn
+
+
+def test_batches_are_written_on_the_writer_thread_in_order_one_at_a_time(tmp_path):
+    import threading
+
+    fn = _write_fn(tmp_path / "index.db", batch_size=7)
+    seen = []
+    write_batch = fn._index.write_batch
+
+    def noting(documents, **kwargs):
+        seen.append(
+            (threading.current_thread().name, [d.id for d in documents], len(fn._in_flight))
+        )
+        return write_batch(documents, **kwargs)
+
+    fn._index.write_batch = noting
+    books = _books(50)
+    outputs = _one_bundle(fn, books)
+    fn.teardown()
+    assert [output.value for output in outputs] == [b.id for b in books]
+    assert [ids for _, ids, _ in seen] == [
+        [b.id for b in books[i : i + 7]] for i in range(0, 50, 7)
+    ]
+    assert {name.split("_")[0] for name, _, _ in seen} == {"index-writer"}
+    assert max(in_flight for _, _, in_flight in seen) <= 2  # the one written, the one queued
+    assert index_rows(tmp_path / "index.db") == {b.id: b.to_json() for b in books}
+
+
+def test_an_id_is_emitted_only_once_its_batch_is_written(tmp_path):
+    fn = _write_fn(tmp_path / "index.db", batch_size=5)
+    fn.start_bundle()
+    from apache_beam.transforms.window import GlobalWindow
+
+    emitted = []
+    for book in _books(23):
+        emitted += fn.process(book, timestamp=0, window=GlobalWindow())
+        with open_backend(f"sqlite:///{tmp_path / 'index.db'}") as index:
+            stored = set(index.get([output.value for output in emitted]))
+        assert stored == {output.value for output in emitted}
+    emitted += fn.finish_bundle()
+    fn.teardown()
+    assert len(emitted) == 23
+
+
+def test_a_failed_write_fails_the_bundle_and_the_next_bundle_starts_clean(tmp_path):
+    fn = _write_fn(tmp_path / "index.db", batch_size=4)
+    write_batch = fn._index.write_batch
+    calls = []
+
+    def failing_once(documents, **kwargs):
+        calls.append(len(documents))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return write_batch(documents, **kwargs)
+
+    fn._index.write_batch = failing_once
+    with pytest.raises(OSError, match="disk full"):
+        _one_bundle(fn, _books(12))
+    outputs = _one_bundle(fn, _books(12))  # the runner's retry
+    fn.teardown()
+    assert [output.value for output in outputs] == [b.id for b in _books(12)]
+    assert len(index_rows(tmp_path / "index.db")) == 12

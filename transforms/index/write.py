@@ -22,7 +22,11 @@ unreachable, disk full) fail the bundle, which the runner retries.
 
 Batches close at ``batch_size`` documents or ``batch_bytes`` bytes of
 bodies, whichever comes first, and at the end of each bundle; both default
-to what suits the backend. On a runner that drops what ``finish_bundle``
+to what suits the backend. A closed batch is written by the DoFn's writer
+thread while the next one is encoded (SQLite and the HTTP clients release
+the GIL while they work), one batch at a time and in order; a document's id
+is emitted only once its batch is written, and a bundle ends only when all
+of its batches are. On a runner that drops what ``finish_bundle``
 emits (Beam's Dask runner), records are grouped into batches first
 (:mod:`transforms.runners.group_batches`) and each group is written whole, so no
 output is lost (SQLite: 500 documents, 8 MiB; Elasticsearch and
@@ -42,8 +46,10 @@ already held in a newer version.
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -161,7 +167,15 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
 
     def __getstate__(self) -> dict[str, Any]:
         """Only the configuration travels; the open index (and its credentials) never does."""
-        runtime = ("_index", "_encoder", "_metrics", "_backend_counts", "_pending")
+        runtime = (
+            "_index",
+            "_encoder",
+            "_metrics",
+            "_backend_counts",
+            "_pending",
+            "_writer",
+            "_in_flight",
+        )
         return {k: v for k, v in self.__dict__.items() if k not in runtime} | {"_index": None}
 
     def setup(self) -> None:
@@ -171,10 +185,13 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         self._backend_counts: dict[str, int] = {}
         self._pending: list[tuple[_Pending, Document, int | None]] = []
         self._pending_bytes = 0
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
+        self._in_flight: collections.deque = collections.deque()
 
     def start_bundle(self) -> None:
         self._pending = []
         self._pending_bytes = 0
+        self._abandon_in_flight()
 
     def process(
         self,
@@ -204,8 +221,13 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
 
     def finish_bundle(self) -> Iterator[Any]:
         yield from self._flush()
+        yield from self._drain()
 
     def teardown(self) -> None:
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.shutdown(wait=True)
+            self._writer = None
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -272,8 +294,8 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         except (TypeError, ValueError) as e:
             return self._refused(entry, body, "InvalidVersion", str(e), name)
 
-    def _publish_backend_counts(self) -> None:
-        for name, total in self._index.write_counters().items():
+    def _publish_backend_counts(self, counters: dict[str, int]) -> None:
+        for name, total in counters.items():
             counter = self._metrics.from_backend.get(name)
             delta = total - self._backend_counts.get(name, 0)
             if counter is not None and delta:
@@ -281,17 +303,41 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
             self._backend_counts[name] = total
 
     def _flush(self) -> Iterator[Any]:
+        """Hands the pending batch to the writer thread, and emits the outputs
+        of the batch before it once that one is written: at most one batch is
+        written while the next is encoded."""
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        if not pending:
-            return
-        documents = [document for _, document, _ in pending]
-        sources = [entry for entry, _, _ in pending]
-        if self._version_field is None:
-            written = self._index.write_batch(documents)
+        if pending:
+            documents = [document for _, document, _ in pending]
+            versions = None if self._version_field is None else [v for _, _, v in pending]
+            written = self._writer.submit(self._write, documents, versions)
+            self._in_flight.append((written, documents, [entry for entry, _, _ in pending]))
+        while len(self._in_flight) > 1:
+            yield from self._collect_oldest()
+
+    def _drain(self) -> Iterator[Any]:
+        """Waits for every batch handed to the writer; emits their outputs."""
+        while self._in_flight:
+            yield from self._collect_oldest()
+
+    def _write(self, documents: list[Document], versions: list | None) -> tuple[list, dict]:
+        """In the writer thread: one batch written, and the backend's counters after it."""
+        if versions is None:
+            refusals = self._index.write_batch(documents)
         else:
-            written = self._index.write_batch(documents, versions=[v for _, _, v in pending])
-        self._publish_backend_counts()
-        refusals = {refusal.position: refusal for refusal in written}
+            refusals = self._index.write_batch(documents, versions=versions)
+        return refusals, self._index.write_counters()
+
+    def _collect_oldest(self) -> Iterator[Any]:
+        """The outputs of the oldest batch in flight, once it is written (its
+        error, if the write failed, is raised here and fails the bundle)."""
+        written, documents, sources = self._in_flight[0]
+        try:
+            refusals_list, counters = written.result()
+        finally:
+            self._in_flight.popleft()
+        self._publish_backend_counts(counters)
+        refusals = {refusal.position: refusal for refusal in refusals_list}
         self._metrics.indexed.inc(len(documents) - len(refusals))
         for position, (document, entry) in enumerate(zip(documents, sources, strict=True)):
             refusal = refusals.get(position)
@@ -299,6 +345,14 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
                 yield WindowedValue(document.id, entry.timestamp, (entry.window,))
             else:
                 yield self._refused(entry, document.body, "IndexRefused", refusal.reason)
+
+    def _abandon_in_flight(self) -> None:
+        """After a failed bundle: waits for its batches still being written and
+        drops their outputs (the runner retries the bundle; writes are upserts)."""
+        in_flight = getattr(self, "_in_flight", None)
+        while in_flight:
+            written, _, _ = in_flight.popleft()
+            written.exception()
 
 
 class _WriteGroupsFn(_WriteBatchesFn):
@@ -313,6 +367,7 @@ class _WriteGroupsFn(_WriteBatchesFn):
         for record in records:
             yield from _WriteBatchesFn.process(self, record, timestamp, window)
         yield from self._flush()
+        yield from self._drain()  # nothing may be left for finish_bundle
 
 
 class WriteToIndex(beam.PTransform):
