@@ -169,7 +169,7 @@ class _TreeBuilder:
         keys = [key for _, key, _, _ in steps]
         catch_all = _catch_all_name(cls)
         if catch_all is None and len(set(keys)) == len(keys):
-            return _plain_dataclass_tree(steps, self.tree, self.faithful.tree)
+            return _plain_dataclass_tree(steps, self, self.faithful)
         return _general_dataclass_tree(steps, catch_all, self.faithful.tree)
 
 
@@ -209,19 +209,25 @@ def _catch_all_name(cls: type) -> str | None:
 
 
 def _plain_dataclass_tree(
-    steps: list, tree: Callable[[Any], Any], faithful_tree: Callable[[Any], Any]
+    steps: list, builder: _TreeBuilder, faithful: _TreeBuilder
 ) -> Callable[[Any], dict]:
     """The usual case: every field has its own key, no catch-all.
 
-    Generated code: one ``attrgetter`` call reads every field, and the dict is
-    built in one display where no field has an ``exclude``. Field names and
-    keys are bound constants, never source text.
+    Generated code: one ``attrgetter`` call reads every field, each value's
+    conversion is looked up by its runtime type inline (what ``tree`` does,
+    without a call), and the dict is built in one display where no field has
+    an ``exclude``. Field names and keys are bound constants, never source text.
     """
     if not steps:
         return lambda record: {}
     constants: dict[str, Any] = {
         "AS_IS": _AS_IS,
+        "UNSEEN": _UNSEEN,
         "fields_of": operator.attrgetter(*(name for name, _, _, _ in steps)),
+        "convert_of": builder.by_type.get,
+        "learn": builder.learn,
+        "faithful_convert_of": faithful.by_type.get,
+        "faithful_learn": faithful.learn,
     }
     names = [f"v{index}" for index in range(len(steps))]
     body = [f"{', '.join(names)} = fields_of(record)"]  # one name: attrgetter gives the value
@@ -232,10 +238,14 @@ def _plain_dataclass_tree(
         if exclude is not None:
             constants[f"exclude_{index}"] = exclude
         if encoder is None:
-            constants[f"convert_{index}"] = tree if exclude is None else faithful_tree
+            prefix = "" if exclude is None else "faithful_"
             body += [
-                f"if type({value}) not in AS_IS:",
-                f"    {value} = convert_{index}({value})",
+                f"if (kind := type({value})) not in AS_IS:",
+                f"    convert = {prefix}convert_of(kind, UNSEEN)",
+                "    if convert is UNSEEN:",
+                f"        convert = {prefix}learn(kind)",
+                "    if convert is not None:",
+                f"        {value} = convert({value})",
             ]
             entries.append((index, None if exclude is None else f"exclude_{index}({value})"))
         else:
