@@ -175,6 +175,17 @@ def test_refused_documents_are_reported_and_the_rest_written(index):
     assert set(index_rows(index.path)) == {"w1", "w3"}
 
 
+def test_a_lone_surrogate_is_refused_and_the_rest_written_exactly(index):
+    docs = [
+        _doc("w1", title='quote " backslash \\ tab \t é 😀 \u2028'),
+        Document("w2", '{"title": "\ud800"}'),
+        _doc("w3", title="ok"),
+    ]
+    refusals = index.write_batch(docs)
+    assert [(r.position, r.id) for r in refusals] == [(1, "w2")]
+    assert index_rows(index.path) == {"w1": docs[0].body, "w3": docs[2].body}
+
+
 def test_delete_removes_document_and_its_text(index):
     index.write_batch([_doc("w1", title="gone"), _doc("w2", title="kept")])
     assert index.delete(["w1", "absent"]) == 1

@@ -45,6 +45,11 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; json serves without it
+    orjson = None
+
 from transforms.index import Document, IndexBackend, Refusal, SearchHit
 from transforms.index.sqlite_metadata import read_meta, write_meta
 
@@ -159,6 +164,18 @@ def _is_document_error(error: BaseException) -> bool:
 def _reason(error: BaseException) -> str:
     name = getattr(error, "sqlite_errorname", None) or type(error).__name__
     return f"{name}: {error}"
+
+
+def _json_array(rows: list[tuple[str, str]]) -> str:
+    """The JSON array of ``rows``: orjson's text (a third of ``json.dumps``'s
+    time for a batch), or ``json.dumps``'s where orjson refuses a string
+    (a lone surrogate); SQLite's JSON functions read both the same."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(rows).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 class SQLiteIndex(IndexBackend):
@@ -309,8 +326,7 @@ class SQLiteIndex(IndexBackend):
         if any("\x00" in doc_id or "\x00" in body for doc_id, body in rows):
             self._conn.executemany(self._upsert, rows)
         else:
-            payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-            self._conn.execute(self._upsert_json_array, (payload,))
+            self._conn.execute(self._upsert_json_array, (_json_array(rows),))
 
     def delete(self, ids: Iterable[str]) -> int:
         with self._write_transaction():
