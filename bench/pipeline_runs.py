@@ -14,7 +14,7 @@ format), and throw the records away:
   calling ``scan`` page after page and decoding every item.
 
 Each returns a :class:`Run`: items, wall seconds (from start to finish, the
-pipeline's construction and start-up included), the seconds from the first
+pipeline's construction and start-up included, the loop's clients too), the seconds from the first
 record to the last, and the CPU seconds of this process (the server runs in
 its own).
 """
@@ -133,6 +133,7 @@ def run_bare_loop(
     raise_young_threshold()
     decode = compile_decoder(Work)
     config = DynamoDBClientConfig(region_name=REGION, endpoint_url=endpoint_url)
+    cpu, wall = time.process_time(), time.perf_counter()  # start-up included, as for the pipeline
     clients = [config.create_client(AT_READ.decoder()) for _ in range(segments)]
     counts = [0] * segments
     errors: list[BaseException] = []
@@ -160,7 +161,6 @@ def run_bare_loop(
         except BaseException as error:  # re-raised in the caller
             errors.append(error)
 
-    cpu, wall = time.process_time(), time.perf_counter()
     threads = [threading.Thread(target=read, args=(s,)) for s in range(segments)]
     for thread in threads:
         thread.start()
