@@ -30,7 +30,7 @@ import inspect
 import itertools
 import linecache
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from transforms.decode.containers import RETRY, each
@@ -158,15 +158,7 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
     if arguments is None:
         call = "construct(**kwargs)"
     else:
-        index_of = {step[1]: index for index, step in enumerate(steps)}
-        values = []
-        for position, (name, default) in enumerate(arguments.items()):
-            if name in index_of:
-                values.append(f"value_{index_of[name]}")
-            else:
-                constants[f"unread_{position}"] = default
-                values.append(f"unread_{position}")
-        call = f"construct({', '.join(values)})"
+        call = positional_call(steps, arguments, constants)
     source = _function_source(list(constants), body, tail, call)
     filename = f"<generated decoder {next(_SERIAL)}: {cls.__module__}.{qualname}>"
     namespace: dict[str, Any] = {}
@@ -212,6 +204,21 @@ def positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
         if parameter.default is parameter.empty and not read.get(parameter.name, False):
             return None
     return {parameter.name: parameter.default for parameter in parameters}
+
+
+def positional_call(steps: Sequence[tuple], arguments: dict[str, Any], constants: dict) -> str:
+    """The source of ``construct(...)`` with every ``__init__`` parameter by
+    position: ``value_N`` for the field step ``N`` reads, the parameter's
+    own default (bound in ``constants`` as ``unread_N``) for the others."""
+    index_of = {step[1]: index for index, step in enumerate(steps)}
+    values = []
+    for position, (name, default) in enumerate(arguments.items()):
+        if name in index_of:
+            values.append(f"value_{index_of[name]}")
+        else:
+            constants[f"unread_{position}"] = default
+            values.append(f"unread_{position}")
+    return f"construct({', '.join(values)})"
 
 
 def _payload_lines(

@@ -49,7 +49,7 @@ import msgspec
 from msgspec import UNSET, UnsetType, defstruct
 from msgspec import field as struct_field
 
-from transforms.decode.codegen import is_required, positional_arguments
+from transforms.decode.codegen import is_required, positional_arguments, positional_call
 from transforms.decode.compiler import Compiler
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.models import constructor
@@ -213,20 +213,13 @@ class _Builder:
                     f"{indent}else:",
                     f"{indent}    value_{index} = {primary}",
                 ]
-        index_of = {step[1]: index for index, step in enumerate(steps.steps)}
-        values = []
-        for position, (name, default) in enumerate(arguments.items()):
-            if name in index_of:
-                values.append(f"value_{index_of[name]}")
-            else:
-                constants[f"unread_{position}"] = default
-                values.append(f"unread_{position}")
+        call = positional_call(steps.steps, arguments, constants)
         source = "\n".join(
             [
                 "def make(" + ", ".join(constants) + "):",
                 "    def convert(w):",
                 *("        " + line for line in body),
-                f"        return construct({', '.join(values)})",
+                f"        return {call}",
                 "    return convert",
                 "",
             ]
