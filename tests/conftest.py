@@ -14,6 +14,11 @@ REGION = "us-east-1"
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
+        "slow: a fault, kill or load test of several seconds; CI runs them all, and "
+        "-m 'not slow' leaves them out of a local run",
+    )
+    config.addinivalue_line(
+        "markers",
         "dask: uses Beam's DaskRunner (the dask extra), most against a dask.distributed "
         "cluster of worker processes (run by default; deselect with -m 'not dask')",
     )

@@ -203,6 +203,7 @@ def balanced_table(dynamodb_client):
     return _balanced_table(dynamodb_client, per_segment=PER_SEGMENT, total_segments=SEGMENTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [IN_PROCESS, MULTI_THREAD, MULTI_PROCESS, PORTABLE],

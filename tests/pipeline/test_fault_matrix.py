@@ -68,6 +68,7 @@ def assert_exactly_once(tmp_path, good, bad, *folders):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(MATRIX))
 def test_fault_is_survived_with_every_item_once(dynamodb_server, works, tmp_path, fault):
     table, good, bad = works
@@ -83,6 +84,7 @@ def test_fault_is_survived_with_every_item_once(dynamodb_server, works, tmp_path
         assert summary_count(done.stdout, "retries") > 0
 
 
+@pytest.mark.slow
 def test_persistent_fault_names_unread_segments_and_resume_completes(
     dynamodb_server, works, tmp_path
 ):

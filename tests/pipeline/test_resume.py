@@ -229,6 +229,7 @@ def test_sigkill_on_the_portable_runner_then_resume(dynamodb_server, works, refe
     resume_and_check(dynamodb_server, works, tmp_path, proxy.scanned_items, runner=PORTABLE)
 
 
+@pytest.mark.slow
 def test_sigkill_on_the_multi_process_runner_then_resume(dynamodb_server, works, tmp_path):
     """Two worker processes, each checkpointing its segments every ``EVERY_PAGES``
     pages (``transforms.runners.local_workers`` keeps the residuals): what a

@@ -57,6 +57,7 @@ def assert_exactly_once(stdout, tmp_path, good, bad):
     assert summary_count(stdout, "indexed") == len(good)
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_segment_then_job_runs_again(dynamodb_server, works, tmp_path):
     table, good, bad = works
     proxy, done = reindex_with_one_fault(

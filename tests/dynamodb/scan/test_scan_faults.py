@@ -38,6 +38,7 @@ def faulty(server, rate, max_attempts, seed=1):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate, max_attempts", [(0.10, 8), (0.50, 3), (0.50, 1)])
 def test_every_item_exactly_once_under_faults(dynamodb_server, table_800, rate, max_attempts):
     """max_attempts=1: every fault gets past botocore to the source's own loop."""

@@ -98,6 +98,7 @@ def _reindex_while_writing(server, client, table, tmp_path, *extra):
     return subprocess.CompletedProcess(args, process.returncode, out, "".join(stderr))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upsert", [False, True], ids=["rebuild", "upsert"])
 @pytest.mark.parametrize("view_type", ["KEYS_ONLY", "NEW_AND_OLD_IMAGES"])
 def test_the_index_equals_the_table_after_a_reindex_with_writes_then_after_catch_up(
