@@ -45,7 +45,7 @@ from transforms.decode.models import (
 )
 from transforms.decode.plans import Item
 
-__all__ = ["GeneratedDecoder", "generated_reader"]
+__all__ = ["GeneratedDecoder", "compile_function", "generated_reader", "listing"]
 
 _SERIAL = itertools.count(1)
 
@@ -70,9 +70,24 @@ class GeneratedDecoder:
     def listing(self) -> str:
         """The source preceded by comment lines naming the class and giving
         the ``repr`` of each constant, for reading (not compiled)."""
-        lines = [f"# {self.decode.__qualname__}"]
-        lines += [f"#   {name} = {_shown(value)}" for name, value in self.constants.items()]
-        return "\n".join(lines) + "\n" + self.source
+        return listing(self.decode.__qualname__, self.constants, self.source)
+
+
+def listing(title: str, constants: dict[str, Any], source: str) -> str:
+    """Generated ``source`` preceded by comment lines: ``title``, then each
+    constant bound to it and its ``repr`` (for reading, not compiled)."""
+    lines = [f"# {title}"]
+    lines += [f"#   {name} = {_shown(value)}" for name, value in constants.items()]
+    return "\n".join(lines) + "\n" + source
+
+
+def compile_function(source: str, filename: str, constants: dict[str, Any]) -> Callable:
+    """``make(**constants)`` of generated ``source`` (a ``def make(...)``),
+    with its lines registered under ``filename`` so tracebacks show them."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return namespace["make"](**constants)
 
 
 def _shown(value: Any) -> str:
@@ -161,11 +176,8 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         call = positional_call(steps, arguments, constants)
     source = _function_source(list(constants), body, tail, call)
     filename = f"<generated decoder {next(_SERIAL)}: {cls.__module__}.{qualname}>"
-    namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), namespace)
-    decode = namespace["make"](**constants)
+    decode = compile_function(source, filename, constants)
     decode.__qualname__ = f"decode_{qualname}"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return GeneratedDecoder(decode, source, constants, model)
 
 

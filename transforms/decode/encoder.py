@@ -38,6 +38,7 @@ is first seen.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import operator
 import threading
@@ -51,8 +52,11 @@ from uuid import UUID
 from dataclasses_json import CatchAll, Undefined
 from dataclasses_json import cfg as dataclasses_json_cfg
 
+from transforms.decode.codegen import compile_function
+
 __all__ = ["compile_encoder"]
 
+_SERIAL = itertools.count(1)
 _AS_IS = frozenset({str, int, float, bool, type(None)})
 _UNSEEN = object()
 _SKIP = object()
@@ -281,9 +285,7 @@ def _plain_dataclass_tree(
             "",
         ]
     )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<generated encoder tree>", "exec"), namespace)
-    return namespace["make"](**constants)
+    return compile_function(source, f"<generated encoder tree {next(_SERIAL)}>", constants)
 
 
 def _general_dataclass_tree(

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import linecache
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -49,7 +48,13 @@ import msgspec
 from msgspec import UNSET, UnsetType, defstruct
 from msgspec import field as struct_field
 
-from transforms.decode.codegen import is_required, positional_arguments, positional_call
+from transforms.decode.codegen import (
+    compile_function,
+    is_required,
+    listing,
+    positional_arguments,
+    positional_call,
+)
 from transforms.decode.compiler import Compiler
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.models import constructor
@@ -94,9 +99,8 @@ class _Unsupported(Exception):
 class StructDecoder:
     """``raw item JSON -> KeyedRecord``; see the module docstring.
 
-    ``item_type`` is the struct of one item, for decoders of whole pages
-    (``list[msgspec.Raw]`` items, one :meth:`from_raw` call each); ``source``
-    is the generated code with its constants, for reading.
+    ``item_type`` is the struct of one item; ``source`` is the generated code
+    with its constants, for reading.
     """
 
     __slots__ = ("_convert", "_decode_json", "_key", "item_type", "source")
@@ -144,7 +148,7 @@ class _Builder:
         }
         self.models: dict[type, tuple[type, Callable, dict[str, str]]] = {}
         self.building: set[type] = set()
-        self.attributes: dict[int, tuple] = {}
+        self.attributes: dict[Plan, _Attribute] = {}
         self.key_tags: dict[type, dict[str, dict[str, str]]] = {}
         self.listings: list[str] = []
 
@@ -170,8 +174,7 @@ class _Builder:
         body: list[str] = []
         for index, (attr, name, _tag, _read, convert, _missing) in enumerate(steps.steps):
             attribute = self.attribute(convert.plan)
-            attribute_type, read_primary, read_other = attribute[:3]
-            tags = attribute.tags
+            read_primary, read_other = attribute.primary, attribute.other
             names = [(f"f{index}", attr)]
             if name != attr:
                 names.append((f"a{index}", name))
@@ -179,10 +182,9 @@ class _Builder:
                 if wire_name in field_of:
                     raise _Unsupported(f"{cls.__qualname__}: two fields read {wire_name!r}")
                 field_of[wire_name] = field_name
-                tags_by_field[field_name] = tags
-                fields.append(
-                    (field_name, attribute_type | None, struct_field(name=wire_name, default=None))
-                )
+                tags_by_field[field_name] = attribute.tags
+                absent = struct_field(name=wire_name, default=None)
+                fields.append((field_name, attribute.struct | None, absent))
             if read_other is not None:
                 constants[f"other_{index}"] = read_other
             body.append(f"v = w.f{index}")
@@ -195,23 +197,22 @@ class _Builder:
                 constants[f"default_{index}"] = arguments[name]
                 body += ["if v is None:", f"    value_{index} = default_{index}", "else:"]
                 indent = "    "
+            # Without ``other`` the struct requires t0, so it is read directly.
+            payload = "v.t0" if read_other is None else "p"
             if read_primary is None:
-                primary = "p"
+                value = payload
             else:
                 constants[f"read_{index}"] = read_primary
-                primary = f"read_{index}(p)"
+                value = f"read_{index}({payload})"
             if read_other is None:
-                body.append(
-                    f"{indent}value_{index} = "
-                    + (primary.replace("(p)", "(v.t0)") if read_primary else "v.t0")
-                )
+                body.append(f"{indent}value_{index} = {value}")
             else:
                 body += [
                     f"{indent}p = v.t0",
                     f"{indent}if p is UNSET:",
                     f"{indent}    value_{index} = other_{index}(v)",
                     f"{indent}else:",
-                    f"{indent}    value_{index} = {primary}",
+                    f"{indent}    value_{index} = {value}",
                 ]
         call = positional_call(steps.steps, arguments, constants)
         source = "\n".join(
@@ -227,13 +228,9 @@ class _Builder:
         filename = (
             f"<generated struct decoder {next(_SERIAL)}: {cls.__module__}.{cls.__qualname__}>"
         )
-        namespace: dict[str, Any] = {}
-        exec(compile(source, filename, "exec"), namespace)
-        convert_struct = namespace["make"](**constants)
+        convert_struct = compile_function(source, filename, constants)
         convert_struct.__qualname__ = f"convert_{cls.__qualname__}"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        shown = [f"#   {name} = {_shown(value)}" for name, value in constants.items()]
-        self.listings.append("\n".join([f"# convert_{cls.__qualname__}", *shown, source]))
+        self.listings.append(listing(convert_struct.__qualname__, constants, source))
         struct = _struct(f"{cls.__qualname__}Wire", fields)
         self.models[cls] = (struct, convert_struct, field_of)
         self.key_tags[cls] = tags_by_field
@@ -248,9 +245,9 @@ class _Builder:
         other tags. Where the primary tag is the only one (and NULL is not
         allowed), ``t0`` is required, so a decoded struct always has it.
         """
-        known = self.attributes.get(id(plan))
-        if known is not None and known[0] is plan:
-            return known[1]
+        known = self.attributes.get(plan)
+        if known is not None:
+            return known
         typed: list[tuple[str, Any, Callable | None]] = []
         for tag, handler in plan.handlers.items():
             payload = self.payload(tag, handler)
@@ -285,7 +282,7 @@ class _Builder:
             None if required else _other_tags(others, nullable),
             {tag: name for name, _, spec in fields if (tag := spec.name) != _NO_STRUCT},
         )
-        self.attributes[id(plan)] = (plan, attribute)
+        self.attributes[plan] = attribute
         return attribute
 
     def payload(self, tag: str, handler: Callable | None) -> tuple[Any, Callable | None] | None:
@@ -424,15 +421,6 @@ _KeyValue = defstruct(
     forbid_unknown_fields=True,
     gc=False,
 )
-
-
-def _shown(value: Any) -> str:
-    text = (
-        repr(value)
-        if isinstance(value, (str, int, bool, tuple)) or value is None
-        else (getattr(value, "__qualname__", None) or type(value).__qualname__)
-    )
-    return text if len(text) <= 100 else text[:97] + "..."
 
 
 _CACHE: dict[tuple, StructDecoder | None] = {}

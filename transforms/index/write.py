@@ -349,9 +349,8 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
     def _abandon_in_flight(self) -> None:
         """After a failed bundle: waits for its batches still being written and
         drops their outputs (the runner retries the bundle; writes are upserts)."""
-        in_flight = getattr(self, "_in_flight", None)
-        while in_flight:
-            written, _, _ = in_flight.popleft()
+        while self._in_flight:
+            written, _, _ = self._in_flight.popleft()
             written.exception()
 
 
