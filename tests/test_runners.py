@@ -2,14 +2,17 @@
 parts of the Beam model, run here on the in-process runner (the DaskRunner runs them for real
 in ``tests/pipeline/test_dask_runner.py``)."""
 
+import threading
+
 import apache_beam as beam
 import pytest
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.dask_cluster import dask_args
-from tests.runners import IN_PROCESS, MULTI_PROCESS, PORTABLE
+from tests.runners import IN_PROCESS, MULTI_PROCESS, MULTI_THREAD, PORTABLE
 from transforms.runners import distribute
 from transforms.runners.capabilities import reading_processes, runner_capabilities
 from transforms.runners.distribute import Distribute
@@ -47,6 +50,7 @@ def test_the_dask_runner_is_known_for_what_it_skips():
         "redistributes",
         "residuals",
         "side_inputs_computed_once",
+        "spreads_restrictions",
         "tagged_outputs",
     ]
 
@@ -85,6 +89,77 @@ def test_distribute_with_one_create_per_element_gives_each_once(count, monkeypat
     with pipeline() as p:
         spread = p | Distribute(list(range(count)), separate_creates=True)
         assert_that(spread, equal_to(list(range(count))))
+
+
+_SEEN_BY: dict[int, set[int]] = {}
+"""Element -> the threads that processed it (the multi-threaded engine shares this module)."""
+
+
+class _Whole(beam.transforms.core.RestrictionProvider):
+    def initial_restriction(self, element):
+        return OffsetRange(0, 1)
+
+    def create_tracker(self, restriction):
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, element, restriction):
+        return restriction.size()
+
+
+class _NoteThread(beam.DoFn):
+    """A splittable DoFn noting the thread that reads each element."""
+
+    def process(self, element, tracker=beam.DoFn.RestrictionParam(_Whole())):
+        if tracker.try_claim(0):
+            _SEEN_BY.setdefault(element, set()).add(threading.get_ident())
+            yield element
+
+
+def _labels(p):
+    return [t.unique_name for t in p.to_runner_api().components.transforms.values()]
+
+
+def test_distribute_into_a_splittable_dofn_on_the_local_engine_spreads_without_reshuffle():
+    _SEEN_BY.clear()
+    p = pipeline(MULTI_THREAD)
+    read = p | Distribute(list(range(8)), into_splittable=True) | beam.ParDo(_NoteThread())
+    assert_that(read, equal_to(list(range(8))))
+    assert not [label for label in _labels(p) if label.endswith(("/Reshuffle", "Redistribute"))]
+    p.run().wait_until_finish()
+    assert sorted(_SEEN_BY) == list(range(8))
+    assert all(len(threads) == 1 for threads in _SEEN_BY.values())
+    assert len(set().union(*_SEEN_BY.values())) > 1, "every element was read by one thread"
+
+
+def test_distribute_reshuffles_elsewhere_and_for_plain_dofns():
+    p = pipeline(runner=ElsewhereRunner())
+    _ = p | "Into" >> Distribute([1, 2], into_splittable=True)
+    _ = p | "Plain" >> Distribute([1, 2])
+    local = pipeline(MULTI_THREAD)
+    _ = local | Distribute([1, 2])
+    for graph in (p, local):
+        assert [label for label in _labels(graph) if label.endswith("Redistribute")]
+    reshuffled_into = [label for label in _labels(p) if label.startswith("Into/Redistribute")]
+    assert reshuffled_into
+
+
+_BUNDLES: list[int] = []
+
+
+class _CountBundles(beam.DoFn):
+    def start_bundle(self):
+        _BUNDLES.append(1)
+
+    def process(self, element):
+        yield element
+
+
+def test_the_multi_worker_engine_runs_no_bundle_for_a_worker_without_input():
+    _BUNDLES.clear()
+    with pipeline(MULTI_THREAD) as p:
+        counted = p | beam.Create(["one"], reshuffle=False) | beam.ParDo(_CountBundles())
+        assert_that(counted, equal_to(["one"]))
+    assert len(_BUNDLES) == 1
 
 
 def test_tally_counts_and_writes_even_nothing(tmp_path):

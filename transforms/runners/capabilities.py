@@ -89,6 +89,11 @@ class RunnerCapabilities:
     emits), ``side_inputs_computed_once`` (a side input is computed once, not
     again in each task reading it) and ``all_branches`` (runs every branch of
     the graph, not only the one ending in the last step applied).
+
+    ``spreads_restrictions`` is a property of some runners, not of the model:
+    the initial restrictions of a splittable DoFn are spread over the workers
+    by the runner itself (the local engine materialises them and cuts them into
+    one part per worker), so the DoFn's input needs no ``Reshuffle``.
     """
 
     runner: str
@@ -102,6 +107,7 @@ class RunnerCapabilities:
     finish_bundle_outputs: bool = True
     side_inputs_computed_once: bool = True
     all_branches: bool = True
+    spreads_restrictions: bool = False
 
 
 def _runner_name(runner: object) -> str:
@@ -140,7 +146,8 @@ def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
             all_branches=False,
         )
     if name in _LOCAL_RUNNERS:
-        return RunnerCapabilities(name, residuals=workers == 1 or keep_residuals())
+        residuals = workers == 1 or keep_residuals()
+        return RunnerCapabilities(name, residuals=residuals, spreads_restrictions=True)
     if name == "PortableRunner":
         residuals = not _embedded(options) or workers == 1 or keep_residuals()
         return RunnerCapabilities(name, residuals=residuals)

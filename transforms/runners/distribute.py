@@ -10,6 +10,12 @@ each as its own partition; beyond ``MAX_CREATES`` elements they are dealt
 round-robin into that many ``Create`` steps. That runner shuffles every
 partition of its input in each ``GroupByKey`` (and a ``Flatten`` adds up
 partitions), so each partition more makes every later grouping dearer.
+
+Where the elements go straight into a splittable DoFn (``into_splittable``)
+on a runner that spreads a splittable DoFn's restrictions over its workers
+itself (Beam's local engine: its restrictions are a stage's output, cut into
+one part per worker), they are only created: a ``Reshuffle`` there would add
+stages and move nothing.
 """
 
 from __future__ import annotations
@@ -31,16 +37,27 @@ enough to keep a few dozen workers busy."""
 class Distribute(beam.PTransform):
     """``PBegin -> PCollection`` of ``elements``, spread over the workers (see the module)."""
 
-    def __init__(self, elements: Sequence[Any], *, separate_creates: bool | None = None):
-        """``separate_creates`` forces one shape; by default the runner decides."""
+    def __init__(
+        self,
+        elements: Sequence[Any],
+        *,
+        separate_creates: bool | None = None,
+        into_splittable: bool = False,
+    ):
+        """``separate_creates`` forces one shape; by default the runner decides.
+        ``into_splittable``: the elements are the input of a splittable DoFn."""
         super().__init__()
         self._elements = list(elements)
         self._separate = separate_creates
+        self._into_splittable = into_splittable
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        capabilities = runner_capabilities(pbegin.pipeline)
+        if self._into_splittable and capabilities.spreads_restrictions:
+            return pbegin | "Create" >> beam.Create(self._elements, reshuffle=False)
         separate = self._separate
         if separate is None:
-            separate = not runner_capabilities(pbegin.pipeline).redistributes
+            separate = not capabilities.redistributes
         if not separate or len(self._elements) <= 1:
             return (
                 pbegin

@@ -14,7 +14,9 @@ them as it does with one worker: the remaining work becomes the stage's next
 input, again cut over the workers. Each part is still its own bundle, which
 the runner finalizes when it ends, so the run journal's commits
 (:mod:`transforms.journal.commits`) are made at every checkpoint, in every
-worker process.
+worker process. Parts without input run no bundle (but the first, which
+takes the timers): most stages of a scan carry a few elements, and an empty
+bundle still builds a bundle processor on its worker.
 
 The swap is made only where Beam's engine has the shape it was written
 against (checked when it is made); elsewhere :func:`keep_residuals` returns
@@ -65,6 +67,11 @@ def _engine():
     return fn_runner, beam_fn_api_pb2, thread_pool_executor
 
 
+def _has_input(part) -> bool:
+    """True when a worker's part of one input (encoded chunks) holds an element."""
+    return any(len(chunk) for chunk in part)
+
+
 @functools.cache
 def _manager_class():
     engine = _engine()
@@ -73,8 +80,14 @@ def _manager_class():
     fn_runner, beam_fn_api_pb2, thread_pool_executor = engine
 
     class ResidualKeepingBundleManager(fn_runner.ParallelBundleManager):
-        """Runs one bundle per worker, like Beam's, and merges every part's
-        residuals, metrics, errors and runner splits into the stage's result."""
+        """Runs one bundle per worker with input, and merges every part's
+        residuals, metrics, errors and runner splits into the stage's result.
+
+        Worker 0 always runs one, with the fired timers, as the single-worker
+        engine does; a worker whose part of the input is empty runs none
+        (Beam's runs an empty bundle on every worker, which costs each stage
+        a bundle processor per worker and does nothing else).
+        """
 
         def process_bundle(
             self,
@@ -101,8 +114,9 @@ def _manager_class():
                     parts[worker], expected_outputs, timers, expected_output_timers, dry_run
                 )
 
+            busy = [w for w in range(workers) if w == 0 or any(map(_has_input, parts[w].values()))]
             executor = thread_pool_executor.shared_unbounded_instance()
-            outcomes = list(executor.map(run_part, range(workers)))
+            outcomes = list(executor.map(run_part, busy))
             responses = [response for response, _ in outcomes]
             splits = [split for _, part_splits in outcomes for split in part_splits]
             merged = beam_fn_api_pb2.InstructionResponse(

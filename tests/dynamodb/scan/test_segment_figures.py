@@ -5,6 +5,8 @@ the scan publishes two distributions and the largest and slowest few
 segments instead, summed per segment across checkpoints.
 """
 
+import random
+
 import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
@@ -13,7 +15,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
 from transforms.dynamodb.scan.reindex_source import _per_segment_lines
-from transforms.dynamodb.scan.segment_figures import SHOWN, SegmentSummary, segment_figures
+from transforms.dynamodb.scan.segment_figures import (
+    SHOWN,
+    SegmentSummary,
+    _TopSegments,
+    segment_figures,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +97,25 @@ def test_summary_shows_ranges_and_the_largest_and_slowest_segments():
     assert "largest        3:130  7:129" in text
     assert "slowest        7:4.1 s  3:3.9 s" in text
     assert len(text.splitlines()) == 3
+
+
+def test_top_segments_are_exact_and_bounded_whatever_the_merging():
+    """Largest and slowest from any split of the per-segment totals into accumulators."""
+    rng = random.Random(7)
+    totals = [(s, (rng.randrange(50), rng.randrange(5000) / 1000)) for s in range(2000)]
+    combine = _TopSegments(SHOWN)
+    accumulators = []
+    for start in range(0, len(totals), 300):
+        accumulator = combine.create_accumulator()
+        for total in totals[start : start + 300]:
+            accumulator = combine.add_input(accumulator, total)
+            assert max(map(len, accumulator)) <= 4 * SHOWN + 1
+        accumulators.append(accumulator)
+    largest, slowest = combine.extract_output(combine.merge_accumulators(accumulators))
+
+    def top(value):
+        ranked = sorted(((value(t), s) for s, t in totals), key=lambda e: (-e[0], e[1]))
+        return ranked[:SHOWN]
+
+    assert largest == top(lambda t: t[0])
+    assert slowest == top(lambda t: round(t[1] * 1000))

@@ -414,7 +414,9 @@ class ReadFromDynamoDBExport(beam.PTransform):
             every,
             filesystem_options(pbegin.pipeline.options),
         )
-        files = pbegin | "DataFiles" >> Distribute(DataFileRead.all_of(manifest))
+        files = pbegin | "DataFiles" >> Distribute(
+            DataFileRead.all_of(manifest), into_splittable=True
+        )
         outputs = par_do_with_outputs(
             files,
             "ReadDataFiles",

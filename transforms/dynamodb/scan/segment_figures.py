@@ -13,12 +13,17 @@ segment and publishes, in namespace ``dynamodb``:
   ``largest_segment_<segment>`` (items) and ``slowest_segment_<segment>``
   (milliseconds): ``2 * shown`` counters whatever the segment count.
 
+Both top lists come from one combine without a default value (a combine
+with one, such as ``Top.Of``, adds stages that compute and join it; on the
+local engine every stage costs a bundle per worker).
+
 :func:`segment_figures` reads them back from a pipeline result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -64,10 +69,45 @@ class _Distributions(beam.DoFn):
         return iter(())
 
 
-def _publish_top(top: list[tuple[int, tuple[int, float]]], prefix: str) -> Iterator[None]:
-    for segment, (items, seconds) in top:
-        value = items if prefix == _LARGEST else round(seconds * 1000)
-        Metrics.counter(NAMESPACE, f"{prefix}{segment}").inc(value)
+class _TopSegments(beam.CombineFn):
+    """The ``shown`` largest and slowest segments of ``(segment, (items, seconds))``
+    totals: two lists of ``(value, segment)``, largest first (ties: lower segment)."""
+
+    def __init__(self, shown: int):
+        self._shown = shown
+
+    def _top(self, entries: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        return heapq.nlargest(self._shown, entries, key=lambda entry: (entry[0], -entry[1]))
+
+    def create_accumulator(self) -> tuple[list, list]:
+        return [], []
+
+    def add_input(self, top, segment_total):
+        segment, (items, seconds) = segment_total
+        largest, slowest = top
+        largest.append((items, segment))
+        slowest.append((round(seconds * 1000), segment))
+        if len(largest) > 4 * self._shown:
+            return self._top(largest), self._top(slowest)
+        return top
+
+    def merge_accumulators(self, tops):
+        tops = list(tops)
+        return (
+            self._top(entry for largest, _ in tops for entry in largest),
+            self._top(entry for _, slowest in tops for entry in slowest),
+        )
+
+    def extract_output(self, top):
+        largest, slowest = top
+        return self._top(largest), self._top(slowest)
+
+
+def _publish_top(top: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> Iterator[None]:
+    largest, slowest = top
+    for prefix, entries in ((_LARGEST, largest), (_SLOWEST, slowest)):
+        for value, segment in entries:
+            Metrics.counter(NAMESPACE, f"{prefix}{segment}").inc(value)
     return iter(())
 
 
@@ -87,13 +127,8 @@ class SegmentFigures(beam.PTransform):
         _ = per_segment | "Distributions" >> beam.ParDo(_Distributions())
         _ = (
             per_segment
-            | "Largest" >> beam.combiners.Top.Of(self._shown, key=lambda kv: kv[1][0])
-            | "PublishLargest" >> beam.FlatMap(_publish_top, _LARGEST)
-        )
-        _ = (
-            per_segment
-            | "Slowest" >> beam.combiners.Top.Of(self._shown, key=lambda kv: kv[1][1])
-            | "PublishSlowest" >> beam.FlatMap(_publish_top, _SLOWEST)
+            | "Top" >> beam.CombineGlobally(_TopSegments(self._shown)).without_defaults()
+            | "PublishTop" >> beam.FlatMap(_publish_top)
         )
         return beam.pvalue.PDone(reads.pipeline)
 

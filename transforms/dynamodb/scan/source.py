@@ -274,7 +274,7 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._decode_at_read,
             )
         )
-        segments = pbegin | "Segments" >> Distribute(request.segment_scans())
+        segments = pbegin | "Segments" >> Distribute(request.segment_scans(), into_splittable=True)
         with_figures = runner_capabilities(pbegin.pipeline).metrics  # figures are metrics
         tags = (UNREAD_SEGMENTS, SEGMENT_READS) if with_figures else (UNREAD_SEGMENTS,)
         scans = par_do_with_outputs(segments, "ScanSegments", scan_fn, "items", *tags)
