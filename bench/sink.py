@@ -13,9 +13,11 @@ connection settings (WAL, synchronous=FULL, the index's durable setting):
   (id, body) rows made before the clock starts;
 * for reference: ``write_batch`` alone of pre-made documents, encoding and
   writing in turn on one thread (the DoFn before it had a writer thread),
-  the same with ``record.to_json()`` as encoder, and the DoFn at
+  the same with ``record.to_json()`` as encoder, the DoFn at
   ``synchronous=NORMAL`` (the usual WAL setting, not durable on power loss):
-  what durability costs.
+  what durability costs, and ``write_batch`` of pre-made documents with
+  FTS5's default merging (4 segments at a time, not the index's 16), with the
+  search time after each.
 
 Each variant runs ``--repeats`` times, alternating; the best run counts.
 Two ratios are targets: backend / bare executemany (>= 0.8), and backend /
@@ -50,12 +52,13 @@ from bench.report import Target, draw_png
 from pipeline.local.sample_data import expected_records, generate_items
 from pipeline.models import Work
 from transforms.index import Document, RecordEncoder, document_id
-from transforms.index.sqlite import SYNCHRONOUS, UPSERT, SQLiteIndex
+from transforms.index.sqlite import FTS_AUTOMERGE, SYNCHRONOUS, UPSERT, SQLiteIndex
 from transforms.index.write import _WriteBatchesFn
 
 _LOGGER = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sink.md"
+DEFAULT_MERGE_VARIANT = "write_batch of pre-made documents, FTS5's default merging (4 segments)"
 
 
 def _batches(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -106,14 +109,44 @@ def _through_backend(
     return elapsed
 
 
-def _premade_documents(path: str, rows: Sequence[tuple[str, str]], batch_size: int) -> float:
+def _premade_documents(
+    path: str,
+    rows: Sequence[tuple[str, str]],
+    batch_size: int,
+    merge: tuple[int, int] | None = None,
+) -> float:
+    """``write_batch`` of pre-made documents; ``merge``: FTS5's (automerge, crisismerge)
+    instead of the index's own."""
     documents = [Document(doc_id, body) for doc_id, body in rows]
     with SQLiteIndex(path) as index:
+        if merge is not None:
+            for option, value in zip(("automerge", "crisismerge"), merge, strict=True):
+                index._conn.execute(
+                    "INSERT INTO documents_fts (documents_fts, rank) VALUES (?, ?)",
+                    (option, value),
+                )
         started = time.perf_counter()
         for batch in _batches(documents, batch_size):
             if index.write_batch(batch):
                 raise RuntimeError("the index refused documents")
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        QUERY_MS[path] = _query_ms(index)
+        return elapsed
+
+
+QUERY_WORDS = ("grammar", "hidden", "introduction", "performer", "recording", "1935", "the")
+QUERY_MS: dict[str, float] = {}
+
+
+def _query_ms(index: SQLiteIndex) -> float:
+    """Mean milliseconds of a search (top 10 by rank) for each of ``QUERY_WORDS``, best of 3."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for word in QUERY_WORDS:
+            index.search(word, limit=10)
+        best = min(best, (time.perf_counter() - started) / len(QUERY_WORDS) * 1000)
+    return best
 
 
 def _bare_executemany(path: str, rows: Sequence[tuple[str, str]], batch_size: int) -> float:
@@ -172,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.repeats,
             lambda path: _premade_documents(path, rows, args.batch_size),
         ),
+        DEFAULT_MERGE_VARIANT: (
+            args.repeats,
+            lambda path: _premade_documents(path, rows, args.batch_size, merge=(4, 16)),
+        ),
         normal_variant: (
             args.repeats,
             lambda path: _through_write_fn(path, records, args.batch_size, "NORMAL"),
@@ -182,11 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     }
     best = {name: float("inf") for name in variants}
+    query_ms: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sink-") as folder:
         for repeat in range(args.repeats):
             for n, (name, (repeats, run)) in enumerate(variants.items()):
                 if repeat < repeats:
-                    best[name] = min(best[name], run(os.path.join(folder, f"{repeat}-{n}.db")))
+                    path = os.path.join(folder, f"{repeat}-{n}.db")
+                    best[name] = min(best[name], run(path))
+                    if path in QUERY_MS:
+                        query_ms[name] = min(query_ms.get(name, float("inf")), QUERY_MS[path])
 
     rate = {name: len(records) / seconds for name, seconds in best.items()}
     baseline = rate[baseline_variant]
@@ -215,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"documents): **{fastest_ratio:.2f}x** (target >= 0.9x).",
         f"Cost of durability (synchronous={SYNCHRONOUS} against NORMAL): "
         f"{1 - rate[main_variant] / rate[normal_variant]:.1%} of the backend's documents/s.",
+        f"FTS5 merging {FTS_AUTOMERGE} segments at a time (the index's setting) against "
+        f"FTS5's default of 4: {rate[fastest_variant] / rate[DEFAULT_MERGE_VARIANT]:.2f}x "
+        "the documents/s of pre-made documents; a search (top 10, mean over "
+        f"{len(QUERY_WORDS)} words) then takes {query_ms[fastest_variant]:.2f} ms against "
+        f"{query_ms[DEFAULT_MERGE_VARIANT]:.2f} ms.",
         "",
         "Regenerate: `.venv/bin/python bench/sink.py`",
         "",

@@ -245,3 +245,16 @@ def test_a_returned_batch_is_synced_to_disk(tmp_path, uri):
         index.write_batch([_doc("w1", title="durable")])
         assert index._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert index._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("table", ["documents", "documents__20261130000000"])
+def test_the_full_text_table_merges_sixteen_segments_at_a_time(tmp_path, table):
+    uri = f"sqlite:///{tmp_path}/index.db"
+    if table != "documents":
+        uri = f"sqlite+table:///{tmp_path}/index.db?table={table}"
+    with open_backend(uri) as backend:
+        backend.write_batch([_doc("w1", title="merged")])
+        assert [hit.id for hit in backend.search("merged")] == ["w1"]
+    with sqlite3.connect(tmp_path / "index.db") as conn:
+        config = dict(conn.execute(f"SELECT k, v FROM {table}_fts_config"))
+    assert (config["automerge"], config["crisismerge"]) == (16, 64)
