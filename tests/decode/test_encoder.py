@@ -285,6 +285,14 @@ def test_matches_to_json_on_generated_values(record):
     assert_same_text(record)
 
 
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_any_value_of_a_plain_record_is_written_like_to_json(value):
+    """Written directly where the text writer knows the type, through the tree elsewhere."""
+    assert_same_text(Box(value))
+    assert_same_text(Box([value, Box(value), {"key": value}]))
+
+
 def test_configured_record_text():
     record = Configured(1, 2, 3, 4)
     assert compile_encoder(Configured)(record) == (

@@ -28,6 +28,14 @@ values), except where the unconverted value can be observed: what an
 standard library's C encoder writes the tree, with a ``default`` mirroring
 dataclasses-json's for anything left.
 
+The tree is not built where its text can be written directly: a
+:class:`_TextWriter` writes the JSON text of strings, numbers, ``None``,
+lists, maps with string keys and the usual dataclasses (generated code, one
+join per record) exactly as the C encoder writes them, and hands any other
+value to the tree and the C encoder, whose text of a value is the same
+whether it stands alone or inside a container. That halves the cost of a
+record.
+
 Encoding follows the runtime type of each value, as ``to_json()`` does, so a
 value that does not match its annotation is written the same way too.
 Undefined.INCLUDE classes write their catch-all entries after their fields.
@@ -40,12 +48,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import operator
 import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, get_type_hints
 from uuid import UUID
 
@@ -326,6 +336,181 @@ def _general_dataclass_tree(
 
 _BUILDER = _TreeBuilder(faithful=_TreeBuilder())
 _ENCODERS: dict[type, Callable[[Any], str]] = {}
+_C_ENCODE = json.JSONEncoder(default=_json_default).encode
+
+
+def _float_text(value: float) -> str:
+    """The C encoder's text of a float (``allow_nan``: NaN and the infinities as JavaScript)."""
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _raw_text(value: Any) -> str:
+    """``_C_ENCODE(value)``: a custom encoder's output, written as it is (not as a tree)."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if value is None:
+        return "null"
+    if kind is list and all(type(item) is str for item in value):
+        return "[" + ", ".join([_quote(item) for item in value]) + "]"
+    return _C_ENCODE(value)
+
+
+class _TextWriter:
+    """The JSON text ``_C_ENCODE`` gives of the tree ``builder`` makes of a value,
+    written directly for the usual types and through the tree for the rest;
+    one writer per runtime type, chosen once."""
+
+    def __init__(self, builder: _TreeBuilder) -> None:
+        self.builder = builder
+        self.by_type: dict[type, Callable[[Any], str]] = {
+            str: _quote,
+            int: int.__repr__,
+            float: _float_text,
+            bool: lambda value: "true" if value else "false",
+            type(None): lambda value: "null",
+        }
+        self.lock = threading.RLock()
+        self.write = self._make_write()
+
+    def _make_write(self) -> Callable[[Any], str]:
+        by_type = self.by_type
+        learn = self.learn
+
+        def write(value):
+            writer = by_type.get(type(value))
+            if writer is None:
+                writer = learn(type(value))
+            return writer(value)
+
+        return write
+
+    def learn(self, cls: type) -> Callable[[Any], str]:
+        """The writer of values of ``cls``, in the order ``_TreeBuilder.learn`` decides."""
+        with self.lock:
+            if cls in self.by_type:
+                return self.by_type[cls]
+            writer = None
+            if dataclasses.is_dataclass(cls):
+                writer = self.dataclass_text(cls)
+            elif issubclass(cls, Mapping):
+                writer = self.mapping_text()
+            elif issubclass(cls, Collection) and not issubclass(cls, (str, bytes, Enum)):
+                writer = self.list_text()
+            elif cls not in dataclasses_json_cfg.global_config.encoders:
+                writer = self.leaf_text(cls)
+            if writer is None:
+                writer = self.through_tree()
+            self.by_type[cls] = writer
+            return writer
+
+    def leaf_text(self, cls: type) -> Callable[[Any], str] | None:
+        """The text of the leaves ``_TreeBuilder.json_leaf`` converts to a string,
+        a float or a plain value; None (through the tree) for the others."""
+        leaf = _TreeBuilder.json_leaf(cls)
+        if leaf is str:  # Decimal, UUID
+            return lambda value: _quote(str(value))
+        if leaf is datetime.timestamp:
+            return lambda value: _float_text(value.timestamp())
+        if leaf is _enum_value:
+            write, tree_text = self.write, self.through_tree()
+
+            def enum_text(member):
+                value = member.value
+                return write(value) if type(value) in _AS_IS else tree_text(member)
+
+            return enum_text
+        return None
+
+    def through_tree(self) -> Callable[[Any], str]:
+        tree = self.builder.tree
+
+        def tree_text(value):
+            return _C_ENCODE(tree(value))
+
+        return tree_text
+
+    def list_text(self) -> Callable[[Any], str]:
+        write = self.write
+
+        def list_text(values):
+            texts = [_quote(value) if type(value) is str else write(value) for value in values]
+            return "[" + ", ".join(texts) + "]"
+
+        return list_text
+
+    def mapping_text(self) -> Callable[[Any], str]:
+        write, tree_text = self.write, self.through_tree()
+
+        def mapping_text(mapping):
+            entries = []
+            for key, value in mapping.items():
+                if type(key) is not str:  # other keys: the C encoder's rules, or its error
+                    return tree_text(mapping)
+                entries.append(_quote(key) + ": " + write(value))
+            return "{" + ", ".join(entries) + "}"
+
+        return mapping_text
+
+    def dataclass_text(self, cls: type) -> Callable[[Any], str] | None:
+        """Generated for a dataclass whose fields have keys of their own, no
+        ``exclude`` and no catch-all; None (through the tree) for the others."""
+        steps = _field_steps(cls)
+        keys = [key for _, key, _, _ in steps]
+        plain = _catch_all_name(cls) is None and len(set(keys)) == len(keys)
+        if not plain or any(exclude is not None for _, _, exclude, _ in steps):
+            return None
+        if not steps:
+            return lambda record: "{}"
+        constants: dict[str, Any] = {
+            "fields_of": operator.attrgetter(*(name for name, _, _, _ in steps)),
+            "quote": _quote,
+            "int_text": int.__repr__,
+            "write": self.write,
+            "list_text": self.learn(list),
+            "raw_text": _raw_text,
+        }
+        names = [f"v{index}" for index in range(len(steps))]
+        body = [f"{', '.join(names)} = fields_of(record)"]
+        parts = []
+        for index, (_, key, _, encoder) in enumerate(steps):
+            value = f"v{index}"
+            constants[f"key_{index}"] = ("{" if index == 0 else ", ") + _quote(key) + ": "
+            if encoder is None:
+                body += [
+                    f"if (kind := type({value})) is str:",
+                    f"    {value} = quote({value})",
+                    f"elif {value} is None:",
+                    f"    {value} = 'null'",
+                    "elif kind is int:",
+                    f"    {value} = int_text({value})",
+                    "elif kind is list:",
+                    f"    {value} = list_text({value})",
+                    "else:",
+                    f"    {value} = write({value})",
+                ]
+            else:  # the custom encoder's output goes to the C encoder as it is
+                constants[f"encoder_{index}"] = encoder
+                body.append(f"{value} = raw_text(encoder_{index}({value}))")
+            parts += [f"key_{index}", value]
+        body.append("return ''.join((" + ", ".join(parts) + ", '}'))")
+        source = "\n".join(
+            [
+                "def make(" + ", ".join(constants) + "):",
+                "    def dataclass_text(record):",
+                *("        " + line for line in body),
+                "    return dataclass_text",
+                "",
+            ]
+        )
+        return compile_function(source, f"<generated encoder text {next(_SERIAL)}>", constants)
+
+
+_WRITER = _TextWriter(_BUILDER)
 
 
 def compile_encoder(model: type) -> Callable[[Any], str]:
@@ -340,11 +525,11 @@ def compile_encoder(model: type) -> Callable[[Any], str]:
     if not (isinstance(model, type) and dataclasses.is_dataclass(model)):
         raise TypeError(f"compile_encoder needs a dataclass, got {model!r}")
     _BUILDER.learn(model)
-    tree = _BUILDER.tree
-    encode = json.JSONEncoder(default=_json_default).encode
+    write = _WRITER.write
+    _WRITER.learn(model)
 
     def encode_record(record: Any) -> str:
-        return encode(tree(record))
+        return write(record)
 
     encode_record.__qualname__ = f"encode_{model.__qualname__}"
     return _ENCODERS.setdefault(model, encode_record)
