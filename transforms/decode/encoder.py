@@ -286,16 +286,23 @@ def _plain_dataclass_tree(
             else:
                 body += [f"if not ({condition}):", f"    out[key_{index}] = v{index}"]
         body.append("return out")
+    return _compile_record_function("dataclass_tree", body, constants, "encoder tree")
+
+
+def _compile_record_function(
+    name: str, body: list[str], constants: dict[str, Any], label: str
+) -> Callable[[Any], Any]:
+    """The generated function ``name(record)`` running ``body``, with ``constants`` bound."""
     source = "\n".join(
         [
             "def make(" + ", ".join(constants) + "):",
-            "    def dataclass_tree(record):",
+            f"    def {name}(record):",
             *("        " + line for line in body),
-            "    return dataclass_tree",
+            f"    return {name}",
             "",
         ]
     )
-    return compile_function(source, f"<generated encoder tree {next(_SERIAL)}>", constants)
+    return compile_function(source, f"<generated {label} {next(_SERIAL)}>", constants)
 
 
 def _general_dataclass_tree(
@@ -498,16 +505,7 @@ class _TextWriter:
                 body.append(f"{value} = raw_text(encoder_{index}({value}))")
             parts += [f"key_{index}", value]
         body.append("return ''.join((" + ", ".join(parts) + ", '}'))")
-        source = "\n".join(
-            [
-                "def make(" + ", ".join(constants) + "):",
-                "    def dataclass_text(record):",
-                *("        " + line for line in body),
-                "    return dataclass_text",
-                "",
-            ]
-        )
-        return compile_function(source, f"<generated encoder text {next(_SERIAL)}>", constants)
+        return _compile_record_function("dataclass_text", body, constants, "encoder text")
 
 
 _WRITER = _TextWriter(_BUILDER)
