@@ -35,6 +35,7 @@ line naming what to fix, and the exit code is non-zero:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import textwrap
@@ -48,6 +49,8 @@ from pipeline.arg_types import positive_int as _positive_int
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
+
+_LOGGER = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 EXIT_NOT_SWAPPED = 5
@@ -610,6 +613,35 @@ def _reindex(args, beam_args, argv: Sequence[str]) -> int:
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
 
 
+def _small_table(args) -> bool:
+    """True when ``DescribeTable`` says the table is read faster in this process
+    than with worker processes (``pipeline.beam_args.small_for_workers``); False
+    for a reindex from an export, or when the table cannot be described (the
+    job says why)."""
+    if args.from_export:
+        return False
+    from pipeline.beam_args import IN_PROCESS_BELOW_BYTES, small_for_workers
+    from transforms.dynamodb.client import DynamoDBClientConfig
+    from transforms.dynamodb.scan.source import describe_table
+
+    client_config = DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url)
+    try:
+        description = describe_table(client_config, args.table)
+    except Exception:  # the job describes the table again, and says what is wrong
+        return False
+    small = small_for_workers(description.size_bytes, description.item_count)
+    if small:
+        _LOGGER.info(
+            "%s holds about %s items (%s bytes): read in this process; worker processes "
+            "pay off above %d MB (--direct_num_workers=N to choose)",
+            args.table,
+            f"{description.item_count:,}",
+            f"{description.size_bytes:,}",
+            IN_PROCESS_BELOW_BYTES // 2**20,
+        )
+    return small
+
+
 def _run_reindex(args, config, beam_args):
     """The reindex, with ``--catch-up`` when asked; None when the stream cannot catch up
     (the one line saying why is printed)."""
@@ -800,6 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.beam_args import (
         BadBeamOption,
         check_beam_args,
+        chooses_workers,
         resolve_runner_args,
         with_default_runner,
     )
@@ -839,9 +872,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         if getattr(args, "dataflow_region", None):
             beam_args = [*beam_args, f"--region={args.dataflow_region}"]
-        # A reindex reads the whole table: every core. A catch-up or a replay
-        # reads little, and --follow runs a job every interval: in-process.
+        # A reindex reads the whole table: every core, unless the table is small.
+        # A catch-up or a replay reads little, and --follow runs a job every
+        # interval: in-process.
         cores = None if args.command == "reindex" else 1
+        if cores is None and chooses_workers(beam_args) and _small_table(args):
+            cores = 1
         beam_args = resolve_runner_args(with_default_runner(beam_args, cores))
         check_beam_args(beam_args)
     except (_UsageError, BadBeamOption) as error:

@@ -7,9 +7,13 @@ import pytest
 from pipeline import cli
 from pipeline.beam_args import (
     DEFAULT_RUNNER,
+    IN_PROCESS_BELOW_BYTES,
+    IN_PROCESS_BELOW_ITEMS,
     BadBeamOption,
     check_beam_args,
+    chooses_workers,
     resolve_runner_args,
+    small_for_workers,
     usable_cores,
     with_default_runner,
 )
@@ -110,3 +114,19 @@ def test_other_runners_are_left_alone():
 
 def test_usable_cores_follows_the_affinity():
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+def test_small_tables_are_read_in_process_and_unknown_sizes_with_workers():
+    assert small_for_workers(4 * 2**20, 5_000)
+    assert not small_for_workers(IN_PROCESS_BELOW_BYTES, 5_000)  # the size decides when known
+    assert small_for_workers(0, 20)  # no size reported (an emulator): the item count
+    assert not small_for_workers(0, IN_PROCESS_BELOW_ITEMS)
+    assert not small_for_workers(0, 0)  # not refreshed yet, or empty: not known
+
+
+def test_workers_are_chosen_only_on_the_local_engine_without_worker_flags():
+    assert chooses_workers([])
+    assert chooses_workers(["--runner=DirectRunner", "--temp_location=/tmp/x"])
+    assert not chooses_workers(["--runner", "DataflowRunner"])
+    assert not chooses_workers(["--direct_num_workers=2"])
+    assert not chooses_workers(["--direct_running_mode", "multi_threading"])
