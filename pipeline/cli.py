@@ -156,7 +156,9 @@ def _add_rate_args(parser: argparse.ArgumentParser) -> None:
 
 _BEAM_OPTIONS_HELP = (
     "Any other --flag is a Beam pipeline option (e.g. --runner=DataflowRunner,\n"
-    "--direct_num_workers=4, --setup_file=./setup.py), checked before the run."
+    "--direct_num_workers=4, --setup_file=./setup.py), checked before the run.\n"
+    "Without --runner a reindex runs one worker process per usable CPU, or in\n"
+    "this process for a table under 32 MB (--direct_num_workers=N to choose)."
 )
 
 
@@ -630,8 +632,8 @@ def _small_table(args) -> bool:
     except Exception:  # the job describes the table again, and says what is wrong
         return False
     small = small_for_workers(description.size_bytes, description.item_count)
-    if small:
-        _LOGGER.info(
+    if small:  # DEBUG: a usage error found later must stay the only line
+        _LOGGER.debug(
             "%s holds about %s items (%s bytes): read in this process; worker processes "
             "pay off above %d MB (--direct_num_workers=N to choose)",
             args.table,
@@ -876,10 +878,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A catch-up or a replay reads little, and --follow runs a job every
         # interval: in-process.
         cores = None if args.command == "reindex" else 1
+        checked = resolve_runner_args(with_default_runner(beam_args, cores))
+        check_beam_args(checked)
         if cores is None and chooses_workers(beam_args) and _small_table(args):
-            cores = 1
-        beam_args = resolve_runner_args(with_default_runner(beam_args, cores))
-        check_beam_args(beam_args)
+            checked = resolve_runner_args(with_default_runner(beam_args, 1))
+        beam_args = checked
     except (_UsageError, BadBeamOption) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -38,16 +38,9 @@ def test_rerun_into_a_dead_letter_folder_says_it_in_our_words(
     )
 
 
-def test_a_small_table_is_read_in_this_process_and_the_log_says_so(
-    dynamodb_server, malformed_table, tmp_path
-):
+def test_a_small_table_is_read_in_this_process(dynamodb_server, malformed_table, tmp_path):
     done = cli(*reindex_args(dynamodb_server.endpoint_url, malformed_table, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
-    said = [line for line in done.stderr.splitlines() if "read in this process" in line]
-    assert said == [
-        f"INFO pipeline.cli: {malformed_table} holds about 20 items (0 bytes): read in this "
-        "process; worker processes pay off above 32 MB (--direct_num_workers=N to choose)"
-    ]
     assert "Logging handler created" not in done.stderr  # no worker process started
 
 
@@ -55,6 +48,6 @@ def test_worker_flags_keep_the_users_choice_whatever_the_table(
     dynamodb_server, malformed_table, tmp_path
 ):
     args = reindex_args(dynamodb_server.endpoint_url, malformed_table, tmp_path)
-    done = cli(*args, "--direct_num_workers=2", "--direct_running_mode=multi_threading")
+    done = cli(*args, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "read in this process" not in done.stderr
+    assert "Logging handler created" in done.stderr  # the worker processes' first line
