@@ -180,11 +180,9 @@ class _TreeBuilder:
 
     def dataclass_tree(self, cls: type) -> Callable[[Any], dict]:
         steps = _field_steps(cls)
-        keys = [key for _, key, _, _ in steps]
-        catch_all = _catch_all_name(cls)
-        if catch_all is None and len(set(keys)) == len(keys):
+        if _is_plain(cls, steps):
             return _plain_dataclass_tree(steps, self, self.faithful)
-        return _general_dataclass_tree(steps, catch_all, self.faithful.tree)
+        return _general_dataclass_tree(steps, _catch_all_name(cls), self.faithful.tree)
 
 
 def _field_steps(cls: type) -> list[tuple[str, str, Any, Any]]:
@@ -207,6 +205,12 @@ def _field_steps(cls: type) -> list[tuple[str, str, Any, Any]]:
         key = spec.name if letter_case is None else letter_case(spec.name)
         steps.append((spec.name, key, options.get("exclude"), options.get("encoder")))
     return steps
+
+
+def _is_plain(cls: type, steps: list) -> bool:
+    """True when every field of ``cls`` has a JSON key of its own and none is a catch-all."""
+    keys = [key for _, key, _, _ in steps]
+    return _catch_all_name(cls) is None and len(set(keys)) == len(keys)
 
 
 def _catch_all_name(cls: type) -> str | None:
@@ -383,6 +387,7 @@ class _TextWriter:
         }
         self.lock = threading.RLock()
         self.write = self._make_write()
+        self.tree_text = self._make_tree_text()
 
     def _make_write(self) -> Callable[[Any], str]:
         by_type = self.by_type
@@ -411,7 +416,7 @@ class _TextWriter:
             elif cls not in dataclasses_json_cfg.global_config.encoders:
                 writer = self.leaf_text(cls)
             if writer is None:
-                writer = self.through_tree()
+                writer = self.tree_text
             self.by_type[cls] = writer
             return writer
 
@@ -424,7 +429,7 @@ class _TextWriter:
         if leaf is datetime.timestamp:
             return lambda value: _float_text(value.timestamp())
         if leaf is _enum_value:
-            write, tree_text = self.write, self.through_tree()
+            write, tree_text = self.write, self.tree_text
 
             def enum_text(member):
                 value = member.value
@@ -433,7 +438,8 @@ class _TextWriter:
             return enum_text
         return None
 
-    def through_tree(self) -> Callable[[Any], str]:
+    def _make_tree_text(self) -> Callable[[Any], str]:
+        """The text of a value through the tree and the C encoder."""
         tree = self.builder.tree
 
         def tree_text(value):
@@ -451,7 +457,7 @@ class _TextWriter:
         return list_text
 
     def mapping_text(self) -> Callable[[Any], str]:
-        write, tree_text = self.write, self.through_tree()
+        write, tree_text = self.write, self.tree_text
 
         def mapping_text(mapping):
             entries = []
@@ -467,9 +473,7 @@ class _TextWriter:
         """Generated for a dataclass whose fields have keys of their own, no
         ``exclude`` and no catch-all; None (through the tree) for the others."""
         steps = _field_steps(cls)
-        keys = [key for _, key, _, _ in steps]
-        plain = _catch_all_name(cls) is None and len(set(keys)) == len(keys)
-        if not plain or any(exclude is not None for _, _, exclude, _ in steps):
+        if not _is_plain(cls, steps) or any(exclude is not None for _, _, exclude, _ in steps):
             return None
         if not steps:
             return lambda record: "{}"
@@ -522,7 +526,6 @@ def compile_encoder(model: type) -> Callable[[Any], str]:
         return encoder
     if not (isinstance(model, type) and dataclasses.is_dataclass(model)):
         raise TypeError(f"compile_encoder needs a dataclass, got {model!r}")
-    _BUILDER.learn(model)
     write = _WRITER.write
     _WRITER.learn(model)
 
