@@ -4,7 +4,10 @@ The element is a :class:`~transforms.dynamodb.scan.request.SegmentScan` and its
 initial restriction the whole segment (from its start key), which no runner
 needs to split. Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
-next unread page. Metrics are grouped in one collector; each restriction
+next unread page. The next page is read on a thread of the DoFn while the
+items of the current one go down the pipeline
+(:mod:`~transforms.dynamodb.scan.read_ahead`), except after a segment's last
+page and before a checkpoint. Metrics are grouped in one collector; each restriction
 read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
 the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
 read ceiling is a limiter shared by the segments running in one process. With a run
@@ -14,8 +17,10 @@ journal, the pages claimed in a bundle are recorded by the bundle finalizer
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 
@@ -30,6 +35,7 @@ from transforms.dynamodb.rate_limit import ReadShare, shared_limiter
 from transforms.dynamodb.scan.errors import SegmentReadFailed, UnreadSegment
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.range_end import RangeEnd
+from transforms.dynamodb.scan.read_ahead import PageReadAhead
 from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
 from transforms.dynamodb.scan.restriction import (
     ScanPagePosition,
@@ -144,6 +150,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         self._metrics = None
         self._limiter = None
         self._commits = None
+        self._read_ahead = None
 
     def setup(self):
         settings = self._settings
@@ -154,10 +161,16 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         else:
             self._client = settings.client_config.create_client(item_decoder)
         self._metrics = _ScanMetrics()
+        self._read_ahead = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="scan-read-ahead"
+        )
         if settings.read_share is not None:
             self._limiter = shared_limiter(settings.scan_id, settings.read_share)
 
     def teardown(self):
+        if self._read_ahead is not None:
+            self._read_ahead.shutdown(wait=True, cancel_futures=True)
+            self._read_ahead = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -227,39 +240,47 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
                 raise
             yield from self._give_up(tracker, request, segment, start_key, error)
             return emitted
-        while True:
-            try:
-                page = reader.read(segment, start_key)
-            except SegmentReadFailed as error:
-                if not self._settings.report_unread:
-                    raise
-                yield from self._give_up(tracker, request, segment, start_key, error)
-                return emitted
-            items, end = page.items, page.last_evaluated_key
-            if range_end is not None and end != range_end.end_key:
-                within = range_end.cut(items)
-                if within is not None:
-                    items, end = items[:within], range_end.end_key
-            if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
-                return emitted
-            self._metrics.record_page(page, len(items))
-            if commit is not None:
-                self._commits.claimed(commit, len(items), end)
-            emitted += len(items)
-            if self._settings.with_segments:
-                total = request.total_segments
-                for item in items:
-                    yield SegmentItem(segment, total, item)
-            else:
-                yield from items
-            if end is None or (range_end is not None and end == range_end.end_key):
-                return emitted
-            start_key = end
-            pages += 1
-            if self._checkpoint_due(pages, started):
-                self._metrics.checkpoints.inc()
-                tracker.defer_remainder()
-                return emitted
+        pages_ahead = PageReadAhead(self._read_ahead, functools.partial(reader.read, segment))
+        try:
+            while True:
+                try:
+                    page = pages_ahead.page(start_key)
+                except SegmentReadFailed as error:
+                    if not self._settings.report_unread:
+                        raise
+                    yield from self._give_up(tracker, request, segment, start_key, error)
+                    return emitted
+                items, end = page.items, page.last_evaluated_key
+                if range_end is not None and end != range_end.end_key:
+                    within = range_end.cut(items)
+                    if within is not None:
+                        items, end = items[:within], range_end.end_key
+                if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
+                    return emitted
+                self._metrics.record_page(page, len(items))
+                if commit is not None:
+                    self._commits.claimed(commit, len(items), end)
+                last = end is None or (range_end is not None and end == range_end.end_key)
+                pages += 1
+                checkpoint = not last and self._checkpoint_due(pages, started)
+                if not (last or checkpoint):
+                    pages_ahead.ahead(end)  # read while this page's items are processed
+                emitted += len(items)
+                if self._settings.with_segments:
+                    total = request.total_segments
+                    for item in items:
+                        yield SegmentItem(segment, total, item)
+                else:
+                    yield from items
+                if last:
+                    return emitted
+                start_key = end
+                if checkpoint:
+                    self._metrics.checkpoints.inc()
+                    tracker.defer_remainder()
+                    return emitted
+        finally:
+            pages_ahead.drop()
 
     def _range_end(self, reader: ScanPageReader, segment: int, end_key) -> RangeEnd | None:
         """Where a restriction with an ``end_key`` (a retried primary) stops; see

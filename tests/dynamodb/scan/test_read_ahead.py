@@ -1,0 +1,159 @@
+"""Reading a segment's next page while the current one is processed.
+
+``PageReadAhead`` alone: which read a page comes from, and what becomes of
+errors and of reads that are never taken. Then the scan through Beam, behind
+a proxy that records every request: the next page is asked for before the
+current page's items are through the pipeline, and every request made is a
+page claimed – with a checkpoint after every page too, no page is read in
+vain.
+"""
+
+import concurrent.futures
+import threading
+import time
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.summary import counter_totals
+from tests.fault_proxy import FaultProxy
+from tests.runners import run_pipeline
+from tests.tables import seeded_table
+from transforms import ReadFromDynamoDB
+from transforms.dynamodb.scan.read_ahead import PageReadAhead
+from transforms.dynamodb.wire import dumps_item
+
+
+@pytest.fixture
+def executor():
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool
+
+
+class _Reads:
+    """A page source: the start key comes back as the page; records each call's thread."""
+
+    def __init__(self, failing=()):
+        self.calls = []
+        self._failing = set(failing)
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, start_key):
+        self.release.wait(10)
+        self.calls.append((start_key, threading.current_thread().name))
+        if start_key in self._failing:
+            raise RuntimeError(f"read of {start_key} failed")
+        return f"page after {start_key}"
+
+
+def test_a_page_read_ahead_is_the_one_taken(executor):
+    reads = _Reads()
+    pages = PageReadAhead(executor, reads)
+    assert pages.page(None) == "page after None"
+    pages.ahead("k1")
+    assert pages.page("k1") == "page after k1"
+    assert [key for key, _ in reads.calls] == [None, "k1"]
+    assert reads.calls[0][1] == threading.current_thread().name
+    assert reads.calls[1][1] != threading.current_thread().name
+
+
+def test_a_page_of_another_key_is_read_directly(executor):
+    reads = _Reads()
+    pages = PageReadAhead(executor, reads)
+    pages.ahead("k1")
+    assert pages.page("k2") == "page after k2"
+    assert pages.page("k1") == "page after k1"  # the read ahead was forgotten: read again
+    assert sorted(key for key, _ in reads.calls) == ["k1", "k1", "k2"]
+
+
+def test_the_error_of_a_page_read_ahead_comes_when_it_is_taken(executor):
+    pages = PageReadAhead(executor, _Reads(failing={"bad"}))
+    pages.ahead("bad")
+    with pytest.raises(RuntimeError, match="read of bad failed"):
+        pages.page("bad")
+
+
+def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
+    reads = _Reads(failing={"bad"})
+    pages = PageReadAhead(executor, reads)
+    pages.ahead("bad")
+    pages.drop()
+    assert pages.page("good") == "page after good"
+
+
+def test_at_most_one_read_is_ahead(executor):
+    reads = _Reads()
+    reads.release.clear()  # the first read ahead waits
+    pages = PageReadAhead(executor, reads)
+    pages.ahead("k1")
+    pages.ahead("k2")  # replaces k1, which is then not taken (cancelled if not started)
+    reads.release.set()
+    assert pages.page("k2") == "page after k2"
+    assert [key for key, _ in reads.calls][-1] == "k2"
+
+
+ITEMS = [{"id": {"S": f"r{i:03d}"}, "n": {"N": str(i)}} for i in range(300)]
+
+
+@pytest.fixture(scope="module")
+def table_300(dynamodb_client):
+    return seeded_table(dynamodb_client, "readahead", ITEMS)
+
+
+class _SlowSink(beam.DoFn):
+    """Takes ``delay`` seconds per item and notes when each item is done."""
+
+    done: list[float] = []
+
+    def __init__(self, delay):
+        self._delay = delay
+
+    def process(self, item):
+        time.sleep(self._delay)
+        _SlowSink.done.append(time.monotonic())
+
+
+def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server, table_300):
+    _SlowSink.done = []
+    with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
+
+        def build(p):
+            items = p | ReadFromDynamoDB(
+                table_300,
+                total_segments=1,
+                page_size=10,
+                endpoint_url=proxy.url,
+                region_name="us-east-1",
+            )
+            _ = items | beam.ParDo(_SlowSink(0.05))
+
+        run_pipeline(build)
+        scans = proxy.request_times["Scan"]
+    assert len(_SlowSink.done) == len(ITEMS)
+    # The second page was requested before the first page's 10 items were
+    # through the sink (0.5 s): read ahead, not after them.
+    assert scans[1] < _SlowSink.done[9]
+
+
+@pytest.mark.parametrize("checkpoint_every_pages", [None, 1])
+def test_every_page_requested_is_a_page_claimed(dynamodb_server, table_300, checkpoint_every_pages):
+    with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
+
+        def build(p):
+            items = p | ReadFromDynamoDB(
+                table_300,
+                total_segments=4,
+                page_size=20,
+                endpoint_url=proxy.url,
+                region_name="us-east-1",
+                checkpoint_every_pages=checkpoint_every_pages,
+            )
+            assert_that(items | beam.Map(dumps_item), equal_to([dumps_item(i) for i in ITEMS]))
+
+        counters = counter_totals(run_pipeline(build))
+        requests = proxy.requests["Scan"]
+    assert requests == counters[("dynamodb", "pages")]
+    if checkpoint_every_pages:
+        assert counters[("dynamodb", "checkpoints")] >= 300 // 20 - 4
