@@ -9,7 +9,9 @@ format), and throw the records away:
 
 * :func:`run_pipeline`: ``ReadFromDynamoDB | DecodeItems(Work) | null sink`` on
   the in-process DirectRunner engine (``FnApiRunner``), in its multi-threaded
-  mode with one worker thread per segment, so that segments are read at once;
+  mode with one worker thread per segment by default, so that segments are
+  read at once, or with fewer threads (each reads its segments in turn, the
+  next page of each while the current one is processed);
 * :func:`run_bare_loop`: one thread per segment, each with its own client,
   calling ``scan`` page after page and decoding every item.
 
@@ -97,14 +99,20 @@ class _NullSink(beam.DoFn):
 
 
 def run_pipeline(
-    endpoint_url: str, table: str, segments: int, page_size: int | None, items: int
+    endpoint_url: str,
+    table: str,
+    segments: int,
+    page_size: int | None,
+    items: int,
+    workers: int | None = None,
 ) -> Run:
-    """Read + decode + null sink on the DirectRunner, one thread per segment."""
+    """Read + decode + null sink on the DirectRunner with ``workers`` threads
+    (default: one per segment)."""
     options = PipelineOptions(
         [
             "--runner=FnApiRunner",
             "--direct_running_mode=multi_threading",
-            f"--direct_num_workers={segments}",
+            f"--direct_num_workers={workers or segments}",
         ]
     )
     _Arrivals.reset()

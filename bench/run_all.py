@@ -104,6 +104,13 @@ GOALS = [
         True,
     ),
     Goal(
+        "pipeline with 2 worker threads / bare loop, 100,000 items",
+        "pipeline_overhead",
+        target_value("pipeline with 2 threads / bare loop"),
+        0.9,
+        True,
+    ),
+    Goal(
         "client CPU, naive script / reindex",
         "reindex_cost",
         target_value("client CPU, naive script / reindex"),

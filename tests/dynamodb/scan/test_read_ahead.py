@@ -4,8 +4,8 @@
 errors and of reads that are never taken. Then the scan through Beam, behind
 a proxy that records every request: the next page is asked for before the
 current page's items are through the pipeline, and every request made is a
-page claimed – with a checkpoint after every page too, no page is read in
-vain.
+page claimed – with a checkpoint after every page too, and with several
+worker threads, no page is read in vain.
 """
 
 import concurrent.futures
@@ -18,10 +18,10 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.summary import counter_totals
 from tests.fault_proxy import FaultProxy
-from tests.runners import run_pipeline
+from tests.runners import MULTI_THREAD, run_pipeline
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
-from transforms.dynamodb.scan.read_ahead import PageReadAhead
+from transforms.dynamodb.scan.read_ahead import ActiveReaders, PageReadAhead
 from transforms.dynamodb.wire import dumps_item
 
 
@@ -50,7 +50,7 @@ class _Reads:
 
 def test_a_page_read_ahead_is_the_one_taken(executor):
     reads = _Reads()
-    pages = PageReadAhead(executor, reads)
+    pages = PageReadAhead(executor, reads, ActiveReaders())
     assert pages.page(None) == "page after None"
     pages.ahead("k1")
     assert pages.page("k1") == "page after k1"
@@ -61,7 +61,7 @@ def test_a_page_read_ahead_is_the_one_taken(executor):
 
 def test_a_page_of_another_key_is_read_directly(executor):
     reads = _Reads()
-    pages = PageReadAhead(executor, reads)
+    pages = PageReadAhead(executor, reads, ActiveReaders())
     pages.ahead("k1")
     assert pages.page("k2") == "page after k2"
     assert pages.page("k1") == "page after k1"  # the read ahead was forgotten: read again
@@ -69,7 +69,7 @@ def test_a_page_of_another_key_is_read_directly(executor):
 
 
 def test_the_error_of_a_page_read_ahead_comes_when_it_is_taken(executor):
-    pages = PageReadAhead(executor, _Reads(failing={"bad"}))
+    pages = PageReadAhead(executor, _Reads(failing={"bad"}), ActiveReaders())
     pages.ahead("bad")
     with pytest.raises(RuntimeError, match="read of bad failed"):
         pages.page("bad")
@@ -77,7 +77,7 @@ def test_the_error_of_a_page_read_ahead_comes_when_it_is_taken(executor):
 
 def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
     reads = _Reads(failing={"bad"})
-    pages = PageReadAhead(executor, reads)
+    pages = PageReadAhead(executor, reads, ActiveReaders())
     pages.ahead("bad")
     pages.drop()
     assert pages.page("good") == "page after good"
@@ -86,12 +86,31 @@ def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
 def test_at_most_one_read_is_ahead(executor):
     reads = _Reads()
     reads.release.clear()  # the first read ahead waits
-    pages = PageReadAhead(executor, reads)
+    pages = PageReadAhead(executor, reads, ActiveReaders())
     pages.ahead("k1")
     pages.ahead("k2")  # replaces k1, which is then not taken (cancelled if not started)
     reads.release.set()
     assert pages.page("k2") == "page after k2"
     assert [key for key, _ in reads.calls][-1] == "k2"
+
+
+def test_only_a_lone_reader_reads_ahead(executor):
+    readers = ActiveReaders()
+    reads = _Reads()
+    pages = PageReadAhead(executor, reads, readers)
+    me = threading.current_thread().name
+    with readers.reading():
+        pages.ahead("k1")
+        assert pages.page("k1") == "page after k1"
+        assert reads.calls[-1] != ("k1", me)  # read on the executor's thread
+        with readers.reading():  # a second restriction is read in this process
+            pages.ahead("k2")
+            assert pages.page("k2") == "page after k2"
+            assert reads.calls[-1] == ("k2", me)  # not ahead: read when taken
+        pages.ahead("k3")  # alone again
+        assert pages.page("k3") == "page after k3"
+        assert reads.calls[-1] != ("k3", me)
+    assert len(reads.calls) == 3
 
 
 ITEMS = [{"id": {"S": f"r{i:03d}"}, "n": {"N": str(i)}} for i in range(300)]
@@ -137,8 +156,12 @@ def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server,
     assert scans[1] < _SlowSink.done[9]
 
 
-@pytest.mark.parametrize("checkpoint_every_pages", [None, 1])
-def test_every_page_requested_is_a_page_claimed(dynamodb_server, table_300, checkpoint_every_pages):
+@pytest.mark.parametrize(
+    "checkpoint_every_pages, runner_args", [(None, ()), (1, ()), (None, MULTI_THREAD[1:])]
+)
+def test_every_page_requested_is_a_page_claimed(
+    dynamodb_server, table_300, checkpoint_every_pages, runner_args
+):
     with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
 
         def build(p):
@@ -152,7 +175,7 @@ def test_every_page_requested_is_a_page_claimed(dynamodb_server, table_300, chec
             )
             assert_that(items | beam.Map(dumps_item), equal_to([dumps_item(i) for i in ITEMS]))
 
-        counters = counter_totals(run_pipeline(build))
+        counters = counter_totals(run_pipeline(build, *runner_args))
         requests = proxy.requests["Scan"]
     assert requests == counters[("dynamodb", "pages")]
     if checkpoint_every_pages:

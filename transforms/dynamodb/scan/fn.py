@@ -6,8 +6,9 @@ needs to split. Each page is fetched, claimed through the tracker with its
 ``LastEvaluatedKey`` and only then emitted, so a checkpoint resumes at the
 next unread page. The next page is read on a thread of the DoFn while the
 items of the current one go down the pipeline
-(:mod:`~transforms.dynamodb.scan.read_ahead`), except after a segment's last
-page and before a checkpoint. Metrics are grouped in one collector; each restriction
+(:mod:`~transforms.dynamodb.scan.read_ahead`) when it is the only segment
+being read in the process, except after its last page and before a
+checkpoint. Metrics are grouped in one collector; each restriction
 read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
 the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
 read ceiling is a limiter shared by the segments running in one process. With a run
@@ -35,7 +36,7 @@ from transforms.dynamodb.rate_limit import ReadShare, shared_limiter
 from transforms.dynamodb.scan.errors import SegmentReadFailed, UnreadSegment
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.range_end import RangeEnd
-from transforms.dynamodb.scan.read_ahead import PageReadAhead
+from transforms.dynamodb.scan.read_ahead import READERS, PageReadAhead
 from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
 from transforms.dynamodb.scan.restriction import (
     ScanPagePosition,
@@ -221,7 +222,6 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
     def _read(self, request: ScanRequest, tracker, restriction, limiter, bundle_finalizer):
         """Emits the items of ``restriction``'s pages; returns how many."""
         segment = restriction.segment
-        emitted = 0
         reader = ScanPageReader(
             self._client,
             request,
@@ -231,56 +231,66 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         )
         start_key = restriction.start_key
         commit = self._commit_for(bundle_finalizer, segment, start_key)
-        started = time.monotonic()
-        pages = 0
         try:
             range_end = self._range_end(reader, segment, restriction.end_key)
         except SegmentReadFailed as error:
             if not self._settings.report_unread:
                 raise
             yield from self._give_up(tracker, request, segment, start_key, error)
-            return emitted
-        pages_ahead = PageReadAhead(self._read_ahead, functools.partial(reader.read, segment))
-        try:
-            while True:
-                try:
-                    page = pages_ahead.page(start_key)
-                except SegmentReadFailed as error:
-                    if not self._settings.report_unread:
-                        raise
-                    yield from self._give_up(tracker, request, segment, start_key, error)
-                    return emitted
-                items, end = page.items, page.last_evaluated_key
-                if range_end is not None and end != range_end.end_key:
-                    within = range_end.cut(items)
-                    if within is not None:
-                        items, end = items[:within], range_end.end_key
-                if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
-                    return emitted
-                self._metrics.record_page(page, len(items))
-                if commit is not None:
-                    self._commits.claimed(commit, len(items), end)
-                last = end is None or (range_end is not None and end == range_end.end_key)
-                pages += 1
-                checkpoint = not last and self._checkpoint_due(pages, started)
-                if not (last or checkpoint):
-                    pages_ahead.ahead(end)  # read while this page's items are processed
-                emitted += len(items)
-                if self._settings.with_segments:
-                    total = request.total_segments
-                    for item in items:
-                        yield SegmentItem(segment, total, item)
-                else:
-                    yield from items
-                if last:
-                    return emitted
-                start_key = end
-                if checkpoint:
-                    self._metrics.checkpoints.inc()
-                    tracker.defer_remainder()
-                    return emitted
-        finally:
-            pages_ahead.drop()
+            return 0
+        pages = PageReadAhead(self._read_ahead, functools.partial(reader.read, segment))
+        with READERS.reading():
+            try:
+                return (
+                    yield from self._read_pages(
+                        request, tracker, segment, start_key, range_end, commit, pages
+                    )
+                )
+            finally:
+                pages.drop()
+
+    def _read_pages(self, request, tracker, segment, start_key, range_end, commit, pages):
+        """The page loop of :meth:`_read`: claim, count, read the next ahead, emit."""
+        emitted = 0
+        claimed = 0
+        started = time.monotonic()
+        while True:
+            try:
+                page = pages.page(start_key)
+            except SegmentReadFailed as error:
+                if not self._settings.report_unread:
+                    raise
+                yield from self._give_up(tracker, request, segment, start_key, error)
+                return emitted
+            items, end = page.items, page.last_evaluated_key
+            if range_end is not None and end != range_end.end_key:
+                within = range_end.cut(items)
+                if within is not None:
+                    items, end = items[:within], range_end.end_key
+            if not tracker.try_claim(ScanPagePosition(start_key, end, len(items))):
+                return emitted
+            self._metrics.record_page(page, len(items))
+            if commit is not None:
+                self._commits.claimed(commit, len(items), end)
+            last = end is None or (range_end is not None and end == range_end.end_key)
+            claimed += 1
+            checkpoint = not last and self._checkpoint_due(claimed, started)
+            if not (last or checkpoint):
+                pages.ahead(end)  # read while this page's items are processed
+            emitted += len(items)
+            if self._settings.with_segments:
+                total = request.total_segments
+                for item in items:
+                    yield SegmentItem(segment, total, item)
+            else:
+                yield from items
+            if last:
+                return emitted
+            start_key = end
+            if checkpoint:
+                self._metrics.checkpoints.inc()
+                tracker.defer_remainder()
+                return emitted
 
     def _range_end(self, reader: ScanPageReader, segment: int, end_key) -> RangeEnd | None:
         """Where a restriction with an ``end_key`` (a retried primary) stops; see
