@@ -34,8 +34,9 @@ def executor():
 class _Reads:
     """A page source: the start key comes back as the page; records each call's thread."""
 
-    def __init__(self, failing=()):
+    def __init__(self, failing=(), wait=0.0):
         self.calls = []
+        self._wait = wait
         self._failing = set(failing)
         self.release = threading.Event()
         self.release.set()
@@ -43,6 +44,7 @@ class _Reads:
     def __call__(self, start_key):
         self.release.wait(10)
         self.calls.append((start_key, threading.current_thread().name))
+        time.sleep(self._wait)  # the round trip: no CPU
         if start_key in self._failing:
             raise RuntimeError(f"read of {start_key} failed")
         return f"page after {start_key}"
@@ -50,7 +52,7 @@ class _Reads:
 
 def test_a_page_read_ahead_is_the_one_taken(executor):
     reads = _Reads()
-    pages = PageReadAhead(executor, reads, ActiveReaders())
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0)
     assert pages.page(None) == "page after None"
     pages.ahead("k1")
     assert pages.page("k1") == "page after k1"
@@ -61,7 +63,7 @@ def test_a_page_read_ahead_is_the_one_taken(executor):
 
 def test_a_page_of_another_key_is_read_directly(executor):
     reads = _Reads()
-    pages = PageReadAhead(executor, reads, ActiveReaders())
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0)
     pages.ahead("k1")
     assert pages.page("k2") == "page after k2"
     assert pages.page("k1") == "page after k1"  # the read ahead was forgotten: read again
@@ -69,7 +71,7 @@ def test_a_page_of_another_key_is_read_directly(executor):
 
 
 def test_the_error_of_a_page_read_ahead_comes_when_it_is_taken(executor):
-    pages = PageReadAhead(executor, _Reads(failing={"bad"}), ActiveReaders())
+    pages = PageReadAhead(executor, _Reads(failing={"bad"}), ActiveReaders(), min_wait=0)
     pages.ahead("bad")
     with pytest.raises(RuntimeError, match="read of bad failed"):
         pages.page("bad")
@@ -77,7 +79,7 @@ def test_the_error_of_a_page_read_ahead_comes_when_it_is_taken(executor):
 
 def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
     reads = _Reads(failing={"bad"})
-    pages = PageReadAhead(executor, reads, ActiveReaders())
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0)
     pages.ahead("bad")
     pages.drop()
     assert pages.page("good") == "page after good"
@@ -86,7 +88,7 @@ def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
 def test_at_most_one_read_is_ahead(executor):
     reads = _Reads()
     reads.release.clear()  # the first read ahead waits
-    pages = PageReadAhead(executor, reads, ActiveReaders())
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0)
     pages.ahead("k1")
     pages.ahead("k2")  # replaces k1, which is then not taken (cancelled if not started)
     reads.release.set()
@@ -97,7 +99,7 @@ def test_at_most_one_read_is_ahead(executor):
 def test_only_a_lone_reader_reads_ahead(executor):
     readers = ActiveReaders()
     reads = _Reads()
-    pages = PageReadAhead(executor, reads, readers)
+    pages = PageReadAhead(executor, reads, readers, min_wait=0)
     me = threading.current_thread().name
     with readers.reading():
         pages.ahead("k1")
@@ -111,6 +113,17 @@ def test_only_a_lone_reader_reads_ahead(executor):
         assert pages.page("k3") == "page after k3"
         assert reads.calls[-1] != ("k3", me)
     assert len(reads.calls) == 3
+
+
+@pytest.mark.parametrize("wait, ahead", [(0.0, False), (0.03, True)])
+def test_only_a_read_that_waited_makes_the_next_pages_read_ahead(executor, wait, ahead):
+    reads = _Reads(wait=wait)
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0.02)
+    me = threading.current_thread().name
+    pages.page(None)  # a direct read, timed
+    pages.ahead("k1")
+    pages.page("k1")
+    assert (reads.calls[-1][1] != me) is ahead
 
 
 ITEMS = [{"id": {"S": f"r{i:03d}"}, "n": {"N": str(i)}} for i in range(300)]
@@ -136,7 +149,11 @@ class _SlowSink(beam.DoFn):
 
 def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server, table_300):
     _SlowSink.done = []
-    with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
+    # every Scan answered 30 ms late: a round trip worth hiding
+    slow = {"slow": 1.0}
+    with FaultProxy(
+        dynamodb_server.endpoint_url, slow, max_faults=None, slow_seconds=0.03
+    ) as proxy:
 
         def build(p):
             items = p | ReadFromDynamoDB(
@@ -162,7 +179,10 @@ def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server,
 def test_every_page_requested_is_a_page_claimed(
     dynamodb_server, table_300, checkpoint_every_pages, runner_args
 ):
-    with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
+    slow = {"slow": 1.0}  # 20 ms per Scan: the pages are read ahead where they can be
+    with FaultProxy(
+        dynamodb_server.endpoint_url, slow, max_faults=None, slow_seconds=0.02
+    ) as proxy:
 
         def build(p):
             items = p | ReadFromDynamoDB(
