@@ -147,26 +147,36 @@ class _SlowSink(beam.DoFn):
         _SlowSink.done.append(time.monotonic())
 
 
-def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server, table_300):
-    _SlowSink.done = []
-    # every Scan answered 30 ms late: a round trip worth hiding
+def _read_behind_slow_proxy(server, table, slow_seconds, downstream, *runner_args, **options):
+    """Runs ``ReadFromDynamoDB(table, **options)`` into ``downstream`` behind a
+    proxy that answers every Scan ``slow_seconds`` late (a round trip worth
+    hiding); returns the finished result and the proxy, with its records."""
     slow = {"slow": 1.0}
-    with FaultProxy(
-        dynamodb_server.endpoint_url, slow, max_faults=None, slow_seconds=0.03
-    ) as proxy:
+    with FaultProxy(server.endpoint_url, slow, max_faults=None, slow_seconds=slow_seconds) as proxy:
 
         def build(p):
-            items = p | ReadFromDynamoDB(
-                table_300,
-                total_segments=1,
-                page_size=10,
-                endpoint_url=proxy.url,
-                region_name="us-east-1",
+            downstream(
+                p
+                | ReadFromDynamoDB(
+                    table, endpoint_url=proxy.url, region_name="us-east-1", **options
+                )
             )
-            _ = items | beam.ParDo(_SlowSink(0.05))
 
-        run_pipeline(build)
-        scans = proxy.request_times["Scan"]
+        result = run_pipeline(build, *runner_args)
+    return result, proxy
+
+
+def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server, table_300):
+    _SlowSink.done = []
+    _, proxy = _read_behind_slow_proxy(
+        dynamodb_server,
+        table_300,
+        0.03,
+        lambda items: items | beam.ParDo(_SlowSink(0.05)),
+        total_segments=1,
+        page_size=10,
+    )
+    scans = proxy.request_times["Scan"]
     assert len(_SlowSink.done) == len(ITEMS)
     # The second page was requested before the first page's 10 items were
     # through the sink (0.5 s): read ahead, not after them.
@@ -179,24 +189,20 @@ def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server,
 def test_every_page_requested_is_a_page_claimed(
     dynamodb_server, table_300, checkpoint_every_pages, runner_args
 ):
-    slow = {"slow": 1.0}  # 20 ms per Scan: the pages are read ahead where they can be
-    with FaultProxy(
-        dynamodb_server.endpoint_url, slow, max_faults=None, slow_seconds=0.02
-    ) as proxy:
+    def check(items):
+        assert_that(items | beam.Map(dumps_item), equal_to([dumps_item(i) for i in ITEMS]))
 
-        def build(p):
-            items = p | ReadFromDynamoDB(
-                table_300,
-                total_segments=4,
-                page_size=20,
-                endpoint_url=proxy.url,
-                region_name="us-east-1",
-                checkpoint_every_pages=checkpoint_every_pages,
-            )
-            assert_that(items | beam.Map(dumps_item), equal_to([dumps_item(i) for i in ITEMS]))
-
-        counters = counter_totals(run_pipeline(build, *runner_args))
-        requests = proxy.requests["Scan"]
-    assert requests == counters[("dynamodb", "pages")]
+    result, proxy = _read_behind_slow_proxy(
+        dynamodb_server,
+        table_300,
+        0.02,
+        check,
+        *runner_args,
+        total_segments=4,
+        page_size=20,
+        checkpoint_every_pages=checkpoint_every_pages,
+    )
+    counters = counter_totals(result)
+    assert proxy.requests["Scan"] == counters[("dynamodb", "pages")]
     if checkpoint_every_pages:
         assert counters[("dynamodb", "checkpoints")] >= 300 // 20 - 4
