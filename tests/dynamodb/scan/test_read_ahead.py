@@ -21,7 +21,10 @@ from tests.fault_proxy import FaultProxy
 from tests.runners import MULTI_THREAD, run_pipeline
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.pages import ReadAbandoned, RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.read_ahead import ActiveReaders, PageReadAhead
+from transforms.dynamodb.scan.request import ScanRequest
 from transforms.dynamodb.wire import dumps_item
 
 
@@ -41,8 +44,9 @@ class _Reads:
         self.release = threading.Event()
         self.release.set()
 
-    def __call__(self, start_key):
+    def __call__(self, start_key, abandoned=None):
         self.release.wait(10)
+        self.abandoned = abandoned
         self.calls.append((start_key, threading.current_thread().name))
         time.sleep(self._wait)  # the round trip: no CPU
         if start_key in self._failing:
@@ -83,6 +87,36 @@ def test_a_dropped_read_is_never_taken_and_its_error_is_lost(executor):
     pages.ahead("bad")
     pages.drop()
     assert pages.page("good") == "page after good"
+
+
+def test_a_dropped_read_is_told_it_is_abandoned(executor):
+    reads = _Reads()
+    pages = PageReadAhead(executor, reads, ActiveReaders(), min_wait=0)
+    pages.ahead("k1")
+    executor.submit(lambda: None).result()  # the read ahead has run
+    assert not reads.abandoned()
+    pages.drop()
+    assert reads.abandoned()
+
+
+def test_an_abandoned_read_stops_retrying_a_failing_request(dynamodb_server, table_300):
+    """Every Scan fails with a 500: a read would retry for its policy's 60 s;
+    abandoned, it stops after the first failure."""
+    fails = {"http500": 1.0}
+    with FaultProxy(dynamodb_server.endpoint_url, fails, max_faults=None) as proxy:
+        config = DynamoDBClientConfig(
+            region_name="us-east-1", endpoint_url=proxy.url, max_attempts=1
+        )
+        client = config.create_client()
+        reader = ScanPageReader(
+            client,
+            ScanRequest(table_name=table_300, total_segments=2, page_size=10),
+            RetryPolicy(base_seconds=0.01, cap_seconds=0.02, max_retry_seconds=60),
+        )
+        with pytest.raises(ReadAbandoned):
+            reader.read(0, None, abandoned=lambda: True)
+        client.close()
+        assert proxy.requests["Scan"] == 2  # one call: botocore's try and its one retry
 
 
 def test_at_most_one_read_is_ahead(executor):

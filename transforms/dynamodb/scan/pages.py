@@ -28,9 +28,13 @@ from transforms.dynamodb.scan.errors import (
 from transforms.dynamodb.scan.request import ScanRequest
 from transforms.dynamodb.wire import Item, Key
 
-__all__ = ["RetryPolicy", "ScanPage", "ScanPageReader"]
+__all__ = ["ReadAbandoned", "RetryPolicy", "ScanPage", "ScanPageReader"]
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class ReadAbandoned(Exception):
+    """A page read that gave up retrying because nobody will take the page."""
 
 
 @dataclasses.dataclass
@@ -111,10 +115,19 @@ class ScanPageReader:
         finally:
             self._limiter.settle(reserved, consumed)
 
-    def read(self, segment: int, start_key: Key | None, limit: int | None = None) -> ScanPage:
+    def read(
+        self,
+        segment: int,
+        start_key: Key | None,
+        limit: int | None = None,
+        abandoned: Callable[[], bool] | None = None,
+    ) -> ScanPage:
         """The page of ``segment`` that starts after ``start_key``.
 
-        ``limit`` overrides the request's ``Limit`` (items evaluated) for this page.
+        ``limit`` overrides the request's ``Limit`` (items evaluated) for this
+        page. When ``abandoned()`` is true after a failed attempt, the read
+        raises :class:`ReadAbandoned` instead of retrying (a page read ahead
+        that will not be taken).
         """
         kwargs: dict[str, Any] = self._request.page_request(segment, start_key)
         if limit is not None:
@@ -129,6 +142,8 @@ class ScanPageReader:
             except Exception as error:  # classified below; nothing is swallowed
                 if not is_retryable(error):
                     raise explain(error, self._request.table_name, self._endpoint_url) from error
+                if abandoned is not None and abandoned():
+                    raise ReadAbandoned(f"segment {segment}: read dropped, not retried") from error
                 throttles += _is_throttle(error)
                 failed_call_retries += _botocore_retries(error)
                 if time.monotonic() - started > self._retry_policy.max_retry_seconds:

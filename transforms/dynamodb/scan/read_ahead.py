@@ -10,10 +10,10 @@ as its start key is known, so that the round trip overlaps the processing.
 It only reads: a page is claimed (and its items emitted) by the caller, in
 order, exactly as without it. A page read ahead that is not taken – the
 restriction was split, checkpointed or ended – is dropped, and with it any
-error it raised; a page that is taken re-raises its read's error as the
-direct read would have. At most one read is ahead, so one more page of
-memory per reading DoFn, and one more request for a restriction that
-stops early.
+error it raised (a read still retrying stops at its next failure); a page
+that is taken re-raises its read's error as the direct read would have. At
+most one read is ahead, so one more page of memory per reading DoFn, and
+one more request for a restriction that stops early.
 
 Reading ahead costs CPU (a second thread parsing while the first one
 processes: about 4% of a reindex's CPU), so it is done only where it hides
@@ -81,21 +81,22 @@ READERS = ActiveReaders()
 
 
 class PageReadAhead:
-    """Reads pages through ``read(start_key)``, one page ahead when it pays.
+    """Reads pages through ``read(start_key, abandoned=None)``, one page ahead when it pays.
 
     ``page(start_key)`` returns the page that starts after ``start_key``:
     the one read ahead for that key, or a direct read. ``ahead(start_key)``
     starts reading that page in the background when ``readers`` says this is
     the only reader and the last direct read waited at least ``min_wait``
     seconds beyond its own CPU time (the round trip: network and server).
-    ``drop()`` forgets a read ahead that will not be taken (without waiting
-    for it).
+    ``drop()`` forgets a read ahead that will not be taken, without waiting
+    for it; its ``abandoned()`` turns true, so that it does not go on
+    retrying a failing request.
     """
 
     def __init__(
         self,
         executor: concurrent.futures.Executor,
-        read: Callable[[Key | None], ScanPage],
+        read: Callable[..., ScanPage],
         readers: ActiveReaders = READERS,
         min_wait: float = MIN_WAIT_SECONDS,
     ):
@@ -106,21 +107,21 @@ class PageReadAhead:
         self._waits = min_wait <= 0  # 0: always
         self._key: Key | None = None
         self._future: concurrent.futures.Future | None = None
+        self._dropped = threading.Event()
 
     def ahead(self, start_key: Key) -> None:
         self.drop()
         if not (self._waits and self._readers.alone):
             return
-        self._key = start_key
-        self._future = self._executor.submit(self._read, start_key)
+        self._key, self._dropped = start_key, threading.Event()
+        self._future = self._executor.submit(self._read, start_key, abandoned=self._dropped.is_set)
 
     def page(self, start_key: Key | None) -> ScanPage:
-        future, key = self._future, self._key
-        self._future = self._key = None
-        if future is not None and key == start_key:
+        if self._future is not None and self._key == start_key:
+            future = self._future
+            self._future = self._key = None
             return future.result()
-        if future is not None:
-            future.cancel()
+        self.drop()
         wall, cpu = time.perf_counter(), time.thread_time()
         page = self._read(start_key)
         waited = (time.perf_counter() - wall) - (time.thread_time() - cpu)
@@ -130,4 +131,5 @@ class PageReadAhead:
     def drop(self) -> None:
         if self._future is not None:
             self._future.cancel()
+            self._dropped.set()  # a read retrying stops at its next failure
         self._future = self._key = None
