@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from transforms.dynamodb.scan.pages import ScanPage
 from transforms.dynamodb.wire import Key
 
-__all__ = ["READERS", "ActiveReaders", "PageReadAhead"]
+__all__ = ["MIN_WAIT_SECONDS", "READERS", "ActiveReaders", "PageReadAhead"]
 
 
 class ActiveReaders:
