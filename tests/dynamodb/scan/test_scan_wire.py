@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 import zlib
 
 import pytest
@@ -278,6 +280,60 @@ def test_the_parser_is_installed_by_default(monkeypatch):
     clients.scan_both((200, b'{"Items":[],"Count":0}'))
     assert len(calls) == 1  # the fast client only
     assert DynamoDBClientConfig().fast_scan_parse
+
+
+class _OverlapCounter:
+    """An item decoder that takes its time (sleeping, so another thread may run)
+    and notes how many threads were decoding at once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self.most = 0
+        self.calls = 0
+
+    def __call__(self, text) -> dict:
+        with self._lock:
+            self._inside += 1
+            self.calls += 1
+            self.most = max(self.most, self._inside)
+        time.sleep(0.01)
+        with self._lock:
+            self._inside -= 1
+        return json.loads(bytes(text))
+
+
+def _client_answering(page: bytes, item_decoder):
+    client = DynamoDBClientConfig(
+        region_name=REGION, endpoint_url="http://127.0.0.1:9"
+    ).create_client(item_decoder)
+    status, body, headers = _with_headers((200, page))
+
+    def answer(request, **_kwargs):
+        return AWSResponse(request.url, status, {"x-amzn-requestid": "r", **headers}, _Raw(body))
+
+    client.meta.events.register("before-send.dynamodb.Scan", answer)
+    return client
+
+
+def test_threads_parse_their_pages_one_at_a_time():
+    """Pages that arrive at once are parsed in turns (``PARSE_TURN``), each whole."""
+    items = [{"id": {"S": f"i{i}"}} for i in range(5)]
+    page = json.dumps({"Items": items, "Count": 5, "ScannedCount": 5}).encode()
+    decoder = _OverlapCounter()
+    clients = [_client_answering(page, decoder) for _ in range(4)]
+    pages: list = []
+    threads = [
+        threading.Thread(target=lambda c=c: pages.append(c.scan(TableName="t")["Items"]))
+        for c in clients
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert pages == [items] * 4
+    assert decoder.calls == 20
+    assert decoder.most == 1
 
 
 # --------------------------------------------------------- against a real server

@@ -27,6 +27,12 @@ instance); an item the decoder steps aside from is parsed as above and
 passed on in wire format, for the exact decoder and its dead letters.
 ``Items`` then holds both kinds, in the page's order.
 
+One page is parsed at a time in a process whose interpreter has a global
+lock (:data:`PARSE_TURN`): threads that read at once (the worker threads of
+an in-process run, the SDK harness of Dataflow, the read ahead) take turns
+rather than cut each other's parse into 5 ms slices, which held the lock
+anyway and cost more CPU for the same pages.
+
 Contract: ``client.scan(...)`` returns the same response with or without the
 handler (without an item decoder; tests compare both on tables with every
 attribute type). The handler steps aside, and botocore parses the page as
@@ -43,10 +49,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import gc
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,7 +66,7 @@ from transforms.decode.wire_structs import NotOnFastPath
 from transforms.dynamodb.json_parse import loads
 from transforms.dynamodb.wire import Item
 
-__all__ = ["SCAN_PARSE_EVENT", "install_fast_scan_parser", "split_scan_body"]
+__all__ = ["PARSE_TURN", "SCAN_PARSE_EVENT", "install_fast_scan_parser", "split_scan_body"]
 
 SCAN_PARSE_EVENT = "before-parse.dynamodb.Scan"
 _HANDLER_ID = "transforms.dynamodb.scan.page_parse.fast_scan_parser"
@@ -69,6 +77,22 @@ _ESCAPED_LETTERS = (b"\\u0042", b"\\u0053")
 _JSON_NULL = re.compile(rb"[:,\[]\s*null")
 _b64decode = base64.b64decode
 
+
+def _interpreter_lock_held() -> bool:
+    """False only on a free-threaded build running without its global lock."""
+    gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return gil_enabled is None or gil_enabled()
+
+
+PARSE_TURN = threading.Lock() if _interpreter_lock_held() else contextlib.nullcontext()
+"""Held while a Scan page is parsed by the client hook: one page at a time per
+process. Parsing holds the interpreter lock all the way, so turns lose no
+parallelism; without them, threads parsing at once are switched every 5 ms
+and each slice starts with a cold cache. Measured (100,000 items, 8 threads
+reading 1 MB pages, 6 pairs side by side, medians): the page parse took
+1.7–2.0 s of thread CPU instead of 2.2–2.8 s, a bare 8-thread scan loop
+0.90x the wall time of the same loop without turns, an 8-thread pipeline
+0.96x. A free-threaded build without its lock parses in parallel."""
 
 ItemDecoder = Callable[[bytes], KeyedRecord]
 """An item's JSON text -> its KeyedRecord, or NotOnFastPath (a StructDecoder)."""
@@ -100,7 +124,8 @@ def _parse_scan_items(
     body = response_dict.get("body")
     if not isinstance(body, bytes):
         return
-    split = split_scan_body(body, item_decoder)
+    with PARSE_TURN:
+        split = split_scan_body(body, item_decoder)
     if split is None:
         return
     items, rest = split
