@@ -2,6 +2,7 @@
 end the index equals a consistent read of the table, and ``catch-up
 --bookmark`` keeps it so."""
 
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from tests.stream_tables import (
 )
 from tests.tables import seeded_table
 from transforms.dynamodb.stream import read_bookmark
+from transforms.journal import RunJournal
 
 SEEDED = 60
 BUSY = range(40, 45)
@@ -224,3 +226,44 @@ def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_
     )
     RunJournal(str(tmp_path / "dead" / "journal")).start(header)
     assert _start(config) == ("works", datetime(2026, 11, 30, 3, 0, 5, tzinfo=timezone.utc))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("upsert", [False, True], ids=["rebuild", "upsert"])
+def test_a_killed_reindex_resumed_catches_up_from_when_it_first_started(
+    dynamodb_server, dynamodb_client, tmp_path, upsert
+):
+    """Killed mid-scan, then written to, then ``--resume``d: the pages the killed
+    run committed are not read again, so only a catch-up from the first start
+    brings their changes; the index ends equal to the table."""
+    table = seeded_stream_table(dynamodb_client, "NEW_AND_OLD_IMAGES", SEEDED)
+    args = [
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        "--catch-up",
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--safety-margin",
+        MARGIN,
+        "--total-segments",
+        "4",
+        "--page-size",
+        "4",
+        "--checkpoint-every-pages",
+        "1",
+        "--runner=FnApiRunner",
+        *(("--upsert",) if upsert else ()),
+    ]
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=10, max_faults=1
+    ) as proxy:
+        killed = cli(*[proxy.url if a == dynamodb_server.endpoint_url else a for a in args])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    committed = journal.state(journal.read_header()).values()
+    assert sum(state.items for state in committed) > 0  # pages the resumed run skips
+    for op in writes(dynamodb_client, table, SEEDED, 0):
+        op()
+    resumed = cli(*args, "--resume", timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "catch-up 1" in resumed.stdout and "MISMATCH" not in resumed.stdout
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
