@@ -15,6 +15,10 @@ format), and throw the records away:
 * :func:`run_bare_loop`: one thread per segment, each with its own client,
   calling ``scan`` page after page and decoding every item.
 
+and, for scale, :func:`run_beam_floor`: what Beam alone costs to pass the
+same number of elements through the same shape of pipeline (a splittable
+DoFn, a DoFn, a sink) with no reading or decoding at all.
+
 Each returns a :class:`Run`: items, wall seconds (from start to finish, the
 pipeline's construction and start-up included, the loop's clients too), the seconds from the first
 record to the last, and the CPU seconds of this process (the server runs in
@@ -28,7 +32,9 @@ import threading
 import time
 
 import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.core import RestrictionProvider
 
 from pipeline.models import Work
 from transforms import DecodeItems, ReadFromDynamoDB
@@ -38,7 +44,7 @@ from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
 
-__all__ = ["Run", "run_bare_loop", "run_pipeline"]
+__all__ = ["Run", "run_bare_loop", "run_beam_floor", "run_pipeline"]
 
 REGION = "us-east-1"
 AT_READ = DecodeAtRead(Work)
@@ -98,6 +104,17 @@ class _NullSink(beam.DoFn):
         _Arrivals.note(self._count)
 
 
+def _engine_options(workers: int) -> PipelineOptions:
+    """The in-process engine, multi-threaded with ``workers`` worker threads."""
+    return PipelineOptions(
+        [
+            "--runner=FnApiRunner",
+            "--direct_running_mode=multi_threading",
+            f"--direct_num_workers={workers}",
+        ]
+    )
+
+
 def run_pipeline(
     endpoint_url: str,
     table: str,
@@ -108,13 +125,7 @@ def run_pipeline(
 ) -> Run:
     """Read + decode + null sink on the DirectRunner with ``workers`` threads
     (default: one per segment)."""
-    options = PipelineOptions(
-        [
-            "--runner=FnApiRunner",
-            "--direct_running_mode=multi_threading",
-            f"--direct_num_workers={workers or segments}",
-        ]
-    )
+    options = _engine_options(workers or segments)
     _Arrivals.reset()
     cpu, wall = time.process_time(), time.perf_counter()
     with beam.Pipeline(options=options) as p:
@@ -181,4 +192,55 @@ def run_bare_loop(
         raise errors[0]
     if sum(counts) != items:
         raise RuntimeError(f"the loop decoded {sum(counts)} records, expected {items}")
+    return Run(items, wall, _Arrivals.last - (_Arrivals.first or _Arrivals.last), cpu)
+
+
+class _WholeRange(RestrictionProvider):
+    """One restriction per element: a single claim covers all its outputs."""
+
+    def initial_restriction(self, count: int) -> OffsetRange:
+        return OffsetRange(0, 1)
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, count: int, restriction: OffsetRange) -> int:
+        return restriction.size()
+
+
+class _EmitReady(beam.DoFn):
+    """A splittable DoFn that emits ``count`` ready objects after one claim."""
+
+    def __init__(self, ready: list):
+        self._ready = ready
+
+    def process(self, count: int, tracker=beam.DoFn.RestrictionParam(_WholeRange())):
+        if tracker.try_claim(0):
+            yield from self._ready[:count]
+
+
+class _PassOn(beam.DoFn):
+    def process(self, element):
+        yield element
+
+
+def run_beam_floor(items: int, segments: int, workers: int) -> Run:
+    """Beam's own cost for ``items`` elements in ``segments`` restrictions:
+    splittable DoFn -> pass-through DoFn -> null sink, nothing read or decoded."""
+    per_segment = -(-items // segments)
+    ready = [object()] * per_segment
+    counts = [min(per_segment, items - s * per_segment) for s in range(segments)]
+    _Arrivals.reset()
+    cpu, wall = time.process_time(), time.perf_counter()
+    with beam.Pipeline(options=_engine_options(workers)) as p:
+        _ = (
+            p
+            | beam.Create([count for count in counts if count > 0])
+            | beam.ParDo(_EmitReady(ready))
+            | beam.ParDo(_PassOn())
+            | beam.ParDo(_NullSink())
+        )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if _Arrivals.count != items:
+        raise RuntimeError(f"the pipeline passed {_Arrivals.count} elements, expected {items}")
     return Run(items, wall, _Arrivals.last - (_Arrivals.first or _Arrivals.last), cpu)
