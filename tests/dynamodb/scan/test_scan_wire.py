@@ -10,7 +10,9 @@ binary keys in ``LastEvaluatedKey``).
 from __future__ import annotations
 
 import base64
+import gc
 import json
+import os
 import threading
 import time
 import zlib
@@ -334,6 +336,57 @@ def test_threads_parse_their_pages_one_at_a_time():
     assert pages == [items] * 4
     assert decoder.calls == 20
     assert decoder.most == 1
+
+
+class _HeldDecoder:
+    """An item decoder that holds its page's parse until ``release`` is set."""
+
+    def __init__(self):
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, text) -> dict:
+        self.inside.set()
+        self.release.wait(30)
+        return json.loads(bytes(text))
+
+
+def test_a_turn_is_nested_by_a_models_own_parse():
+    """A model whose own code reads a page (inside its page's turn) does not wait for itself."""
+    page = json.dumps({"Items": [{"id": {"S": "a"}}], "Count": 1}).encode()
+    inner = _client_answering(page, None)
+    outer = _client_answering(page, lambda text: inner.scan(TableName="t")["Items"])
+    pages = []
+    reading = threading.Thread(
+        target=lambda: pages.append(outer.scan(TableName="t")["Items"]), daemon=True
+    )
+    reading.start()
+    reading.join(30)  # a turn that waited for itself would never end
+    assert pages == [[[{"id": {"S": "a"}}]]]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_during_a_parse_parses_and_collects():
+    """The parsing thread is not in the child: its turn and its collector pause are not either."""
+    assert gc.isenabled()
+    page = json.dumps({"Items": [{"id": {"S": "a"}}], "Count": 1}).encode()
+    decoder = _HeldDecoder()
+    client = _client_answering(page, decoder)
+    parsing = threading.Thread(target=lambda: client.scan(TableName="t"))
+    parsing.start()
+    try:
+        assert decoder.inside.wait(30)
+        assert not gc.isenabled()  # paused by the parse
+        pid = os.fork()
+        if pid == 0:  # the child: nothing that could wait on the parent's threads
+            free = scan_wire.PARSE_TURN.acquire(blocking=False)
+            os._exit(0 if free and gc.isenabled() else 1)
+    finally:
+        decoder.release.set()
+        parsing.join(30)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gc.isenabled()
 
 
 # --------------------------------------------------------- against a real server

@@ -53,6 +53,7 @@ import contextlib
 import functools
 import gc
 import json
+import os
 import re
 import sys
 import threading
@@ -84,7 +85,13 @@ def _interpreter_lock_held() -> bool:
     return gil_enabled is None or gil_enabled()
 
 
-PARSE_TURN = threading.Lock() if _interpreter_lock_held() else contextlib.nullcontext()
+def _new_parse_turn():
+    """A reentrant lock (a model's own code runs inside a turn), or none
+    without an interpreter lock."""
+    return threading.RLock() if _interpreter_lock_held() else contextlib.nullcontext()
+
+
+PARSE_TURN = _new_parse_turn()
 """Held while a Scan page is parsed by the client hook: one page at a time per
 process. Parsing holds the interpreter lock all the way, so turns lose no
 parallelism; without them, threads parsing at once are switched every 5 ms
@@ -248,6 +255,23 @@ def _resume_gc() -> None:
         if _gc_pauses == 0 and _gc_disabled_here:
             _gc_disabled_here = False
             gc.enable()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while one of its parent's threads parsed a page starts
+    with no turn taken and no pause counted: that thread is not in the child,
+    and would never end either (the child's parses would wait for good, and
+    its collector stay off)."""
+    global PARSE_TURN, _GC_LOCK, _gc_pauses, _gc_disabled_here
+    PARSE_TURN = _new_parse_turn()
+    _GC_LOCK = threading.Lock()
+    if _gc_disabled_here:
+        gc.enable()
+    _gc_pauses, _gc_disabled_here = 0, False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _decode_binaries(items: list[Item], body: bytes) -> None:
