@@ -15,8 +15,9 @@ collection still walks the pages in flight, so 200,000 (the threshold now)
 gained again, measured side by side (whole processes, 5 pairs, medians):
 reading and decoding 100,000 items with 2 worker threads ran no young
 collection instead of 4 or 5 (0.18 s to 0.40 s of CPU), 0.92x the wall
-time and 0.94x the CPU; an in-process reindex 0.98x and 0.97x, with the
-same peak memory. Garbage without reference cycles is freed at once
+time and 0.94x the CPU. An in-process reindex, which also encodes and
+writes, gained little: 0.97x the CPU in one trial, no difference in
+another; the same peak memory. Garbage without reference cycles is freed at once
 whatever the threshold; only cycles wait for the next collection, and
 only how often the collector runs changes.
 
