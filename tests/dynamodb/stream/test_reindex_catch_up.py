@@ -31,6 +31,24 @@ BUSY = range(40, 45)
 MARGIN = "0.5"
 
 
+def _reindex_catch_up_args(endpoint_url: str, table: str, tmp_path, *extra: str) -> list[str]:
+    """``reindex --catch-up`` of ``table`` in 4 segments of 4-item pages, in process."""
+    return [
+        *reindex_args(endpoint_url, table, tmp_path),
+        "--catch-up",
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--safety-margin",
+        MARGIN,
+        "--total-segments",
+        "4",
+        "--page-size",
+        "4",
+        "--runner=FnApiRunner",
+        *extra,
+    ]
+
+
 def _reindex_while_writing(server, client, table, tmp_path, *extra):
     """Runs ``reindex --catch-up`` in a subprocess, through a proxy that slows every
     Scan, while a thread writes to the table until the first catch-up starts;
@@ -38,20 +56,7 @@ def _reindex_while_writing(server, client, table, tmp_path, *extra):
     with FaultProxy(
         server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=0.25
     ) as proxy:
-        args = [
-            *reindex_args(proxy.url, table, tmp_path),
-            "--catch-up",
-            "--bookmark",
-            str(tmp_path / "bookmark.json"),
-            "--safety-margin",
-            MARGIN,
-            "--total-segments",
-            "4",
-            "--page-size",
-            "4",
-            "--runner=FnApiRunner",
-            *extra,
-        ]
+        args = _reindex_catch_up_args(proxy.url, table, tmp_path, *extra)
         process = subprocess.Popen(
             [sys.executable, "-m", "pipeline", *args],
             cwd=ROOT,
@@ -237,32 +242,18 @@ def test_a_killed_reindex_resumed_catches_up_from_when_it_first_started(
     run committed are not read again, so only a catch-up from the first start
     brings their changes; the index ends equal to the table."""
     table = seeded_stream_table(dynamodb_client, "NEW_AND_OLD_IMAGES", SEEDED)
-    args = [
-        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
-        "--catch-up",
-        "--bookmark",
-        str(tmp_path / "bookmark.json"),
-        "--safety-margin",
-        MARGIN,
-        "--total-segments",
-        "4",
-        "--page-size",
-        "4",
-        "--checkpoint-every-pages",
-        "1",
-        "--runner=FnApiRunner",
-        *(("--upsert",) if upsert else ()),
-    ]
+    extra = ("--checkpoint-every-pages", "1", *(("--upsert",) if upsert else ()))
     with FaultProxy(
         dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=10, max_faults=1
     ) as proxy:
-        killed = cli(*[proxy.url if a == dynamodb_server.endpoint_url else a for a in args])
+        killed = cli(*_reindex_catch_up_args(proxy.url, table, tmp_path, *extra))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     journal = RunJournal(str(tmp_path / "dead" / "journal"))
     committed = journal.state(journal.read_header()).values()
     assert sum(state.items for state in committed) > 0  # pages the resumed run skips
     for op in writes(dynamodb_client, table, SEEDED, 0):
         op()
+    args = _reindex_catch_up_args(dynamodb_server.endpoint_url, table, tmp_path, *extra)
     resumed = cli(*args, "--resume", timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "catch-up 1" in resumed.stdout and "MISMATCH" not in resumed.stdout
