@@ -40,6 +40,11 @@ from bench.report import Target, machine_line, markdown_table, write_results
 from pipeline.local.dynamodb_server import dummy_credentials
 
 
+def _fastest(runs: dict[str, list[Run]]) -> dict[str, Run]:
+    """Each path's run of least wall time."""
+    return {name: min(values, key=lambda run: run.wall_seconds) for name, values in runs.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -74,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs[floor].append(run_beam_floor(size, args.segments, args.few_workers))
 
     runs = runs_by_size[args.items]
-    best_small = {
-        name: min(values, key=lambda run: run.wall_seconds)
-        for name, values in runs_by_size[args.fixed_items].items()
-    }
-    best = {name: min(values, key=lambda run: run.wall_seconds) for name, values in runs.items()}
+    best, best_small = _fastest(runs), _fastest(runs_by_size[args.fixed_items])
     bare, piped = best["bare loop"], best[many]
     ceiling = bare.wall_seconds / (bare.wall_seconds + best[floor].wall_seconds)
     split = {

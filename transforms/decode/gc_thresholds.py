@@ -17,9 +17,9 @@ reading and decoding 100,000 items with 2 worker threads ran no young
 collection instead of 4 or 5 (0.18 s to 0.40 s of CPU), 0.92x the wall
 time and 0.94x the CPU. An in-process reindex, which also encodes and
 writes, gained little: 0.97x the CPU in one trial, no difference in
-another; the same peak memory. Garbage without reference cycles is freed at once
-whatever the threshold; only cycles wait for the next collection, and
-only how often the collector runs changes.
+another; the same peak memory. Garbage without reference cycles is freed
+at once whatever the threshold; only cycles wait for the next collection,
+and only how often the collector runs changes.
 
 The threshold belongs to the whole process, which on in-process runners is
 the launching program too. So a DoFn *holds* the raised threshold from
