@@ -1,5 +1,7 @@
 """The segment restriction, its tracker and coder, one behaviour per test."""
 
+import time
+
 import pytest
 from apache_beam.io.iobase import RestrictionProgress
 
@@ -126,6 +128,18 @@ def test_checkpoint_resumes_at_last_claimed_pages_key():
     tracker.check_done()
 
 
+def test_a_residual_carries_the_read_time_before_it():
+    tracker = SegmentRestrictionTracker(SegmentRestriction(2, 4, seconds_before=1.5))
+    tracker.try_claim(page(None, K1, items=5))
+    time.sleep(0.05)
+    _, residual = tracker.try_split(0)
+    assert 1.55 <= residual.seconds_before < 10
+    unstarted = SegmentRestrictionTracker(residual)
+    time.sleep(0.05)
+    _, untouched = unstarted.try_split(0)
+    assert untouched.seconds_before == residual.seconds_before  # no page claimed
+
+
 def test_claims_after_a_split_are_refused():
     tracker = SegmentRestrictionTracker(SegmentRestriction(0, 1))
     tracker.try_claim(page(None, K1))
@@ -224,8 +238,17 @@ def test_coder_round_trips_empty_and_resumed_restrictions():
     for restriction in (
         SegmentRestriction(0, 1_000_000, empty=True),
         SegmentRestriction(5, 8, start_key=K1, items_before=40, estimated_items=12.5),
+        SegmentRestriction(5, 8, start_key=K1, items_before=40, seconds_before=3.25),
     ):
         assert coder.decode(coder.encode(restriction)) == restriction
+
+
+def test_coder_reads_restrictions_encoded_without_read_time():
+    coder = ScanRestrictionCoder()
+    encoded = coder.to_json(SegmentRestriction(5, 8, start_key=K1, items_before=40))
+    del encoded["seconds_before"]
+    decoded = coder.from_json(encoded)
+    assert decoded == SegmentRestriction(5, 8, start_key=K1, items_before=40)
 
 
 def test_coder_is_deterministic():

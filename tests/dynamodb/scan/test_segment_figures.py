@@ -5,6 +5,7 @@ the scan publishes two distributions and the largest and slowest few
 segments instead, summed per segment across checkpoints.
 """
 
+import collections
 import random
 
 import apache_beam as beam
@@ -12,12 +13,14 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from tests.fault_proxy import FaultProxy
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
 from transforms.dynamodb.scan.reindex_source import _per_segment_lines
 from transforms.dynamodb.scan.segment_figures import (
     SHOWN,
     SegmentSummary,
+    SegmentTotal,
     _TopSegments,
     segment_figures,
 )
@@ -39,10 +42,10 @@ def _true_counts(client, table, total):
     return counts
 
 
-def _scan(server, table, **read):
+def _scan(endpoint_url, table, **read):
     pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
     _ = pipeline | ReadFromDynamoDB(
-        table, endpoint_url=server.endpoint_url, region_name="us-east-1", **read
+        table, endpoint_url=endpoint_url, region_name="us-east-1", **read
     )
     result = pipeline.run()
     result.wait_until_finish()
@@ -57,7 +60,7 @@ def _scan(server, table, **read):
 def test_figures_are_bounded_and_exact_per_segment(
     dynamodb_server, dynamodb_client, table_300, total, read
 ):
-    result = _scan(dynamodb_server, table_300, total_segments=total, **read)
+    result = _scan(dynamodb_server.endpoint_url, table_300, total_segments=total, **read)
     metrics = result.metrics().query(MetricsFilter().with_namespace("dynamodb"))
     names = sorted(c.key.metric.name for c in metrics["counters"])
     per_segment = [name for name in names if "segment_" in name and name != "unread_segments"]
@@ -72,6 +75,39 @@ def test_figures_are_bounded_and_exact_per_segment(
     assert all(counts[segment] == items for segment, items in figures.largest)
     assert 0 < len(figures.slowest) <= SHOWN
     assert figures.read_ms_max >= figures.slowest[0][1] >= figures.slowest[-1][1]
+
+
+def test_a_checkpointed_segments_read_time_counts_every_part(dynamodb_server, table_300):
+    """Each Scan answered 50 ms late, a checkpoint after every page: a segment's
+    read time is at least 50 ms per page of it, not its last part's."""
+    late = 0.05
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=late
+    ) as proxy:
+        result = _scan(
+            proxy.url, table_300, total_segments=3, page_size=40, checkpoint_every_pages=1
+        )
+    pages = collections.Counter(segment for segment, _ in proxy.scans)
+    assert len(pages) == 3 and min(pages.values()) >= 2, pages
+    figures = segment_figures(result)
+    assert figures.segments == 3
+    assert len(figures.slowest) == 3
+    for segment, read_ms in figures.slowest:
+        assert read_ms >= pages[segment] * late * 1000, (segment, read_ms, pages)
+    assert figures.read_ms_min >= min(pages.values()) * late * 1000
+
+
+def test_the_figures_take_one_shuffle():
+    """The totals come from the restriction that reads a segment's last page, so
+    only the top lists' combine groups anything; no per-segment sum."""
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    _ = pipeline | ReadFromDynamoDB(
+        "t", total_segments=4, endpoint_url="http://127.0.0.1:9", region_name="us-east-1"
+    )
+    transforms = pipeline.to_runner_api().components.transforms.values()
+    shuffles = [t.unique_name for t in transforms if t.spec.urn == "beam:transform:group_by_key:v1"]
+    assert len(shuffles) == 1, shuffles
+    assert "SegmentFigures/Top" in shuffles[0]
 
 
 def _summary(figures):
@@ -102,7 +138,7 @@ def test_summary_shows_ranges_and_the_largest_and_slowest_segments():
 def test_top_segments_are_exact_and_bounded_whatever_the_merging():
     """Largest and slowest from any split of the per-segment totals into accumulators."""
     rng = random.Random(7)
-    totals = [(s, (rng.randrange(50), rng.randrange(5000) / 1000)) for s in range(2000)]
+    totals = [SegmentTotal(s, rng.randrange(50), rng.randrange(5000) / 1000) for s in range(2000)]
     combine = _TopSegments(SHOWN)
     accumulators = []
     for start in range(0, len(totals), 300):
@@ -114,8 +150,8 @@ def test_top_segments_are_exact_and_bounded_whatever_the_merging():
     largest, slowest = combine.extract_output(combine.merge_accumulators(accumulators))
 
     def top(value):
-        ranked = sorted(((value(t), s) for s, t in totals), key=lambda e: (-e[0], e[1]))
+        ranked = sorted(((value(t), t.segment) for t in totals), key=lambda e: (-e[0], e[1]))
         return ranked[:SHOWN]
 
-    assert largest == top(lambda t: t[0])
-    assert slowest == top(lambda t: round(t[1] * 1000))
+    assert largest == top(lambda t: t.items)
+    assert slowest == top(lambda t: round(t.seconds * 1000))

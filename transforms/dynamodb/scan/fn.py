@@ -8,9 +8,11 @@ next unread page. The next page is read on a thread of the DoFn while the
 items of the current one go down the pipeline
 (:mod:`~transforms.dynamodb.scan.read_ahead`) when it is the only segment
 being read in the process, except after its last page and before a
-checkpoint. Metrics are grouped in one collector; each restriction
-read also goes out as a :class:`~transforms.dynamodb.scan.segment_figures.SegmentRead` on
-the ``SEGMENT_READS`` output, for per-segment figures in bounded metrics. The
+checkpoint. Metrics are grouped in one collector; a restriction read to its
+segment's end also updates the per-segment Distributions and goes out as a
+:class:`~transforms.dynamodb.scan.segment_figures.SegmentTotal` on the
+``SEGMENT_TOTALS`` output, for the segment top lists
+(:mod:`~transforms.dynamodb.scan.segment_figures`). The
 read ceiling is a limiter shared by the segments running in one process. With a run
 journal, the pages claimed in a bundle are recorded by the bundle finalizer
 (:mod:`transforms.journal.commits`).
@@ -44,7 +46,7 @@ from transforms.dynamodb.scan.restriction import (
     SegmentRestriction,
     SegmentRestrictionTracker,
 )
-from transforms.dynamodb.scan.segment_figures import SegmentRead
+from transforms.dynamodb.scan.segment_figures import SegmentDistributions, SegmentTotal
 from transforms.dynamodb.wire import dumps_item
 from transforms.journal.commits import BundleCommits
 from transforms.journal.journal import JournalRef
@@ -54,7 +56,7 @@ _LOGGER = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "dynamodb"
 UNREAD_SEGMENTS = "unread_segments"
-SEGMENT_READS = "segment_reads"
+SEGMENT_TOTALS = "segment_totals"
 
 
 class _ScanRestrictionProvider(RestrictionProvider):
@@ -104,6 +106,7 @@ class _ScanMetrics:
         self.unread = Metrics.counter(METRICS_NAMESPACE, "unread_segments")
         self.response_bytes = Metrics.counter(METRICS_NAMESPACE, "response_bytes")
         self.page_items = Metrics.distribution(METRICS_NAMESPACE, "page_items")
+        self.segments = SegmentDistributions()
         self._progress = ProgressLog(_LOGGER, "scan")
 
     def record_page(self, page, count: int) -> None:
@@ -209,9 +212,15 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         started = time.monotonic()
         with self._reading() as limiter:
             items = yield from self._read(request, tracker, restriction, limiter, bundle_finalizer)
-        yield self.tagged(
-            SEGMENT_READS, SegmentRead(restriction.segment, items, time.monotonic() - started)
-        )
+        read = tracker.current_restriction()  # the primary, if checkpointed or split
+        if read.end_key is None and not read.empty:  # read to the segment's end
+            total = SegmentTotal(
+                read.segment,
+                read.items_before + items,
+                read.seconds_before + time.monotonic() - started,
+            )
+            self._metrics.segments.update(total)
+            yield self.tagged(SEGMENT_TOTALS, total)
 
     def _reading(self):
         """The read-rate limiter while one restriction is read (None: no ceiling)."""

@@ -37,6 +37,7 @@ one per stage, table and key, and counts the others in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,8 +86,10 @@ class SegmentRestriction:
 
     ``empty`` marks a restriction with no pages at all: the primary of a
     checkpoint taken before the first claim. ``items_before`` counts the items
-    earlier parts of the segment already produced and ``estimated_items`` the
-    items expected in the whole segment; both only inform estimates.
+    earlier parts of the segment already produced, ``seconds_before`` the
+    seconds they took to read, and ``estimated_items`` the items expected in
+    the whole segment; they inform estimates and the per-segment figures
+    (:mod:`~transforms.dynamodb.scan.segment_figures`), never what is read.
     """
 
     __slots__ = (
@@ -94,6 +97,7 @@ class SegmentRestriction:
         "end_key",
         "estimated_items",
         "items_before",
+        "seconds_before",
         "segment",
         "start_key",
         "total_segments",
@@ -108,6 +112,7 @@ class SegmentRestriction:
         empty: bool = False,
         items_before: int = 0,
         estimated_items: float = 0.0,
+        seconds_before: float = 0.0,
     ):
         validate_segments(total_segments, (segment,))
         self.segment = segment
@@ -117,8 +122,11 @@ class SegmentRestriction:
         self.empty = empty
         self.items_before = items_before
         self.estimated_items = float(estimated_items)
+        self.seconds_before = float(seconds_before)
 
-    def with_keys(self, start_key, end_key, empty=False, items_before=None) -> SegmentRestriction:
+    def with_keys(
+        self, start_key, end_key, empty=False, items_before=None, seconds_before=None
+    ) -> SegmentRestriction:
         """A restriction of the same segment between other pages."""
         return SegmentRestriction(
             self.segment,
@@ -128,6 +136,7 @@ class SegmentRestriction:
             empty,
             self.items_before if items_before is None else items_before,
             self.estimated_items,
+            self.seconds_before if seconds_before is None else seconds_before,
         )
 
     @property
@@ -144,6 +153,7 @@ class SegmentRestriction:
             self.empty,
             self.items_before,
             self.estimated_items,
+            self.seconds_before,
         )
 
     def __eq__(self, other):
@@ -181,7 +191,12 @@ class ScanPagePosition:
 
 
 class SegmentRestrictionTracker(RestrictionTracker):
-    """Claims the pages of one segment in order; checkpoints between pages."""
+    """Claims the pages of one segment in order; checkpoints between pages.
+
+    A residual counts the items claimed before it in ``items_before`` and, if
+    pages were claimed, the seconds since this tracker was made in
+    ``seconds_before``.
+    """
 
     def __init__(self, restriction: SegmentRestriction):
         if not isinstance(restriction, SegmentRestriction):
@@ -194,6 +209,7 @@ class SegmentRestrictionTracker(RestrictionTracker):
         self._split = False
         self._pages_claimed = 0
         self._items_claimed = 0
+        self._started = time.monotonic()
 
     @property
     def next_start_key(self) -> Key | None:
@@ -239,10 +255,12 @@ class SegmentRestrictionTracker(RestrictionTracker):
             primary = restriction.with_keys(
                 restriction.start_key, restriction.start_key, empty=True
             )
+        seconds = time.monotonic() - self._started if self._pages_claimed else 0.0
         residual = restriction.with_keys(
             self._next_start_key,
             restriction.end_key,
             items_before=restriction.items_before + self._items_claimed,
+            seconds_before=restriction.seconds_before + seconds,
         )
         self._restriction = primary
         self._split = True
@@ -298,6 +316,7 @@ def _to_json(restriction) -> dict:
             "empty": restriction.empty,
             "items_before": restriction.items_before,
             "estimated_items": restriction.estimated_items,
+            "seconds_before": restriction.seconds_before,
         }
     raise ValueError(f"ScanRestrictionCoder cannot encode {restriction!r}")
 
@@ -313,5 +332,6 @@ def _from_json(obj: Mapping[str, Any]):
             obj["empty"],
             obj["items_before"],
             obj["estimated_items"],
+            obj.get("seconds_before", 0.0),  # absent from earlier versions' encodings
         )
     raise ValueError(f"not an encoded scan restriction: kind={kind!r}")

@@ -1,21 +1,26 @@
 """Per-segment figures of a scan in a bounded number of metrics.
 
 A Beam counter per segment would make as many metrics as segments – up to a
-million – more than runners accept or show. Instead the scan DoFn emits one
-:class:`SegmentRead` per restriction it reads (a segment is one restriction,
-or several when checkpointed), and :class:`SegmentFigures` sums them per
-segment and publishes, in namespace ``dynamodb``:
+million – more than runners accept or show. Instead, in namespace
+``dynamodb``:
 
-* Distributions ``segment_items`` and ``segment_read_ms``: count, sum, min
-  and max over the segments read (items, and milliseconds spent reading
-  them, throttling and rate-limit waits included);
-* the ``shown`` largest and slowest segments, as counters
-  ``largest_segment_<segment>`` (items) and ``slowest_segment_<segment>``
-  (milliseconds): ``2 * shown`` counters whatever the segment count.
+* the scan DoFn updates the Distributions ``segment_items`` and
+  ``segment_read_ms`` (count, sum, min and max over the segments read:
+  items, and milliseconds spent reading them, throttling and rate-limit
+  waits included) when it reads a segment's last page, with the segment's
+  totals: a checkpointed segment's residuals carry the items and seconds of
+  the parts before them (``SegmentRestriction.items_before`` and
+  ``seconds_before``), so nothing is summed per segment after the read;
+* it also emits the totals as a :class:`SegmentTotal`, and
+  :class:`SegmentFigures` publishes the ``shown`` largest and slowest
+  segments as counters ``largest_segment_<segment>`` (items) and
+  ``slowest_segment_<segment>`` (milliseconds): ``2 * shown`` counters
+  whatever the segment count.
 
 Both top lists come from one combine without a default value (a combine
 with one, such as ``Top.Of``, adds stages that compute and join it; on the
-local engine every stage costs a bundle per worker).
+local engine every stage costs a bundle per worker), the only shuffle the
+figures take.
 
 :func:`segment_figures` reads them back from a pipeline result.
 """
@@ -32,7 +37,14 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
-__all__ = ["SHOWN", "SegmentFigures", "SegmentRead", "SegmentSummary", "segment_figures"]
+__all__ = [
+    "SHOWN",
+    "SegmentDistributions",
+    "SegmentFigures",
+    "SegmentSummary",
+    "SegmentTotal",
+    "segment_figures",
+]
 
 NAMESPACE = "dynamodb"
 SHOWN = 5
@@ -41,37 +53,29 @@ _SLOWEST = "slowest_segment_"
 _TOP_COUNTER = re.compile(rf"({_LARGEST}|{_SLOWEST})(\d+)$")
 
 
-class SegmentRead(NamedTuple):
-    """What one restriction of ``segment`` read: ``items``, in ``seconds``."""
+class SegmentTotal(NamedTuple):
+    """What a whole read of ``segment`` gave: ``items``, in ``seconds``."""
 
     segment: int
     items: int
     seconds: float
 
 
-def _add(reads: Iterable[tuple[int, float]]) -> tuple[int, float]:
-    items = seconds = 0
-    for more_items, more_seconds in reads:
-        items += more_items
-        seconds += more_seconds
-    return items, seconds
+class SegmentDistributions:
+    """The two Distributions, updated once per segment read to its end."""
 
-
-class _Distributions(beam.DoFn):
-    def setup(self) -> None:
+    def __init__(self):
         self._items = Metrics.distribution(NAMESPACE, "segment_items")
         self._read_ms = Metrics.distribution(NAMESPACE, "segment_read_ms")
 
-    def process(self, segment_total: tuple[int, tuple[int, float]]) -> Iterator[None]:
-        _, (items, seconds) = segment_total
-        self._items.update(items)
-        self._read_ms.update(round(seconds * 1000))
-        return iter(())
+    def update(self, total: SegmentTotal) -> None:
+        self._items.update(total.items)
+        self._read_ms.update(round(total.seconds * 1000))
 
 
 class _TopSegments(beam.CombineFn):
-    """The ``shown`` largest and slowest segments of ``(segment, (items, seconds))``
-    totals: two lists of ``(value, segment)``, largest first (ties: lower segment)."""
+    """The ``shown`` largest and slowest segments of :class:`SegmentTotal` s: two
+    lists of ``(value, segment)``, largest first (ties: lower segment)."""
 
     def __init__(self, shown: int):
         self._shown = shown
@@ -82,8 +86,8 @@ class _TopSegments(beam.CombineFn):
     def create_accumulator(self) -> tuple[list, list]:
         return [], []
 
-    def add_input(self, top, segment_total):
-        segment, (items, seconds) = segment_total
+    def add_input(self, top, total: SegmentTotal):
+        segment, items, seconds = total
         largest, slowest = top
         largest.append((items, segment))
         slowest.append((round(seconds * 1000), segment))
@@ -112,25 +116,19 @@ def _publish_top(top: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> It
 
 
 class SegmentFigures(beam.PTransform):
-    """Publishes the figures of a PCollection of :class:`SegmentRead` (see the module)."""
+    """Publishes the top lists of a PCollection of :class:`SegmentTotal` (see the module)."""
 
     def __init__(self, shown: int = SHOWN):
         super().__init__()
         self._shown = shown
 
-    def expand(self, reads: beam.PCollection) -> beam.pvalue.PDone:
-        per_segment = (
-            reads
-            | "BySegment" >> beam.Map(lambda read: (read.segment, (read.items, read.seconds)))
-            | "SumPerSegment" >> beam.CombinePerKey(_add)
-        )
-        _ = per_segment | "Distributions" >> beam.ParDo(_Distributions())
+    def expand(self, totals: beam.PCollection) -> beam.pvalue.PDone:
         _ = (
-            per_segment
+            totals
             | "Top" >> beam.CombineGlobally(_TopSegments(self._shown)).without_defaults()
             | "PublishTop" >> beam.FlatMap(_publish_top)
         )
-        return beam.pvalue.PDone(reads.pipeline)
+        return beam.pvalue.PDone(totals.pipeline)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,7 +44,7 @@ from transforms.dynamodb.rate_limit import (
 )
 from transforms.dynamodb.scan.fn import (
     METRICS_NAMESPACE,
-    SEGMENT_READS,
+    SEGMENT_TOTALS,
     UNREAD_SEGMENTS,
     _ScanSegmentsFn,
     _ScanSettings,
@@ -276,9 +276,9 @@ class ReadFromDynamoDB(beam.PTransform):
         )
         segments = pbegin | "Segments" >> Distribute(request.segment_scans(), into_splittable=True)
         with_figures = runner_capabilities(pbegin.pipeline).metrics  # figures are metrics
-        tags = (UNREAD_SEGMENTS, SEGMENT_READS) if with_figures else (UNREAD_SEGMENTS,)
+        tags = (UNREAD_SEGMENTS, SEGMENT_TOTALS) if with_figures else (UNREAD_SEGMENTS,)
         scans = par_do_with_outputs(segments, "ScanSegments", scan_fn, "items", *tags)
         if with_figures:
-            _ = scans[SEGMENT_READS] | "SegmentFigures" >> SegmentFigures()
+            _ = scans[SEGMENT_TOTALS] | "SegmentFigures" >> SegmentFigures()
         self.unread_segments = scans[UNREAD_SEGMENTS]
         return scans["items"]
