@@ -14,6 +14,7 @@ import os
 import threading
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from transforms.dynamodb.log_redaction import install_secret_redaction
@@ -21,26 +22,31 @@ from transforms.dynamodb.scan.page_parse import install_fast_scan_parser
 
 __all__ = ["DynamoDBClientConfig"]
 
-_SESSION_LOCK = threading.Lock()
-_SESSIONS: dict[int, boto3.session.Session] = {}
-"""One boto3 session per process (keyed by pid, so a forked child makes its own)."""
+_LOADER_LOCK = threading.Lock()
+_LOADERS: dict[int, object] = {}
+"""One botocore data loader per process (keyed by pid, so a forked child makes its own)."""
 
 
-def _new_client(**kwargs):
-    """A client from this process's shared session.
+def new_session() -> boto3.session.Session:
+    """A boto3 session of its own that shares this process's service data.
 
-    A new session loads DynamoDB's service model again (about 50 ms of CPU);
-    from a shared one a client costs about 2 ms, which matters where every
-    worker thread of a runner sets up its own. Sessions are not thread safe,
-    so clients are made under a lock; the clients themselves are. The
-    session resolves credentials through boto3's default chain once, and
-    temporary ones (roles, SSO) refresh themselves.
+    A fresh session loads DynamoDB's service model again (about 50 ms of CPU,
+    90 ms with endpoint data), which matters where every worker thread of a
+    runner sets up its own client; the model comes from botocore's data
+    loader, so one loader per process serves every session (a client then
+    costs about 7 ms). The session is still the client's own: it resolves
+    credentials through boto3's default chain when the client is made, so a
+    long-lived worker process (Dask, Flink) picks up credentials rotated
+    in the shared credentials file between jobs; temporary ones (roles,
+    SSO) refresh themselves.
     """
-    with _SESSION_LOCK:
-        session = _SESSIONS.get(os.getpid())
-        if session is None:
-            session = _SESSIONS[os.getpid()] = boto3.session.Session()
-        return session.client("dynamodb", **kwargs)
+    core = botocore.session.Session()
+    with _LOADER_LOCK:
+        loader = _LOADERS.get(os.getpid())
+        if loader is None:
+            loader = _LOADERS[os.getpid()] = core.get_component("data_loader")
+    core.register_component("data_loader", loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +96,8 @@ class DynamoDBClientConfig:
         (:mod:`transforms.dynamodb.log_redaction`), whatever level botocore logs at.
         """
         install_secret_redaction()
-        client = _new_client(
+        client = new_session().client(
+            "dynamodb",
             region_name=self.region_name,
             endpoint_url=self.endpoint_url,
             config=self.botocore_config(),

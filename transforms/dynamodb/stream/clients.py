@@ -10,9 +10,7 @@ default chain only.
 
 from __future__ import annotations
 
-import boto3
-
-from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.client import DynamoDBClientConfig, new_session
 from transforms.dynamodb.log_redaction import install_secret_redaction
 
 __all__ = ["create_streams_client"]
@@ -27,8 +25,7 @@ def create_streams_client(config: DynamoDBClientConfig, endpoint_url: str | None
     throttling (``LimitExceededException``), 5xx and connection errors.
     """
     install_secret_redaction()
-    session = boto3.session.Session()
-    return session.client(
+    return new_session().client(
         "dynamodbstreams",
         region_name=config.region_name,
         endpoint_url=endpoint_url or config.endpoint_url,
