@@ -11,11 +11,13 @@ nulls, bad base64).
 
 import base64
 import json
+from dataclasses import dataclass
 
 import botocore.parsers
 import botocore.session
 import msgspec
 import pytest
+from dataclasses_json import dataclass_json
 from hypothesis import given, settings
 
 from pipeline.local.sample_data import generate_items
@@ -134,12 +136,52 @@ def test_malformed_sample_items_step_aside():
     assert 0 < outcomes.count(True) < len(outcomes)
 
 
-def test_usual_shapes_are_on_the_fast_path_and_maps_into_dicts_step_aside():
-    # nested models, a set given as SS, a NULL optional: on the fast path
+def test_usual_shapes_are_on_the_fast_path():
+    # nested models, a set given as SS, a NULL optional, a dict field's M
     assert assert_same_or_aside(Agent, item_text({"name": {"S": "A"}, "bornYear": {"NULL": True}}))
     assert assert_same_or_aside(Contributor, item_text(contributor("Ann", born_year="1961")["M"]))
-    # a dict field's M has no struct: the whole item is decoded the exact way
-    assert not assert_same_or_aside(Work, item_text(work_item()), ("id",))
+    assert assert_same_or_aside(Work, item_text(work_item()), ("id",))
+
+
+@dataclass_json
+@dataclass
+class Maps:
+    plain: dict[str, str]
+    counted: dict[str, int] | None = None
+    by_number: dict[int, Agent] | None = None
+    maybe: dict[str, str | None] | None = None
+
+
+MAPS = [
+    # on the fast path
+    (rb'{"plain": {"M": {}}}', True),
+    (
+        rb'{"plain": {"M": {"b": {"S": "2"}, "a": {"S": "1"}}}, "counted": {"M": {"x": {"N": "7"}}}}',
+        True,
+    ),
+    (rb'{"plain": {"M": {}}, "by_number": {"M": {"3": {"M": {"name": {"S": "A"}}}}}}', True),
+    (rb'{"plain": {"M": {}}, "maybe": {"M": {"a": {"NULL": true}, "b": {"S": "x"}}}}', True),
+    # both tags: the text, as the exact decoder reads it
+    (rb'{"plain": {"M": {}}, "maybe": {"M": {"a": {"NULL": true, "S": "x"}}}}', True),
+    # duplicate keys, in the map and after conversion: the last value, the first place
+    (rb'{"plain": {"M": {"a": {"S": "1"}, "b": {"S": "2"}, "a": {"S": "3"}}}}', True),
+    (
+        rb'{"plain": {"M": {}}, "by_number": {"M": {"1": {"M": {"name": {"S": "A"}}}, '
+        rb'"01": {"M": {"name": {"S": "B"}}}}}}',
+        True,
+    ),
+    # not on the fast path: the exact decoder decides
+    (rb'{"plain": {"M": {"a": {"N": "1"}}}}', False),
+    (rb'{"plain": {"M": {"a": {"NULL": true}}}}', False),
+    (rb'{"plain": {"M": {"a": null}}}', False),
+    (rb'{"plain": {"M": {}}, "counted": {"M": {"x": {"N": "seven"}}}}', False),
+    (rb'{"plain": {"M": {}}, "by_number": {"M": {"three": {"M": {"name": {"S": "A"}}}}}}', False),
+]
+
+
+@pytest.mark.parametrize("text, fast", MAPS)
+def test_maps_into_dicts_decode_as_the_exact_decoder_decodes(text, fast):
+    assert assert_same_or_aside(Maps, text) is fast
 
 
 WIRE_ONLY = [

@@ -143,7 +143,11 @@ def read_set(read: Callable | None, build: Callable) -> Callable[[list], Any]:
 
 
 def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict]:
-    """Payload function for M into a dict: keys by ``convert_key``, values by ``value``."""
+    """Payload function for M into a dict: keys by ``convert_key``, values by ``value``.
+
+    The function carries ``(convert, convert_key)`` as its attribute ``entry``,
+    for decoders that read the wire form another way.
+    """
     convert = converter(value)
     tag, read = value.primary()
     if convert_key is not None:
@@ -170,6 +174,7 @@ def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict
             except RETRY:
                 return each_value(payload, convert, None)
 
+    read_map.entry = (convert, convert_key)
     return read_map
 
 

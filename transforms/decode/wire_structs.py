@@ -3,8 +3,9 @@
 :func:`compile_struct_decoder` builds, once per model, msgspec ``Struct``
 types that mirror the wire form of the model's items – an attribute's value
 ``{"S": "..."}`` is a struct with the field ``S``, a nested model's
-``{"M": {...}}`` a struct holding that model's struct – and generated code
-that turns such a struct into a model instance::
+``{"M": {...}}`` a struct holding that model's struct, a ``dict`` field's
+``{"M": {...}}`` a dict of its values' structs – and generated code that
+turns such a struct into a model instance::
 
     decode = compile_struct_decoder(Work, key_attributes=("id",))
     keyed = decode(b'{"id": {"S": "w1"}, "title": {"S": "T"}, ...}')
@@ -292,10 +293,15 @@ class _Builder:
             return _PAYLOAD_TYPES[tag], handler
         if tag == "M":
             cls = self.class_of.get(handler)
-            if cls is None:
+            if cls is not None:
+                struct, convert, _ = self.model(cls)
+                return struct, convert
+            entry = getattr(handler, "entry", None)  # a dict's map
+            value_plan = getattr(entry[0], "plan", None) if entry is not None else None
+            if value_plan is None:
                 return None
-            struct, convert, _ = self.model(cls)
-            return struct, convert
+            value = self.attribute(value_plan)
+            return dict[str, value.struct], _map_reader(value.primary, value.other, entry[1])
         if tag == "L":
             element = getattr(handler, "element", None)
             if element is None:
@@ -346,6 +352,24 @@ def _list_reader(primary: Callable | None, other: Callable | None, build: Callab
         return values if build is list else build(values)
 
     return read_list
+
+
+def _map_reader(primary: Callable | None, other: Callable | None, convert_key) -> Callable:
+    """``{key: value struct} -> dict``: each value read as a field's value is,
+    each key by ``convert_key`` (None: the key as it is)."""
+
+    def read_map(entries: dict) -> dict:
+        values = {}
+        for key, entry in entries.items():
+            payload = entry.t0
+            if payload is UNSET:  # only where ``other`` is not None
+                value = other(entry)
+            else:
+                value = payload if primary is None else primary(payload)
+            values[key if convert_key is None else convert_key(key)] = value
+        return values
+
+    return read_map
 
 
 def _other_tags(others: Sequence[tuple[str, Callable | None]], nullable: bool) -> Callable:
