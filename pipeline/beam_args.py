@@ -42,6 +42,10 @@ DEFAULT_RUNNER = "DirectRunner"
 _LOCAL_ENGINE = {"direct", "directrunner", "apache_beam.runners.direct.direct_runner.directrunner"}
 _WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
 _HARNESS_LOG_FLAG = "--default_sdk_harness_log_level"
+_HARNESS_OVERRIDES_FLAG = "--sdk_harness_log_level_overrides"
+_QUIET_HARNESS = '{"__main__": "ERROR", "apache_beam.options.pipeline_options": "ERROR"}'
+"""A worker process's own start-up warnings, which concern nothing a job does: that
+it has no ``semi_persistent_directory`` and that it ignores the launcher's flags."""
 
 EXTRA_RUNNERS = {"daskrunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 """Runners Beam ships but does not map from a short name, by lower-case name."""
@@ -109,15 +113,21 @@ def resolve_runner(name: str) -> str:
     return path
 
 
-def _runner_value(args: Sequence[str]) -> tuple[int, str] | None:
-    """``(position, value)`` of the last ``--runner`` in ``args``, or None."""
+def _flag_value(args: Sequence[str], flag: str) -> tuple[int, str] | None:
+    """``(position, value)`` of the last ``flag`` in ``args`` (``--flag=value`` or
+    ``--flag value``), or None."""
     found = None
     for position, arg in enumerate(args):
-        if arg.startswith("--runner="):
+        if arg.startswith(flag + "="):
             found = (position, arg.split("=", 1)[1])
-        elif arg == "--runner" and position + 1 < len(args):
+        elif arg == flag and position + 1 < len(args):
             found = (position, args[position + 1])
     return found
+
+
+def _runner_value(args: Sequence[str]) -> tuple[int, str] | None:
+    """``(position, value)`` of the last ``--runner`` in ``args``, or None."""
+    return _flag_value(args, "--runner")
 
 
 def resolve_runner_args(args: Sequence[str]) -> list[str]:
@@ -182,9 +192,13 @@ def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[s
     engine (given or defaulted) and unless ``--direct_num_workers`` or
     ``--direct_running_mode`` is given, a machine with ``cores`` > 1 usable
     CPUs (by default :func:`usable_cores`) runs one worker process per CPU
-    (``multi_processing``), each with its own interpreter, whose log goes to
-    stderr at WARNING unless ``--default_sdk_harness_log_level`` says
-    otherwise; with one CPU, the job runs in the launching process. The
+    (``multi_processing``), each with its own interpreter; with one CPU, the
+    job runs in the launching process. Worker processes, chosen here or by
+    ``--direct_running_mode=multi_processing``, log to stderr at WARNING
+    unless ``--default_sdk_harness_log_level`` says otherwise (at Beam's
+    INFO, each prints some 25 lines of its start and end), and without
+    their start-up warnings unless ``--sdk_harness_log_level_overrides`` is
+    given (:data:`_QUIET_HARNESS`). The
     sources keep their self-checkpoints (and the run journal its commits)
     with worker processes: see :mod:`transforms.runners.local_workers`.
     """
@@ -197,8 +211,12 @@ def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[s
     cores = usable_cores() if cores is None else cores
     if cores > 1 and chooses_workers(args):
         args += [f"--direct_num_workers={cores}", "--direct_running_mode=multi_processing"]
+    mode = _flag_value(args, "--direct_running_mode")
+    if mode is not None and mode[1] == "multi_processing":
         if not _given(args, _HARNESS_LOG_FLAG):
             args.append(f"{_HARNESS_LOG_FLAG}=WARNING")
+        if not _given(args, _HARNESS_OVERRIDES_FLAG):
+            args.append(f"{_HARNESS_OVERRIDES_FLAG}={_QUIET_HARNESS}")
     return args
 
 

@@ -78,6 +78,11 @@ def test_a_runner_that_cannot_be_loaded_is_one_usage_line(tmp_path, capsys, runn
 
 # -- the default runner: every usable core ---------------------------------------------------
 
+QUIET_OVERRIDES = (
+    '--sdk_harness_log_level_overrides={"__main__": "ERROR", '
+    '"apache_beam.options.pipeline_options": "ERROR"}'
+)
+
 
 def test_without_a_runner_the_local_engine_runs_a_worker_process_per_core():
     assert with_default_runner(["--temp_location=/tmp/x"], cores=4) == [
@@ -86,6 +91,7 @@ def test_without_a_runner_the_local_engine_runs_a_worker_process_per_core():
         "--direct_num_workers=4",
         "--direct_running_mode=multi_processing",
         "--default_sdk_harness_log_level=WARNING",
+        QUIET_OVERRIDES,
     ]
 
 
@@ -102,6 +108,19 @@ def test_named_direct_runner_gets_the_same_defaults():
 def test_worker_flags_given_are_kept_as_they_are():
     for given in (["--direct_num_workers=1"], ["--direct_running_mode=in_memory"]):
         assert with_default_runner(given, cores=8) == [f"--runner={DEFAULT_RUNNER}", *given]
+    for given in (
+        ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        ["--direct_running_mode", "multi_processing"],
+    ):
+        assert with_default_runner(given, cores=8) == [
+            f"--runner={DEFAULT_RUNNER}",
+            *given,
+            "--default_sdk_harness_log_level=WARNING",
+            QUIET_OVERRIDES,
+        ]
+    given = ['--sdk_harness_log_level_overrides={"__main__": "INFO"}']
+    args = with_default_runner(given, cores=2)
+    assert [arg for arg in args if arg.startswith("--sdk_harness")] == given
     args = with_default_runner(["--default_sdk_harness_log_level=DEBUG"], cores=2)
     assert args.count("--default_sdk_harness_log_level=DEBUG") == 1
     assert not any(arg.endswith("=WARNING") for arg in args)
