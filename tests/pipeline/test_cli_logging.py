@@ -51,3 +51,8 @@ def test_worker_flags_keep_the_users_choice_whatever_the_table(
     done = cli(*args, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Logging handler created" in done.stderr  # the worker processes' first line
+    # the workers' start-up says nothing else: no INFO, no warnings about their set-up
+    beam_lines = [
+        line for line in done.stderr.splitlines() if "__main__" in line or "apache_beam" in line
+    ]
+    assert beam_lines == ["INFO:__main__:Logging handler created."] * 2, beam_lines
