@@ -20,7 +20,7 @@ from botocore.config import Config
 from transforms.dynamodb.log_redaction import install_secret_redaction
 from transforms.dynamodb.scan.page_parse import install_fast_scan_parser
 
-__all__ = ["DynamoDBClientConfig"]
+__all__ = ["DynamoDBClientConfig", "new_session"]
 
 _LOADER_LOCK = threading.Lock()
 _LOADERS: dict[int, object] = {}
