@@ -220,6 +220,30 @@ def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[s
     return args
 
 
+_READING_LOCAL_ENGINES = {"directrunner", "switchingdirectrunner", "fnapirunner"}
+
+
+def local_readers(args: Sequence[str]) -> int | None:
+    """How many segments the local engine of ``args`` (resolved by
+    :func:`with_default_runner`) reads at once: ``--direct_num_workers`` in the
+    ``multi_processing`` and ``multi_threading`` modes, 1 in the launching
+    process; None for other runners, which do not say."""
+    found = _runner_value(args)
+    if found is None or found[1].rsplit(".", 1)[-1].lower() not in _READING_LOCAL_ENGINES:
+        return None
+    mode = _flag_value(args, "--direct_running_mode")
+    if mode is None or mode[1] not in ("multi_processing", "multi_threading"):
+        return 1
+    workers = _flag_value(args, "--direct_num_workers")
+    if workers is None:
+        return 1
+    try:
+        count = int(workers[1])
+    except ValueError:
+        return None  # check_beam_args says what is wrong
+    return count if count > 0 else usable_cores()  # 0: Beam's "one per CPU"
+
+
 def check_beam_args(args: Sequence[str]) -> None:
     """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials.
 

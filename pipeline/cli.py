@@ -311,7 +311,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         metavar="N",
         type=_positive_int,
-        help="expected workers, used to choose the segment count",
+        help="expected workers, used to choose the segment count (default: the local "
+        "engine's worker processes or threads, 1 in this process; 4 on other runners)",
     )
     run.add_argument(
         "--dataflow-region",
@@ -538,6 +539,7 @@ def _check_dynamodb_location(endpoint_url: str | None, region: str | None) -> No
 
 
 def _reindex(args, beam_args, argv: Sequence[str]) -> int:
+    from pipeline.beam_args import local_readers
     from pipeline.reindex import ReindexConfig
     from transforms.index.index_config import load_index_config
     from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE
@@ -557,7 +559,7 @@ def _reindex(args, beam_args, argv: Sequence[str]) -> int:
         forbid_unknown=args.strict_attributes,
         checkpoint_every_pages=args.checkpoint_every_pages,
         checkpoint_every_seconds=args.checkpoint_every_seconds,
-        workers=args.workers,
+        workers=args.workers or (None if args.from_export else local_readers(beam_args)),
         batch_size=args.batch_size,
         max_read_units_per_second=args.max_read_units_per_second,
         read_capacity_fraction=args.read_capacity_fraction,

@@ -12,6 +12,7 @@ from pipeline.beam_args import (
     BadBeamOption,
     check_beam_args,
     chooses_workers,
+    local_readers,
     resolve_runner_args,
     small_for_workers,
     usable_cores,
@@ -124,6 +125,22 @@ def test_worker_flags_given_are_kept_as_they_are():
     args = with_default_runner(["--default_sdk_harness_log_level=DEBUG"], cores=2)
     assert args.count("--default_sdk_harness_log_level=DEBUG") == 1
     assert not any(arg.endswith("=WARNING") for arg in args)
+
+
+def test_the_segment_count_plans_for_the_local_engines_readers():
+    def readers(*args, cores=8):
+        return local_readers(resolve_runner_args(with_default_runner(list(args), cores=cores)))
+
+    assert readers() == 8  # one worker process per usable CPU
+    assert readers(cores=1) == 1  # in the launching process
+    assert readers("--runner=FnApiRunner") == 1
+    assert readers("--direct_num_workers=3", "--direct_running_mode=multi_threading") == 3
+    assert readers("--direct_num_workers=3", "--direct_running_mode=in_memory") == 1
+    assert readers("--direct_running_mode=multi_processing", "--direct_num_workers=0") == (
+        usable_cores()
+    )
+    for runner in ("DataflowRunner", "FlinkRunner", "DaskRunner"):
+        assert readers(f"--runner={runner}") is None  # the runner does not say
 
 
 def test_other_runners_are_left_alone():

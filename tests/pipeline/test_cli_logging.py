@@ -42,6 +42,7 @@ def test_a_small_table_is_read_in_this_process(dynamodb_server, malformed_table,
     done = cli(*reindex_args(dynamodb_server.endpoint_url, malformed_table, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Logging handler created" not in done.stderr  # no worker process started
+    assert "4 segments: " in done.stderr and "4 per worker for 1 worker(s)" in done.stderr
 
 
 def test_worker_flags_keep_the_users_choice_whatever_the_table(
@@ -51,6 +52,7 @@ def test_worker_flags_keep_the_users_choice_whatever_the_table(
     done = cli(*args, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Logging handler created" in done.stderr  # the worker processes' first line
+    assert "8 segments: " in done.stderr and "4 per worker for 2 worker(s)" in done.stderr
     # the workers' start-up says nothing else: no INFO, no warnings about their set-up
     beam_lines = [
         line for line in done.stderr.splitlines() if "__main__" in line or "apache_beam" in line
