@@ -156,7 +156,8 @@ MAPS = [
     # on the fast path
     (rb'{"plain": {"M": {}}}', True),
     (
-        rb'{"plain": {"M": {"b": {"S": "2"}, "a": {"S": "1"}}}, "counted": {"M": {"x": {"N": "7"}}}}',
+        rb'{"plain": {"M": {"b": {"S": "2"}, "a": {"S": "1"}}}, '
+        rb'"counted": {"M": {"x": {"N": "7"}}}}',
         True,
     ),
     (rb'{"plain": {"M": {}}, "by_number": {"M": {"3": {"M": {"name": {"S": "A"}}}}}}', True),
