@@ -145,7 +145,7 @@ def read_set(read: Callable | None, build: Callable) -> Callable[[list], Any]:
 def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict]:
     """Payload function for M into a dict: keys by ``convert_key``, values by ``value``.
 
-    The function carries ``(convert, convert_key)`` as its attribute ``entry``,
+    The function carries ``(value, convert_key)`` as its attribute ``entry``,
     for decoders that read the wire form another way.
     """
     convert = converter(value)
@@ -174,7 +174,7 @@ def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict
             except RETRY:
                 return each_value(payload, convert, None)
 
-    read_map.entry = (convert, convert_key)
+    read_map.entry = (value, convert_key)
     return read_map
 
 

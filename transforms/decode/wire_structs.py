@@ -296,12 +296,12 @@ class _Builder:
             if cls is not None:
                 struct, convert, _ = self.model(cls)
                 return struct, convert
-            entry = getattr(handler, "entry", None)  # a dict's map
-            value_plan = getattr(entry[0], "plan", None) if entry is not None else None
-            if value_plan is None:
+            entry = getattr(handler, "entry", None)  # a dict's map: (value plan, key reader)
+            if entry is None:
                 return None
+            value_plan, convert_key = entry
             value = self.attribute(value_plan)
-            return dict[str, value.struct], _map_reader(value.primary, value.other, entry[1])
+            return dict[str, value.struct], _map_reader(value.primary, value.other, convert_key)
         if tag == "L":
             element = getattr(handler, "element", None)
             if element is None:
