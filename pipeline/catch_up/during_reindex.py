@@ -44,6 +44,7 @@ from pipeline.reindex import RebuildHooks, ReindexConfig, load_model, run_reinde
 from pipeline.resume import default_journal_path
 from pipeline.sources import client_config
 from pipeline.summary import ReindexSummary
+from transforms.dynamodb.stream.bookmark import parse_time
 from transforms.index.rebuild import IndexRebuild
 from transforms.journal import JournalError, RunJournal
 
@@ -112,7 +113,7 @@ def _journal_start(config: ReindexConfig) -> datetime | None:
         created = journal.read_header().created
     except JournalError:
         return None
-    return datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return parse_time(created)
 
 
 def reindex_with_catch_up(

@@ -58,7 +58,10 @@ class JournalError(ValueError):
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now in UTC, ISO 8601 to the microsecond: a run's ``created`` is the start
+    time a resumed ``--catch-up`` reads the stream from, so it must not move
+    back to a whole second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclasses.dataclass(frozen=True)

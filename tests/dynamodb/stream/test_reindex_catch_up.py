@@ -233,6 +233,36 @@ def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_
     assert _start(config) == ("works", datetime(2026, 11, 30, 3, 0, 5, tzinfo=timezone.utc))
 
 
+def test_a_resumed_catch_up_starts_at_the_interrupted_runs_start_to_the_microsecond(tmp_path):
+    """A start time cut to the whole second moves the catch-up's start up to 1 s
+    back, before a stream enabled just in time: the resumed run then refused."""
+    from pipeline.catch_up.during_reindex import _start
+    from pipeline.reindex import ReindexConfig
+    from transforms.journal import RunHeader, RunJournal
+    from transforms.journal.journal import utc_now
+
+    config = ReindexConfig(
+        table="works",
+        model="pipeline.models:Work",
+        index=f"sqlite:///{tmp_path}/index.db",
+        dead_letters=str(tmp_path / "dead"),
+        resume=True,
+    )
+    before = datetime.now(timezone.utc)
+    header = RunHeader(
+        table="works",
+        total_segments=4,
+        segments=None,
+        index="sqlite",
+        model="pipeline.models:Work",
+        run_id="r1",
+        created=utc_now(),
+    )
+    RunJournal(str(tmp_path / "dead" / "journal")).start(header)
+    started = _start(config)[1]
+    assert before <= started <= datetime.now(timezone.utc)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("upsert", [False, True], ids=["rebuild", "upsert"])
 def test_a_killed_reindex_resumed_catches_up_from_when_it_first_started(
