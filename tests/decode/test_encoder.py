@@ -1,5 +1,9 @@
-"""Tests of transforms.decode.encoder: the text is byte-identical to ``to_json()``."""
+"""Tests of transforms.decode.encoder: the text is byte-identical to ``to_json()``
+of the record with its sets in order (``sets_in_order``)."""
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -14,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.decode.test_decoder import Agent, Contributor, Role, Work, models_with_items, work_item
 from transforms.decode.decoder import compile_decoder
-from transforms.decode.encoder import compile_encoder
+from transforms.decode.encoder import compile_encoder, in_order, sets_in_order
 
 
 class Shade(str, Enum):
@@ -41,7 +45,7 @@ class Box:
 
 
 def assert_same_text(record):
-    assert compile_encoder(type(record))(record) == record.to_json()
+    assert compile_encoder(type(record))(record) == sets_in_order(record).to_json()
 
 
 # ---------------------------------------------------------------- records
@@ -216,6 +220,104 @@ def test_subclass_record_is_written_with_its_own_fields():
 
     record = Extended("x", 1, "y")
     assert compile_encoder(Agent)(record) == record.to_json()
+
+
+# ---------------------------------------------------------------- sets
+
+
+def unsorted_strings() -> set[str]:
+    """A set of strings whose own order (this process's hashes) is not sorted."""
+    for size in range(3, 50):
+        values = {f"t{number}" for number in range(size)}
+        if list(values) != sorted(values):
+            return values
+    raise AssertionError("no set of strings iterates out of order")
+
+
+@dataclass_json
+@dataclass(frozen=True)
+class Tagged:
+    tags: Any
+    raw: Any = field(
+        default=None, metadata=config(encoder=lambda value: value and sorted(value)[:1])
+    )
+
+
+def test_set_elements_are_written_sorted_whatever_the_sets_own_order():
+    tags = unsorted_strings()
+    text = compile_encoder(Tagged)(Tagged(tags))
+    assert text == '{"tags": [' + ", ".join(f'"{tag}"' for tag in sorted(tags)) + '], "raw": null}'
+    assert compile_encoder(Box)(Box([tags, {"k": frozenset(tags)}])) == (
+        sets_in_order(Box([tags, {"k": frozenset(tags)}])).to_json()
+    )
+
+
+SET_TEXT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from dataclasses import dataclass
+from typing import Any
+from dataclasses_json import dataclass_json
+from transforms.decode.encoder import compile_encoder
+
+@dataclass_json
+@dataclass
+class Tagged:
+    tags: Any
+
+record = Tagged({f"tag {n}" for n in range(40)})
+print(record.to_json())
+print(compile_encoder(Tagged)(record))
+"""
+
+
+def test_a_set_of_strings_is_written_the_same_in_every_process():
+    """A string's hash, and so a set's order, changes with the process; the
+    set's text must not (a rebuild's sample is written in another process
+    than the documents)."""
+    from tests.reindex_runs import ROOT
+
+    to_json, encoded = set(), set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", SET_TEXT, str(ROOT)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        first, second = done.stdout.splitlines()
+        to_json.add(first)
+        encoded.add(second)
+    assert len(encoded) == 1
+    assert len(to_json) > 1  # to_json() itself writes the set in each process's order
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"b", "a", "c"}, ["a", "b", "c"]),
+        ({b"\x01", b"\x00"}, [b"\x00", b"\x01"]),
+        ({3, Decimal("1.5"), 2.0}, [Decimal("1.5"), 2.0, 3]),
+        ({Shade.LIGHT, Shade.DARK}, [Shade.DARK, Shade.LIGHT]),
+        ({"a", 1}, ["a", 1]),  # by repr: "'a'" < "1"
+        (frozenset(), []),
+    ],
+    ids=repr,
+)
+def test_in_order(values, expected):
+    assert in_order(values) == expected
+
+
+def test_sets_in_order_copies_only_what_holds_a_set():
+    tags = unsorted_strings()
+    record = Tagged(tags, raw={"z", "y"})
+    ordered = sets_in_order(record)
+    assert ordered is not record and record.tags is tags  # the frozen record is not changed
+    assert ordered.tags == sorted(tags) and ordered.raw is record.raw  # the encoder's value: raw
+    plain = Box([1, {"k": (2, "x")}, Agent("a", 1)])
+    assert sets_in_order(plain) is plain
 
 
 # ---------------------------------------------------------------- compiling

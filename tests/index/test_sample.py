@@ -8,6 +8,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from dataclasses_json import dataclass_json
 
+from tests.decode.test_encoder import unsorted_strings
+from transforms.decode.encoder import compile_encoder
 from transforms.index.sample import SampleDocuments, read_sample, sample_rank
 
 
@@ -33,6 +35,21 @@ def test_the_sample_is_the_records_with_the_smallest_id_hashes(tmp_path):
         tmp_path, notes, 7, "--direct_num_workers=2", "--direct_running_mode=multi_threading"
     )
     assert sample == {note.id: note.to_json() for note in expected}
+
+
+@dataclass_json
+@dataclasses.dataclass
+class TaggedNote:
+    id: str
+    tags: set[str]
+
+
+def test_a_records_sets_are_sampled_in_the_order_its_document_has_them(tmp_path):
+    """``to_json()`` writes a set in the order it iterates in the process at
+    hand; the sample writes it as the index's encoder does, in every process."""
+    note = TaggedNote("a", unsorted_strings())
+    assert note.to_json() != compile_encoder(TaggedNote)(note)
+    assert _sample(tmp_path, [note], 5) == {"a": compile_encoder(TaggedNote)(note)}
 
 
 def test_no_records_make_an_empty_sample(tmp_path):

@@ -19,7 +19,7 @@ from tests.index_contents import BACKENDS, SERVERS, IndexUnderTest, expected_doc
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
 from tests.reindex_runs import cli, index_rows, last_error_line, reindex_args, reindex_config
 from tests.runners import IN_PROCESS
-from tests.tables import unique_name
+from tests.tables import seeded_table, unique_name
 from transforms.index import Document, open_backend
 
 ITEMS = 120
@@ -314,3 +314,43 @@ def test_hooks_run_around_the_swap_and_a_catch_up_can_write_into_the_build(
         ("after_swap", True, {*good, "caught-up"}),
     ]
     assert summary.alias_swap.found == len(good) + 1
+
+
+def test_sets_verify_when_the_sample_is_written_in_another_worker_process(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """A set of strings or bytes iterates in an order that changes with the
+    process; the sample's records reach another worker process than the one
+    that wrote their documents, and must still equal them, and every document
+    holds its sets sorted."""
+    items = [
+        {
+            "id": {"S": f"t{n:03d}"},
+            "tags": {"SS": [f"tag {n} {k}" for k in range(8)]},
+            "blobs": {"BS": [bytes([k, n % 7]) for k in range(4)]},
+            "sizes": {"NS": [str(n * k - 5) for k in range(3)]},
+        }
+        for n in range(150)
+    ]
+    table = seeded_table(dynamodb_client, "tagged", items)
+    done = cli(
+        *reindex_args(
+            dynamodb_server.endpoint_url, table, tmp_path, model="tests.tagged_models:Tagged"
+        ),
+        "--direct_num_workers=2",
+        "--direct_running_mode=multi_processing",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "verify: 100 of 100 sampled documents equal the records' JSON: OK" in done.stdout
+    expected = {
+        item["id"]["S"]: json.dumps(
+            {
+                "id": item["id"]["S"],
+                "tags": sorted(item["tags"]["SS"]),
+                "blobs": [list(blob) for blob in sorted(item["blobs"]["BS"])],
+                "sizes": sorted({int(size) for size in item["sizes"]["NS"]}),
+            }
+        )
+        for item in items
+    }
+    assert index_rows(tmp_path / "index.db") == expected

@@ -1,32 +1,37 @@
-"""Fast JSON text of dataclasses-json records, byte-identical to ``to_json()``.
+"""Fast JSON text of dataclasses-json records, byte-identical to ``to_json()``
+with the record's sets in order.
 
 dataclasses-json's ``to_json()`` rebuilds each class's configuration and deep
 copies every value on every call. :func:`compile_encoder` reads a class's
 configuration once and keeps, per dataclass, a plan of field steps::
 
     encode = compile_encoder(Work)     # once, e.g. in DoFn.setup()
-    text = encode(work)                # == work.to_json()
+    text = encode(work)                # == sets_in_order(work).to_json()
 
 Contract
 --------
-``encode(record) == record.to_json()`` for every record ``to_json()`` accepts,
-and the same exception type where it refuses one (e.g. a ``date`` value, which
-dataclasses-json cannot encode without a custom encoder).
+``encode(record) == sets_in_order(record).to_json()`` for every record
+``to_json()`` accepts, and the same exception type where it refuses one (e.g.
+a ``date`` value, which dataclasses-json cannot encode without a custom
+encoder). ``sets_in_order`` only puts each set's elements :func:`in_order`
+(sorted): ``to_json()`` writes a set in the order it iterates in, and that
+order, for strings and bytes, changes with the process. A record without
+sets is written exactly as ``to_json()`` writes it.
 
 How
 ---
 A field step builds the tree ``to_dict(encode_json=False)`` builds, without
 its deep copies: a nested dataclass becomes a dict of its own (letter-cased)
-keys, mappings become dicts, other collections except ``str``/``bytes``/Enum
-members become lists; ``config(exclude=...)`` sees that converted value and a
-custom ``config(encoder=...)`` the raw one, as in dataclasses-json. Leaves
-that dataclasses-json's JSON encoder converts are converted in the tree
-already (``Decimal`` and ``UUID`` to strings, ``datetime`` to its
-``timestamp()``, ``bytes`` to a list of ints, plain Enum members to their
-values), except where the unconverted value can be observed: what an
-``exclude`` predicate sees, and map keys, which JSON never converts. The
-standard library's C encoder writes the tree, with a ``default`` mirroring
-dataclasses-json's for anything left.
+keys, mappings become dicts, sets become lists in order, other collections
+except ``str``/``bytes``/Enum members become lists; ``config(exclude=...)``
+sees that converted value and a custom ``config(encoder=...)`` the raw one,
+as in dataclasses-json. Leaves that dataclasses-json's JSON encoder
+converts are converted in the tree already (``Decimal`` and ``UUID`` to
+strings, ``datetime`` to its ``timestamp()``, ``bytes`` to a list of ints,
+plain Enum members to their values), except where the unconverted value
+can be observed: what an ``exclude`` predicate sees, and map keys, which
+JSON never converts. The standard library's C encoder writes the tree, with
+a ``default`` mirroring dataclasses-json's for anything left.
 
 The tree is not built where its text can be written directly: a
 :class:`_TextWriter` writes the JSON text of strings, numbers, ``None``,
@@ -45,6 +50,7 @@ is first seen.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import json
@@ -52,6 +58,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Collection, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -64,7 +71,7 @@ from dataclasses_json import cfg as dataclasses_json_cfg
 
 from transforms.decode.codegen import compile_function
 
-__all__ = ["compile_encoder"]
+__all__ = ["compile_encoder", "in_order", "sets_in_order"]
 
 _SERIAL = itertools.count(1)
 _AS_IS = frozenset({str, int, float, bool, type(None)})
@@ -139,6 +146,8 @@ class _TreeBuilder:
                 convert = self.dataclass_tree(cls)
             elif issubclass(cls, Mapping):
                 convert = self.mapping_tree()
+            elif issubclass(cls, AbstractSet):
+                convert = self.set_tree()
             elif issubclass(cls, Collection) and not issubclass(cls, (str, bytes, Enum)):
                 convert = self.list_tree()
             else:
@@ -164,6 +173,10 @@ class _TreeBuilder:
             return [value if type(value) in _AS_IS else tree(value) for value in values]
 
         return list_tree
+
+    def set_tree(self) -> Callable[[Any], list]:
+        list_tree = self.list_tree()
+        return lambda values: list_tree(in_order(values))
 
     def mapping_tree(self) -> Callable[[Any], dict]:
         tree, key_tree = self.tree, self.faithful.tree
@@ -411,6 +424,9 @@ class _TextWriter:
                 writer = self.dataclass_text(cls)
             elif issubclass(cls, Mapping):
                 writer = self.mapping_text()
+            elif issubclass(cls, AbstractSet):
+                list_text = self.list_text()
+                writer = lambda values: list_text(in_order(values))  # noqa: E731
             elif issubclass(cls, Collection) and not issubclass(cls, (str, bytes, Enum)):
                 writer = self.list_text()
             elif cls not in dataclasses_json_cfg.global_config.encoders:
@@ -513,6 +529,60 @@ class _TextWriter:
 
 
 _WRITER = _TextWriter(_BUILDER)
+
+_NUMBERS = frozenset({int, float, bool, Decimal})
+
+
+def in_order(values: AbstractSet) -> list:
+    """The elements of a set in the order they are written: sorted.
+
+    A set's own order follows its elements' hashes, and the hash of a string
+    or of bytes changes with every process, so ``to_json()`` writes the same
+    set differently on two workers. Strings, bytes and numbers are sorted by
+    value; other elements (Enum members, tuples, dataclasses, mixed types) by
+    their ``repr``.
+    """
+    kinds = {type(value) for value in values}
+    if kinds <= _NUMBERS or kinds == {str} or kinds == {bytes}:
+        return sorted(values)
+    return sorted(values, key=repr)
+
+
+def sets_in_order(value: Any) -> Any:
+    """``value`` with each set in it replaced by the list of its elements
+    :func:`in_order`, so that ``sets_in_order(record).to_json() == encode(record)``
+    in any process.
+
+    Sets are replaced in dataclass fields, lists, tuples and maps; the value of
+    a field with a custom ``encoder`` is left as it is, since the encoder gets
+    the raw value. Containers without a set are returned as they are; a
+    dataclass with one is copied, never changed in place.
+    """
+    if isinstance(value, (str, bytes, Enum)) or type(value) in _AS_IS:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {}
+        for name, _, _, encoder in _field_steps(type(value)):
+            if encoder is None:
+                old = getattr(value, name)
+                new = sets_in_order(old)
+                if new is not old:
+                    changed[name] = new
+        if not changed:
+            return value
+        ordered = copy.copy(value)
+        for name, new in changed.items():
+            object.__setattr__(ordered, name, new)  # frozen dataclasses too
+        return ordered
+    if isinstance(value, Mapping):
+        entries = {key: sets_in_order(item) for key, item in value.items()}
+        return value if all(entries[key] is item for key, item in value.items()) else entries
+    if isinstance(value, AbstractSet):
+        return [sets_in_order(item) for item in in_order(value)]
+    if isinstance(value, Collection):
+        items = [sets_in_order(item) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    return value
 
 
 def compile_encoder(model: type) -> Callable[[Any], str]:

@@ -35,7 +35,9 @@ ids and a re-run gives the same ids. Across schemas the forms may meet (the
 string ``"3"`` and the number ``3`` both give ``3``); an index holds one table.
 
 ``RecordEncoder`` turns records into the document body: the record's JSON,
-byte-identical to ``record.to_json()``.
+byte-identical to ``record.to_json()`` but for sets, whose elements are
+sorted (``transforms.decode.encoder.in_order``) so a document's text does
+not depend on the process that wrote it.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ class RecordEncoder:
 
     ``encode`` (a picklable callable ``record -> str``) is used when given.
     Otherwise each record class gets ``transforms.decode.encoder.compile_encoder(cls)``
-    when that module exists (a faster encoder, byte-identical to ``to_json``),
+    when that module exists (a faster encoder, byte-identical to ``to_json``
+    with sets sorted),
     else ``record.to_json()``. Encoders are resolved once per class.
     """
 

@@ -14,9 +14,12 @@ keeps at most ``size`` records). The combine takes the records straight from
 the step that ranks them, so a runner lifts its first half into the stage
 that reads them: only each bundle's ``size`` smallest leave that stage, never
 every record (a ``Flatten`` in front of it would break the fusion and ship
-the whole table between stages). Each is written with ``record.to_json()``,
+the whole table between stages). Each is written with ``to_json()``,
 dataclasses-json's own encoder, not the compiled one ``WriteToIndex`` uses,
-so the comparison checks the encoder, the writer and the index together.
+so the comparison checks the encoder, the writer and the index together;
+its sets are put in the encoder's order first (``sets_in_order``), since
+the record reaches this step in another process, where a set of strings
+iterates in another order.
 
 The file (JSON lines of ``[id, body]``, through Beam's ``FileSystems``) is
 written once per successful run by one worker, so on a distributed runner
@@ -36,6 +39,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.decode.encoder import sets_in_order
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.index import IndexBackend, document_id
 from transforms.index.documents import key_document_id
@@ -88,7 +92,7 @@ def _write(chosen: list[tuple[bytes, str, Any]], path: str) -> Iterable[str]:
     lines = []
     for _, doc_id, record in chosen:
         try:
-            body = record.to_json()
+            body = sets_in_order(record).to_json()
         except Exception:  # the index refuses it too: an index dead letter, not sampled
             continue
         lines.append(json.dumps([doc_id, body], ensure_ascii=False) + "\n")
