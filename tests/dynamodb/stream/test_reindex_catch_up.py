@@ -207,10 +207,13 @@ def test_catch_up_options_go_together(dynamodb_server, tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), done.stderr
 
 
-def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_path):
+def _resumed_start(tmp_path, created: str | None) -> datetime:
+    """The start time ``reindex --resume --catch-up`` takes from a journal whose
+    run was ``created`` then (None: no journal)."""
     from pipeline.catch_up.during_reindex import _start
     from pipeline.reindex import ReindexConfig
-    from transforms.journal import RunHeader, RunJournal
+    from tests.journal.test_journal import header
+    from transforms.journal import RunJournal
 
     config = ReindexConfig(
         table="works",
@@ -219,47 +222,27 @@ def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_
         dead_letters=str(tmp_path / "dead"),
         resume=True,
     )
-    assert _start(config)[1] > datetime(2026, 1, 1, tzinfo=timezone.utc)  # no journal: now
-    header = RunHeader(
-        table="works",
-        total_segments=4,
-        segments=None,
-        index="sqlite",
-        model="pipeline.models:Work",
-        run_id="r1",
-        created="2026-11-30T03:00:05Z",
+    if created is not None:
+        RunJournal(str(tmp_path / "dead" / "journal")).start(header(created=created))
+    table, started = _start(config)
+    assert table == "works"
+    return started
+
+
+def test_a_resumed_reindex_catches_up_from_when_the_interrupted_run_started(tmp_path):
+    assert _resumed_start(tmp_path, None) > datetime(2026, 1, 1, tzinfo=timezone.utc)  # now
+    assert _resumed_start(tmp_path, "2026-11-30T03:00:05Z") == datetime(
+        2026, 11, 30, 3, 0, 5, tzinfo=timezone.utc
     )
-    RunJournal(str(tmp_path / "dead" / "journal")).start(header)
-    assert _start(config) == ("works", datetime(2026, 11, 30, 3, 0, 5, tzinfo=timezone.utc))
 
 
 def test_a_resumed_catch_up_starts_at_the_interrupted_runs_start_to_the_microsecond(tmp_path):
     """A start time cut to the whole second moves the catch-up's start up to 1 s
     back, before a stream enabled just in time: the resumed run then refused."""
-    from pipeline.catch_up.during_reindex import _start
-    from pipeline.reindex import ReindexConfig
-    from transforms.journal import RunHeader, RunJournal
     from transforms.journal.journal import utc_now
 
-    config = ReindexConfig(
-        table="works",
-        model="pipeline.models:Work",
-        index=f"sqlite:///{tmp_path}/index.db",
-        dead_letters=str(tmp_path / "dead"),
-        resume=True,
-    )
     before = datetime.now(timezone.utc)
-    header = RunHeader(
-        table="works",
-        total_segments=4,
-        segments=None,
-        index="sqlite",
-        model="pipeline.models:Work",
-        run_id="r1",
-        created=utc_now(),
-    )
-    RunJournal(str(tmp_path / "dead" / "journal")).start(header)
-    started = _start(config)[1]
+    started = _resumed_start(tmp_path, utc_now())
     assert before <= started <= datetime.now(timezone.utc)
 
 
