@@ -425,8 +425,7 @@ class _TextWriter:
             elif issubclass(cls, Mapping):
                 writer = self.mapping_text()
             elif issubclass(cls, AbstractSet):
-                list_text = self.list_text()
-                writer = lambda values: list_text(in_order(values))  # noqa: E731
+                writer = self.set_text()
             elif issubclass(cls, Collection) and not issubclass(cls, (str, bytes, Enum)):
                 writer = self.list_text()
             elif cls not in dataclasses_json_cfg.global_config.encoders:
@@ -471,6 +470,10 @@ class _TextWriter:
             return "[" + ", ".join(texts) + "]"
 
         return list_text
+
+    def set_text(self) -> Callable[[Any], str]:
+        list_text = self.list_text()
+        return lambda values: list_text(in_order(values))
 
     def mapping_text(self) -> Callable[[Any], str]:
         write, tree_text = self.write, self.tree_text
@@ -539,13 +542,22 @@ def in_order(values: AbstractSet) -> list:
     A set's own order follows its elements' hashes, and the hash of a string
     or of bytes changes with every process, so ``to_json()`` writes the same
     set differently on two workers. Strings, bytes and numbers are sorted by
-    value; other elements (Enum members, tuples, dataclasses, mixed types) by
-    their ``repr``.
+    value (NaNs last); other elements (Enum members, tuples, dataclasses,
+    mixed types) by their ``repr``.
     """
     kinds = {type(value) for value in values}
-    if kinds <= _NUMBERS or kinds == {str} or kinds == {bytes}:
-        return sorted(values)
+    try:
+        if kinds <= _NUMBERS:
+            return sorted(values, key=_number_key)
+        if kinds == {str} or kinds == {bytes}:
+            return sorted(values)
+    except ArithmeticError:  # a signalling Decimal NaN refuses even ==
+        pass
     return sorted(values, key=repr)
+
+
+def _number_key(value: Any) -> tuple[bool, Any]:
+    return (True, 0) if value != value else (False, value)
 
 
 def sets_in_order(value: Any) -> Any:
@@ -586,7 +598,8 @@ def sets_in_order(value: Any) -> Any:
 
 
 def compile_encoder(model: type) -> Callable[[Any], str]:
-    """Builds, once per model, the function ``record -> record.to_json()``.
+    """Builds, once per model, the function ``record -> record.to_json()``
+    (with its sets in order, see the module's contract).
 
     The returned function encodes any dataclass value the same way, following
     its runtime type; ``model`` only decides what is prepared up front.
