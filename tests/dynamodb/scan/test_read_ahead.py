@@ -169,15 +169,18 @@ def table_300(dynamodb_client):
 
 
 class _SlowSink(beam.DoFn):
-    """Takes ``delay`` seconds per item and notes when each item is done."""
+    """Takes ``delay`` seconds per item for the first ``slow_items`` items and
+    notes when each item is done."""
 
     done: list[float] = []
 
-    def __init__(self, delay):
+    def __init__(self, delay, slow_items):
         self._delay = delay
+        self._slow_items = slow_items
 
     def process(self, item):
-        time.sleep(self._delay)
+        if len(_SlowSink.done) < self._slow_items:
+            time.sleep(self._delay)
         _SlowSink.done.append(time.monotonic())
 
 
@@ -206,7 +209,7 @@ def test_the_next_page_is_asked_for_while_the_page_is_processed(dynamodb_server,
         dynamodb_server,
         table_300,
         0.03,
-        lambda items: items | beam.ParDo(_SlowSink(0.05)),
+        lambda items: items | beam.ParDo(_SlowSink(0.05, slow_items=20)),
         total_segments=1,
         page_size=10,
     )
