@@ -79,10 +79,16 @@ class LocalDynamoDB:
         urllib.request.urlopen(request, timeout=10).close()
 
     def stop(self) -> None:
+        """Ends the server; its tables are in memory, so nothing is lost by a kill.
+
+        moto exits on SIGTERM, but then waits for its request threads, which
+        hold the keep-alive connections of clients still open: a second is
+        given, then the process is killed.
+        """
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
