@@ -5,7 +5,10 @@ Importing Apache Beam without its Google Cloud extras logs a warning about
 one clear line. Beam's file sink warns "Deleting N existing files in target
 path matching: -*-of-%(num_shards)05d" when a run rewrites a dead-letter
 folder (the only files written through Beam's sinks); that is said instead as
-one INFO line in the project's words.
+one INFO line in the project's words. When SIGINT or SIGTERM stops a run,
+Beam logs the interruption with its traceback for the step it stopped in;
+that is dropped too, since the command line says in one line what was done
+and how to resume.
 """
 
 from __future__ import annotations
@@ -21,6 +24,17 @@ class _DropKnownNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not any(message.startswith(noise) for noise in _NOISE)
+
+
+class _DropInterruptTracebacks(logging.Filter):
+    """Drops records logged while a signal's ``RunInterrupted`` is being raised."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info:
+            return True
+        from pipeline.resume.interrupt import RunInterrupted  # imports Beam: not at start-up
+
+        return not isinstance(record.exc_info[1], RunInterrupted)
 
 
 _BEAM_FILE_SINK = "apache_beam.io.filebasedsink"
@@ -50,6 +64,7 @@ def configure_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_DropKnownNoise())
+    handler.addFilter(_DropInterruptTracebacks())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):

@@ -47,11 +47,23 @@ def stop_requested() -> bool:
 
 
 class RunInterrupted(BaseException):
-    """SIGINT or SIGTERM arrived; not an ``Exception``, so no ``except Exception`` swallows it."""
+    """SIGINT or SIGTERM arrived; not an ``Exception``, so no ``except Exception`` swallows it.
 
-    def __init__(self, signum: int):
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
+    Built with :meth:`by`. The arguments are ``(message, signum)`` so that Beam,
+    which raises a step's failure again as ``type(error)(message + " [while
+    running 'step']", *rest)``, keeps it a ``RunInterrupted``.
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message, signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    @classmethod
+    def by(cls, signum: int) -> RunInterrupted:
+        return cls(f"stopped by {signal.Signals(signum).name}", signum)
 
 
 class SignalStop:
@@ -88,7 +100,7 @@ class SignalStop:
             _flush_and_exit(128 + self.signum)
         self.signum = signum
         _REQUESTED.append(signum)
-        raise RunInterrupted(signum)
+        raise RunInterrupted.by(signum)
 
     def exit_soon(self) -> None:
         """Ends the process after a short grace if threads the runner left keep it alive."""

@@ -1,10 +1,16 @@
 """What an interrupted reindex leaves and says, without running one."""
 
 import signal
+import subprocess
+import sys
+import textwrap
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
 from pipeline.resume.journaled_run import forget_started_runs
-from tests.reindex_runs import reindex_config
+from tests.reindex_runs import ROOT, reindex_config
 
 ARGV = ["reindex", "--table", "works", "--dead-letters", "out/dead letters"]
 
@@ -58,3 +64,57 @@ def test_signal_stop_raises_once_and_restores_the_handlers():
     assert type(caught).__name__ == "RunInterrupted" and not isinstance(caught, Exception)
     assert stop.signum == signal.SIGTERM and stop.exit_code == 143 and stop_requested()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+class _SignalAtStartBundle(beam.DoFn):
+    """A step after the first of its stage that gets SIGTERM while starting a bundle."""
+
+    def start_bundle(self):
+        signal.raise_signal(signal.SIGTERM)
+
+    def process(self, element):
+        yield element
+
+
+def _run_into_a_signal_at_start_bundle():
+    options = PipelineOptions(runner="FnApiRunner")
+    with beam.Pipeline(options=options) as p:
+        _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x) | beam.ParDo(_SignalAtStartBundle())
+
+
+def test_a_signal_inside_a_beam_step_stays_a_run_interrupted():
+    """Beam raises a step's failure again with the step's name; it stays a
+    ``RunInterrupted`` (an ``Exception`` could be swallowed on its way up)."""
+    caught = None
+    with SignalStop() as stop:
+        try:
+            _run_into_a_signal_at_start_bundle()
+        except BaseException as error:
+            caught = error
+    assert type(caught).__name__ == "RunInterrupted", repr(caught)
+    assert caught.signum == signal.SIGTERM == stop.signum
+    assert str(caught).startswith("stopped by SIGTERM")
+
+
+def test_a_signal_inside_a_beam_step_logs_no_traceback():
+    """Beam logs a failing step with its traceback; for an interruption the
+    command line's one line is all that is said."""
+    script = textwrap.dedent(
+        """
+        from pipeline.logs import configure_logging
+        configure_logging()
+        from pipeline.resume import SignalStop
+        from tests.pipeline.test_interrupt import _run_into_a_signal_at_start_bundle
+        with SignalStop():
+            try:
+                _run_into_a_signal_at_start_bundle()
+            except BaseException as error:
+                print(type(error).__name__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == "RunInterrupted\n"
+    assert "Traceback" not in done.stderr and "stopped by" not in done.stderr, done.stderr
