@@ -493,6 +493,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the table's key attributes, hash key first (default: the keys the dead "
         "letters carry)",
     )
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="write even into an index that holds another table than the dead letters'",
+    )
     _add_catch_up_parser(commands)
     return parser
 
@@ -758,7 +763,14 @@ def _replay(args, beam_args) -> int:
         default = f"{source}-replay-{stamp}"
     still_failing = args.still_failing or default
     summary = run_replay(
-        ReplayConfig(args.dead_letters, args.model, args.index, still_failing, args.key_attributes),
+        ReplayConfig(
+            args.dead_letters,
+            args.model,
+            args.index,
+            still_failing,
+            args.key_attributes,
+            force=args.force,
+        ),
         beam_args,
     )
     print(summary.render())

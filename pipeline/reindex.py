@@ -42,8 +42,10 @@ from pipeline.run_counts import SPINE_COUNTERS, needs_tally, run_totals, tally_p
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
+from transforms.decode.decoder import compile_decoder
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
+from transforms.decode.writable import check_writable
 from transforms.dynamodb.source import ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
@@ -171,9 +173,12 @@ class ModelSpecError(ValueError):
 def load_model(spec: str) -> type:
     """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``).
 
-    Raises :class:`ModelSpecError` when ``spec`` is not of that form and
+    Raises :class:`ModelSpecError` when ``spec`` is not of that form,
     :class:`ReindexError` when the module cannot be imported or does not hold
-    a dataclasses-json class of that name.
+    a dataclasses-json class of that name, and ``TypeError`` when a field's
+    type can be read from DynamoDB or written to JSON by neither the decoder
+    nor ``to_json()`` (:mod:`transforms.decode.writable`): before anything
+    is created.
     """
     module_name, colon, class_name = spec.partition(":")
     module_name, class_name = module_name.strip(), class_name.strip()
@@ -194,6 +199,8 @@ def load_model(spec: str) -> type:
         raise ReindexError(f"{spec!r} is not a dataclass in module {module_name!r}")
     if not hasattr(model, "from_dict"):
         raise ReindexError(f"{spec!r} is not declared with dataclasses-json (@dataclass_json)")
+    compile_decoder(model)  # a field type the decoder cannot read
+    check_writable(model)  # a field type to_json() cannot write
     return model
 
 

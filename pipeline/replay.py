@@ -11,6 +11,7 @@ reindex (:mod:`pipeline.run_counts`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,12 +26,15 @@ from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
+from transforms.index.identity import IndexIdentity, refuse_other_table
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 from transforms.runners.tally import EndBranches, Tally
 
 __all__ = ["ReplayConfig", "ReplayKeyError", "ReplaySummary", "run_replay"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,8 @@ class ReplayConfig:
     index: str
     still_failing: str
     key_attributes: tuple[str, ...] | None = None
+    force: bool = False
+    """Write even into an index that records another table than the letters'."""
 
 
 class ReplayKeyError(ValueError):
@@ -130,20 +136,23 @@ class _Survey:
     tables: tuple[str, ...]
     keys: tuple[tuple[str, ...], ...]
     """The distinct key attribute names of the replayable letters, as each letter orders them."""
+    unreplayable: int = 0
+    """Letters with neither the item nor the document (e.g. ``EncodeError``)."""
 
 
 def _survey(pattern: str) -> _Survey:
     """Reads every dead letter once: a corrupt line anywhere is then one clear error
     before the job starts, not a failed job."""
-    letters, tables, keys = 0, set(), {}
+    letters, unreplayable, tables, keys = 0, 0, set(), {}
     for letter in read_dead_letters(pattern):
         letters += 1
         if letter.get("table"):
             tables.add(letter["table"])
         replayable = letter.get("item") is not None or letter.get("document") is not None
+        unreplayable += not replayable
         if replayable and letter.get("key"):
             keys.setdefault(tuple(letter["key"]), None)
-    return _Survey(letters, tuple(sorted(tables)), tuple(keys))
+    return _Survey(letters, tuple(sorted(tables)), tuple(keys), unreplayable)
 
 
 def _key_attributes(survey: _Survey, given: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -191,6 +200,19 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     except ValueError as error:
         raise ReindexError(str(error)) from error
     table = survey.tables[0] if len(survey.tables) == 1 else None
+    if table is not None:
+        identity = IndexIdentity(table, key_attributes, config.model)
+        try:
+            refuse_other_table(config.index, identity, force=config.force, action="write into it")
+        except ValueError as error:
+            raise ReindexError(str(error)) from error
+    if survey.unreplayable:
+        _LOGGER.warning(
+            "%d dead letter(s) carry neither the item nor the document (the record could "
+            "not be written, e.g. EncodeError): they stay failing; after fixing the model, "
+            "reindex the table (or reindex --upsert) to index them",
+            survey.unreplayable,
+        )
     started = time.monotonic()
     pipeline = beam.Pipeline(options=PipelineOptions(pipeline_args))
     letters = pipeline | "Read" >> ReadDeadLetters(config.dead_letters)

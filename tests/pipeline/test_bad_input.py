@@ -35,6 +35,8 @@ from tests.tables import create_table, seeded_table, unique_name
 from transforms import ReadFromDynamoDB
 from transforms.dead_letters import dead_letter, dumps_dead_letter
 from transforms.dynamodb.scan.errors import InvalidScanRequest
+from transforms.index.identity import IndexIdentity
+from transforms.index.upsert import prepare_upsert
 
 DEEP_LEVELS = 32
 ITEM_BYTES = 403_000
@@ -285,6 +287,46 @@ def test_items_dynamodb_cannot_hold_replayed_from_hand_made_dead_letters(tmp_pat
     )
 
 
+def _letters_of_table(folder, table: str) -> None:
+    """One replayable decode dead letter of ``table``, and one that carries neither
+    the item nor the document (an index-stage ``EncodeError``)."""
+    item = work_to_item(_works(1)[0]) | {"id": {"S": "r-1"}}
+    key = {"id": {"S": "r-1"}}
+    letters = [
+        dead_letter("decode", error_type="Edited", error="e", item=item, key=key, table=table),
+        dead_letter(
+            "index", error_type="EncodeError", error="e", key={"id": {"S": "r-2"}}, table=table
+        ),
+    ]
+    folder.mkdir()
+    text = "".join(dumps_dead_letter(letter) + "\n" for letter in letters)
+    (folder / "dead-letters-00000-of-00001.jsonl").write_text(text)
+
+
+def test_replay_into_another_tables_index_is_refused_unless_forced(tmp_path):
+    prepare_upsert(
+        f"sqlite:///{tmp_path}/index.db", IndexIdentity("other", ("id",), "pipeline.models:Work")
+    )
+    _letters_of_table(tmp_path / "dead", "works-a")
+    args = [*replay_args(tmp_path / "dead", tmp_path), "--still-failing", str(tmp_path / "still")]
+    refused = cli(*args, *IN_PROCESS)
+    assert one_line_error(refused, 3) == (
+        f"error: the index sqlite:///{tmp_path}/index.db holds table 'other', not table "
+        "'works-a': check --index and --table, or pass --force to write into it"
+    )
+    assert index_rows(tmp_path / "index.db") == {}
+    forced = cli(*args, "--force", *IN_PROCESS)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert sorted(index_rows(tmp_path / "index.db")) == ["r-1"]
+    assert (
+        "1 dead letter(s) carry neither the item nor the document (the record could not be "
+        "written, e.g. EncodeError): they stay failing; after fixing the model, reindex the "
+        "table (or reindex --upsert) to index them"
+    ) in forced.stderr
+    (still,) = dead_letters(tmp_path / "still")
+    assert still["key"] == {"id": {"S": "r-2"}}
+
+
 # --- environment and options: one clear line, nothing read -------------------
 
 
@@ -442,6 +484,35 @@ def test_model_that_cannot_be_imported(dynamodb_server, small_table, tmp_path):
     assert one_line_error(done, 3).startswith(
         "error: cannot import the model's module 'no_such': No module named 'no_such'"
     )
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            "tests.unusable_models:WithCallable",
+            "error: WithCallable.hook: cannot decode type Callable[[int], int]; give the "
+            "field a decoder with dataclasses_json.config(decoder=...)",
+        ),
+        (
+            "tests.unusable_models:Dated",
+            "error: to_json() cannot write the values of Dated.day (a date), "
+            "Prices.by_amount (map keys of type Decimal: JSON keys are strings), so no "
+            "record holding one could be indexed: give each such field an encoder, "
+            "field(metadata=dataclasses_json.config(encoder=...))",
+        ),
+    ],
+    ids=["undecodable", "unwritable"],
+)
+def test_model_that_cannot_be_used_is_refused_before_anything_is_created(
+    dynamodb_server, small_table, tmp_path, model, message
+):
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path, model=model),
+        *IN_PROCESS,
+    )
+    assert one_line_error(done, 2) == message
+    assert list(tmp_path.iterdir()) == []  # no index, no dead-letter folder, no journal
 
 
 def test_corrupt_dead_letter_file_given_to_replay(tmp_path):

@@ -22,7 +22,7 @@ from dataclasses_json import cfg as dataclasses_json_cfg
 from transforms.decode.codegen import GeneratedDecoder, generated_reader
 from transforms.decode.containers import MAPPINGS, SEQUENCES, SETS, generic_plan
 from transforms.decode.enums import enum_plan, literal_plan
-from transforms.decode.errors import type_name
+from transforms.decode.errors import undecodable
 from transforms.decode.hints import UNION_TYPES, is_optional, unwrap_new_type
 from transforms.decode.models import dataclass_reader, model_steps
 from transforms.decode.plain import ANY, custom_plan
@@ -71,7 +71,7 @@ class Compiler:
         if origin is not None:
             return generic_plan(tp, origin, args, where, self.plan)
         if not isinstance(tp, type):
-            raise TypeError(f"{where}: cannot decode type {tp!r}")
+            raise undecodable(where, tp)
         if dataclasses.is_dataclass(tp):
             return Plan({"M": self.dataclass_decoder(tp)}, tp.__qualname__)
         if issubclass(tp, Enum):
@@ -91,10 +91,7 @@ class Compiler:
                 return Plan({tag: scalar_subclass(read, tp)}, tp.__qualname__)
         if tp in SEQUENCES or tp in SETS or tp in MAPPINGS:
             return generic_plan(tp, tp, (), where, self.plan)
-        raise TypeError(
-            f"{where}: cannot decode type {type_name(tp)}; give the field a decoder "
-            "with dataclasses_json.config(decoder=...)"
-        )
+        raise undecodable(where, tp)
 
     def dataclass_decoder(self, cls: type) -> Callable[[Item], Any]:
         """The function attribute map -> instance of ``cls`` (memoised, and

@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
-from transforms.decode.errors import DecodeError, malformed, type_name, within
+from transforms.decode.errors import DecodeError, malformed, type_name, undecodable, within
 from transforms.decode.hints import unwrap_new_type
 from transforms.decode.plans import Plan, converter
 from transforms.decode.scalars import read_uuid
@@ -203,7 +203,7 @@ def generic_plan(tp: Any, origin: Any, args: tuple[Any, ...], where: str, plan: 
             )
         build = SETS[origin]
     else:
-        raise TypeError(f"{where}: cannot decode type {expected}")
+        raise undecodable(where, tp)
     element = plan(element_type, where)
     handlers: dict[str, Callable | None] = {"L": read_list(element, build)}
     for set_tag, scalar_tag in SET_TAGS:

@@ -71,7 +71,7 @@ from dataclasses_json import cfg as dataclasses_json_cfg
 
 from transforms.decode.codegen import compile_function
 
-__all__ = ["compile_encoder", "in_order", "sets_in_order"]
+__all__ = ["compile_encoder", "fields_with_encoders", "in_order", "sets_in_order"]
 
 _SERIAL = itertools.count(1)
 _AS_IS = frozenset({str, int, float, bool, type(None)})
@@ -218,6 +218,12 @@ def _field_steps(cls: type) -> list[tuple[str, str, Any, Any]]:
         key = spec.name if letter_case is None else letter_case(spec.name)
         steps.append((spec.name, key, options.get("exclude"), options.get("encoder")))
     return steps
+
+
+def fields_with_encoders(cls: type) -> set[str]:
+    """The fields of ``cls`` written by an encoder of the user's (the field's,
+    the class's or a global one for the field's declared type)."""
+    return {name for name, _, _, encoder in _field_steps(cls) if encoder is not None}
 
 
 def _is_plain(cls: type, steps: list) -> bool:

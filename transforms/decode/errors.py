@@ -19,6 +19,7 @@ __all__ = [
     "malformed",
     "short",
     "type_name",
+    "undecodable",
     "unexpected",
     "within",
 ]
@@ -98,6 +99,14 @@ def describe(wire: Any) -> str:
     if tag in ("L", "SS", "NS", "BS"):
         return f"{tag} of {len(payload)} elements"
     return f"unknown type {short(repr(tag))}"
+
+
+def undecodable(where: str, tp: Any) -> TypeError:
+    """The error for a field type the decoder cannot read; ``where`` is ``Class.field``."""
+    return TypeError(
+        f"{where}: cannot decode type {type_name(tp)}; give the field a decoder "
+        "with dataclasses_json.config(decoder=...)"
+    )
 
 
 def type_name(tp: Any) -> str:

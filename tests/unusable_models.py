@@ -1,0 +1,30 @@
+"""Models the command refuses before it creates anything: a field the decoder
+cannot read, and fields whose values ``to_json()`` cannot write."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from dataclasses_json import dataclass_json
+
+
+@dataclass_json
+@dataclass
+class Prices:
+    by_amount: dict[Decimal, str] = field(default_factory=dict)
+
+
+@dataclass_json
+@dataclass
+class Dated:
+    id: str
+    day: date | None = None
+    prices: Prices | None = None
+
+
+@dataclass_json
+@dataclass
+class WithCallable:
+    id: str
+    hook: Callable[[int], int] | None = None
