@@ -473,6 +473,28 @@ def test_dict_with_int_keys():
     assert decode_value(dict[int, str], {"M": {"7": {"S": "x"}}}) == {7: "x"}
 
 
+UUID_1 = uuid.UUID("abcdef12-1234-5678-1234-567812345678")
+
+
+@pytest.mark.parametrize(
+    "tp, keys, same",
+    [
+        (dict[int, str], ["1", "01", "+1"], "1"),
+        (dict[Decimal, str], ["1.5", "1.50"], "Decimal('1.5')"),
+        (dict[float, str], ["2", "2.0"], "2.0"),
+        (dict[uuid.UUID, str], [str(UUID_1), str(UUID_1).upper()], repr(UUID_1)),
+    ],
+    ids=["int", "Decimal", "float", "UUID"],
+)
+def test_dict_refuses_two_keys_that_decode_to_one(tp, keys, same):
+    """One entry would silently replace the other: the item is refused instead."""
+    wire = {"M": {key: {"S": f"value of {key}"} for key in keys}}
+    error = decode_failure(tp, wire)
+    assert error.error_type == "InvalidValue"
+    assert error.field == f"value.{keys[1]}"
+    assert f"map keys {keys[0]!r} and {keys[1]!r} are the same key {same}" in str(error)
+
+
 def test_dict_of_any_holds_plain_values():
     value = decode_value(dict[str, Any], {"M": {"n": {"N": "2"}, "b": {"B": b"x"}}})
     assert value == {"n": Decimal(2), "b": b"x"}

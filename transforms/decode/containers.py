@@ -20,7 +20,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
-from transforms.decode.errors import DecodeError, malformed, type_name, undecodable, within
+from transforms.decode.errors import (
+    DecodeError,
+    malformed,
+    short,
+    type_name,
+    undecodable,
+    within,
+)
 from transforms.decode.hints import unwrap_new_type
 from transforms.decode.plans import Plan, converter
 from transforms.decode.scalars import read_uuid
@@ -97,6 +104,22 @@ def each_value(mapping: Any, convert: Callable, convert_key: Callable | None) ->
     return out
 
 
+def same_keys(payload: dict, convert_key: Callable) -> DecodeError:
+    """The error for a map two of whose keys decode to one (``"1"`` and ``"01"``
+    for ``dict[int, V]``): one entry would silently replace the other."""
+    seen: dict[Any, str] = {}
+    for key in payload:
+        first = seen.setdefault(convert_key(key), key)
+        if first != key:
+            error = DecodeError(
+                "InvalidValue",
+                f"map keys {short(repr(first))} and {short(repr(key))} are the same key "
+                f"{short(repr(convert_key(first)))}: one entry would replace the other",
+            )
+            return within(error, key)
+    raise AssertionError("no two keys are the same")
+
+
 def read_list(element: Plan, build: Callable) -> Callable[[list], Any]:
     """Payload function for L: each element decoded by ``element``.
 
@@ -154,9 +177,12 @@ def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict
 
         def read_map(payload):
             try:
-                return {convert_key(key): convert(wire) for key, wire in payload.items()}
+                values = {convert_key(key): convert(wire) for key, wire in payload.items()}
             except RETRY:
-                return each_value(payload, convert, convert_key)
+                values = each_value(payload, convert, convert_key)
+            if len(values) != len(payload):
+                raise same_keys(payload, convert_key)
+            return values
 
     elif read is None:
 

@@ -86,7 +86,8 @@ Error kinds (``DecodeError.error_type``)
 ``InvalidDate``     text or number that is not a valid date or datetime
 ``InvalidEnum``     a value outside an Enum or Literal
 ``InvalidValue``    any other refused value: a bad UUID, a tuple of the wrong
-                    length, the model's own ``__post_init__`` raising
+                    length, two map keys that decode to one key, the model's
+                    own ``__post_init__`` raising
 ``UnknownField``    an attribute the model does not declare, when forbidden
 ``DecoderFailed``   a custom decoder raised
 

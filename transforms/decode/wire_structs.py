@@ -367,6 +367,8 @@ def _map_reader(primary: Callable | None, other: Callable | None, convert_key) -
             else:
                 value = payload if primary is None else primary(payload)
             values[key if convert_key is None else convert_key(key)] = value
+        if len(values) != len(entries):  # two keys decode to one: the exact decoder says which
+            raise NotOnFastPath("two map keys are the same key")
         return values
 
     return read_map
