@@ -671,9 +671,13 @@ def _run_reindex(args, config, beam_args):
 
 
 def _rollback(args) -> int:
+    from transforms.index import missing_index
     from transforms.index.alias import rollback
 
     try:
+        missing = missing_index(args.index)
+        if missing:
+            raise ValueError(f"{missing}: check --index")
         restored = rollback(args.index)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -731,9 +735,13 @@ def _catch_up_plan(client_config, table: str, scan_seconds: float | None):
 
 def _search(args) -> int:
     from pipeline.search_output import hit_json, hit_line, hits_summary
-    from transforms.index import open_backend
+    from transforms.index import missing_index, open_backend
 
     query = " ".join(args.query)
+    missing = missing_index(args.index)
+    if missing:
+        print(f"error: {missing}: check --index", file=sys.stderr)
+        return EXIT_FAILED
     with open_backend(args.index) as index:
         if not index.count():
             print(

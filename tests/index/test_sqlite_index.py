@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.reindex_runs import index_rows
-from transforms.index import Document, SearchHit, normalize_uri, open_backend
+from transforms.index import Document, SearchHit, missing_index, normalize_uri, open_backend
 from transforms.index.sqlite import IndexSchemaError, SQLiteIndex, sqlite_path
 
 
@@ -40,6 +40,8 @@ def test_uri_path_follows_the_three_and_four_slash_convention(uri, path):
     [
         ("sqlite://out/index.db", "names a host"),
         ("sqlite:///", "names no file"),
+        ("sqlite:///out/index.db?mode=ro", r"has a query string \(\?mode=ro\); sqlite:///PATH"),
+        ("sqlite+table:///out/x.db?mode=ro?table=t", r"has a query string \(\?mode=ro\)"),
         ("out/index.db", "has no scheme"),
         ("elasticsearch://localhost:9200/works", "supported: sqlite"),
     ],
@@ -52,6 +54,18 @@ def test_bad_uri_is_a_clear_value_error(uri, message):
 def test_normalized_uri_is_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert normalize_uri("sqlite:///out/index.db") == f"sqlite:///{tmp_path}/out/index.db"
+
+
+def test_a_missing_index_file_is_named_without_being_created(tmp_path):
+    path = tmp_path / "typo.db"
+    assert missing_index(f"sqlite:///{path}") == f"there is no index file {path}"
+    table = f"sqlite+table:///{path}?table=documents__1"
+    assert missing_index(table) == f"there is no index file {path}"
+    assert not path.exists()
+    with open_backend(f"sqlite:///{path}"):
+        pass
+    assert missing_index(f"sqlite:///{path}") is None
+    assert missing_index("opensearch+http://127.0.0.1:9/works") is None  # a server: unknown
 
 
 def test_open_backend_creates_file_and_folder(tmp_path):

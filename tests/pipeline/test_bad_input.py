@@ -35,6 +35,7 @@ from tests.tables import create_table, seeded_table, unique_name
 from transforms import ReadFromDynamoDB
 from transforms.dead_letters import dead_letter, dumps_dead_letter
 from transforms.dynamodb.scan.errors import InvalidScanRequest
+from transforms.index import open_backend
 from transforms.index.identity import IndexIdentity
 from transforms.index.upsert import prepare_upsert
 
@@ -373,7 +374,17 @@ def test_missing_secondary_index(dynamodb_server, small_table):
 def test_search_in_a_missing_index(tmp_path):
     done = cli("search", "--index", f"sqlite:///{tmp_path}/typo.db", "word")
     assert one_line_error(done, 3) == (
-        f"error: the index sqlite:///{tmp_path}/typo.db holds no documents: check --index"
+        f"error: there is no index file {tmp_path}/typo.db: check --index"
+    )
+    assert list(tmp_path.iterdir()) == []  # a mistyped path creates nothing
+
+
+def test_search_in_an_empty_index(tmp_path):
+    with open_backend(f"sqlite:///{tmp_path}/empty.db"):
+        pass
+    done = cli("search", "--index", f"sqlite:///{tmp_path}/empty.db", "word")
+    assert one_line_error(done, 3) == (
+        f"error: the index sqlite:///{tmp_path}/empty.db holds no documents: check --index"
     )
 
 

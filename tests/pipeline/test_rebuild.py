@@ -245,9 +245,20 @@ def test_an_index_where_the_alias_should_be_is_explained_and_upsert_writes_into_
 
 
 def test_rollback_with_nothing_to_roll_back_is_one_line(tmp_path):
+    with open_backend(f"sqlite:///{tmp_path}/index.db"):
+        pass
     done = cli("rollback", "--index", f"sqlite:///{tmp_path}/index.db")
     assert done.returncode == 3
     assert done.stderr.strip() == f"error: {tmp_path}/index.db has no retired index to roll back to"
+
+
+def test_rollback_of_a_missing_index_file_creates_none(tmp_path):
+    done = cli("rollback", "--index", f"sqlite:///{tmp_path}/typo.db")
+    assert done.returncode == 3
+    assert done.stderr.strip() == (
+        f"error: there is no index file {tmp_path}/typo.db: check --index"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

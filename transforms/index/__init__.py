@@ -41,6 +41,7 @@ __all__ = [
     "backend_class",
     "document_id",
     "key_document_id",
+    "missing_index",
     "normalize_uri",
     "open_backend",
 ]
@@ -109,6 +110,14 @@ class IndexBackend(abc.ABC):
     @abc.abstractmethod
     def open(cls, uri: str) -> IndexBackend:
         """Connects to (creating if needed) the index at ``uri``."""
+
+    @classmethod
+    def missing(cls, uri: str) -> str | None:
+        """Why there is certainly no index at ``uri`` (e.g. no such file), else None.
+
+        Read-only commands check it so that a mistyped URI creates nothing.
+        """
+        return None
 
     @abc.abstractmethod
     def write_batch(self, documents: Sequence[Document]) -> list[Refusal]:
@@ -192,6 +201,11 @@ def backend_class(uri: str) -> type[IndexBackend]:
 def normalize_uri(uri: str) -> str:
     """``uri`` validated by its backend, without touching the index."""
     return backend_class(uri).normalize_uri(uri)
+
+
+def missing_index(uri: str) -> str | None:
+    """Why there is certainly no index at ``uri``, or None (see ``IndexBackend.missing``)."""
+    return backend_class(uri).missing(uri)
 
 
 def open_backend(uri: str) -> IndexBackend:

@@ -4,7 +4,8 @@ URI: ``sqlite:///PATH``, the SQLAlchemy convention. What follows the third
 slash is the file's path, so ``sqlite:///out/index.db`` is ``out/index.db``
 relative to the working directory and ``sqlite:////srv/index.db`` (four
 slashes) is the absolute ``/srv/index.db``. A leading ``~`` is expanded; the
-path is taken literally otherwise (no percent-decoding, no query string).
+path is taken literally otherwise (no percent-decoding); a ``?`` is refused,
+since a query string there is a mistake.
 ``sqlite://out/index.db`` (two slashes) would name a host and is rejected.
 ``SQLiteIndex.normalize_uri`` makes the path absolute, so worker processes
 with another working directory write the same file.
@@ -143,6 +144,11 @@ def sqlite_path(uri: str) -> str:
     path = rest[1:]
     if not path or path.endswith("/"):
         raise ValueError(f"index URI {uri!r} names no file; expected sqlite:///PATH")
+    if "?" in path:
+        raise ValueError(
+            f"index URI {uri!r} has a query string ({path[path.index('?') :]}); sqlite:///PATH "
+            "takes none: everything after sqlite:/// is the file's path"
+        )
     return os.path.expanduser(path)
 
 
@@ -224,6 +230,11 @@ class SQLiteIndex(IndexBackend):
     @classmethod
     def open(cls, uri: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> SQLiteIndex:
         return cls(sqlite_path(uri), busy_timeout=busy_timeout)
+
+    @classmethod
+    def missing(cls, uri: str) -> str | None:
+        path = sqlite_path(uri)
+        return None if os.path.exists(path) else f"there is no index file {path}"
 
     def __repr__(self) -> str:
         return f"SQLiteIndex({self.path!r})"

@@ -109,6 +109,10 @@ class SQLiteTableIndex(SQLiteIndex):
         path, table = _parse(uri)
         return cls(path, table, busy_timeout=busy_timeout)
 
+    @classmethod
+    def missing(cls, uri: str) -> str | None:
+        return SQLiteIndex.missing("sqlite:///" + _parse(uri)[0])
+
     def __repr__(self) -> str:
         return f"SQLiteTableIndex({self.path!r}, {self.table!r})"
 
