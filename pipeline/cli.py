@@ -390,7 +390,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--force",
         action="store_true",
-        help="write into an index that holds another table",
+        help="write into an index that holds another table, or swap in a build left "
+        "empty because every item was dead-lettered",
     )
 
     _add_rate_args(rate)

@@ -46,7 +46,7 @@ from transforms.decode.decoder import compile_decoder
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.decode.writable import check_writable
-from transforms.dynamodb.source import ReindexSource
+from transforms.dynamodb.source import Check, ReindexSource
 from transforms.index import open_backend
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.identity import IndexIdentity, refuse_other_table, shown_uri
@@ -486,6 +486,7 @@ def _rebuild(
     identity: IndexIdentity | None,
     hooks: RebuildHooks,
     run: JournaledRun | None = None,
+    live_documents: int = 0,
 ) -> ReindexSummary:
     """Builds a new index, verifies it and swaps it in behind the live name.
 
@@ -498,7 +499,9 @@ def _rebuild(
     verify; ``hooks.before_swap`` (the catch-up point); swap;
     ``hooks.after_swap``. A build that fails verification is not swapped
     and stays for inspection; ``summary.verification`` and
-    ``summary.alias_swap`` say what happened.
+    ``summary.alias_swap`` say what happened. Neither is a build left empty
+    because every item was dead-lettered while the live index holds
+    ``live_documents`` (a wrong model would empty it), unless ``config.force``.
     """
     try:
         refuse_other_table(config.index, identity, force=config.force, action="replace it")
@@ -536,9 +539,11 @@ def _rebuild(
         rebuild.sample_path = None
     if run is not None and run.resumed:  # the build holds every attempt's documents
         indexed = run.items_before + summary.scanned - run.dead_letters_written
+    run_checks = summary.rebuild_checks(config.max_dead_letter_fraction)
+    emptying = _emptying_check(summary, indexed, live_documents, force=config.force)
     summary.verification = rebuild.verify(
         indexed=indexed,
-        run_checks=summary.rebuild_checks(config.max_dead_letter_fraction),
+        run_checks=run_checks if emptying is None else [*run_checks, emptying],
         dead_letters_path=config.dead_letters
         if summary.dead_lettered_by_stage.get("index")
         else None,
@@ -550,6 +555,27 @@ def _rebuild(
     summary.alias_swap = rebuild.swap()
     hooks.after_swap(rebuild, summary)
     return summary
+
+
+def _emptying_check(
+    summary: ReindexSummary, indexed: int, live_documents: int, *, force: bool
+) -> Check | None:
+    """The check a rebuild must pass when it would replace a live index of
+    ``live_documents`` with an empty one because every item was dead-lettered."""
+    if indexed or not summary.item_dead_letters or not live_documents:
+        return None
+    what = (
+        f"every one of the {summary.item_dead_letters:,} items read was dead-lettered, so "
+        f"the new index is empty while the live one holds {live_documents:,} documents"
+    )
+    if force:
+        return Check(f"{what}; swapped anyway (--force)", True)
+    return Check(
+        what,
+        False,
+        f"{what}: fix the model (the dead letters say what is wrong), or pass --force to "
+        "swap in the empty index",
+    )
 
 
 def _sample_folder(options: PipelineOptions) -> str:
@@ -592,10 +618,11 @@ def run_reindex(
     if refusal:
         raise ReindexError(refusal)
     check_dead_letter_path(config.dead_letters)
-    check_index(config.index)
+    live_documents = check_index(config.index)
     identity = _identity(config, source)
     if not config.upsert:
-        return _rebuild(config, options, model, source, identity, hooks or RebuildHooks(), run)
+        hooks = hooks or RebuildHooks()
+        return _rebuild(config, options, model, source, identity, hooks, run, live_documents)
     _prepare_upsert(config, identity)
     return _run_job(config, options, model, source, run=run)
 

@@ -28,3 +28,12 @@ class Dated:
 class WithCallable:
     id: str
     hook: Callable[[int], int] | None = None
+
+
+@dataclass_json
+@dataclass
+class NeedsIsbn:
+    """A wrong model for the sample table: no item has an ``isbn``."""
+
+    id: str
+    isbn: str

@@ -133,6 +133,37 @@ def test_failed_verification_leaves_the_old_index_serving(
     assert index.documents() == expected_documents(good)
 
 
+def test_a_wrong_model_does_not_empty_the_live_index_unless_forced(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """Every item dead-lettered: the empty build is not swapped in over a live index."""
+    table, good = new_table(dynamodb_client, 30, seed=8)
+    db = tmp_path / "index.db"
+    index = IndexUnderTest("sqlite", f"sqlite:///{db}", db_path=db)
+    assert reindex(dynamodb_server, table, index, tmp_path).returncode == 0
+    wrong = ("--model", "tests.unusable_models:NeedsIsbn")
+
+    refused = reindex(dynamodb_server, table, index, tmp_path, *wrong)
+    assert refused.returncode == 5, refused.stderr[-3000:]
+    assert (
+        "every one of the 30 items read was dead-lettered, so the new index is empty while "
+        "the live one holds 30 documents: fix the model (the dead letters say what is "
+        "wrong), or pass --force to swap in the empty index"
+    ) in last_error_line(refused.stderr)
+    assert index.documents() == expected_documents(good)
+
+    forced = reindex(dynamodb_server, table, index, tmp_path, *wrong, "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "swapped anyway (--force): OK" in forced.stdout
+    assert index.documents() == {}
+
+    fresh_db = tmp_path / "fresh.db"
+    fresh = IndexUnderTest("sqlite", f"sqlite:///{fresh_db}", db_path=fresh_db)
+    nothing_to_lose = reindex(dynamodb_server, table, fresh, tmp_path, *wrong, dead="dead2")
+    assert nothing_to_lose.returncode == 0, nothing_to_lose.stderr[-3000:]
+    assert fresh.documents() == {}
+
+
 def test_another_table_is_refused_unless_forced(dynamodb_server, dynamodb_client, index, tmp_path):
     table, good = new_table(dynamodb_client, 40, seed=3)
     other, other_good = new_table(dynamodb_client, 30, seed=4)
