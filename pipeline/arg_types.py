@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["non_negative_float", "non_negative_int", "positive_float", "positive_int"]
+__all__ = [
+    "int_between",
+    "non_negative_float",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+]
 
 
 def positive_int(text: str) -> int:
@@ -12,6 +18,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def int_between(low: int, high: int):
+    """The argument type of an integer from ``low`` to ``high``."""
+
+    def between(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
+        return value
+
+    between.__name__ = "int"  # argparse names the type in "invalid int value"
+    return between
 
 
 def non_negative_int(text: str) -> int:

@@ -42,6 +42,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.arg_types import int_between as _int_between
 from pipeline.arg_types import non_negative_float as _non_negative_float
 from pipeline.arg_types import non_negative_int as _non_negative_int
 from pipeline.arg_types import positive_float as _positive_float
@@ -56,6 +57,8 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_THRESHOLD = 0, 1, 2, 3, 4
 EXIT_NOT_SWAPPED = 5
 EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
 DEFAULT_PROGRESS_INTERVAL = 10.0
+MAX_TOTAL_SEGMENTS = 1_000_000  # DynamoDB's limits, as the scan checks them
+MAX_PAGE_SIZE = 1_000_000
 
 
 class _UsageError(Exception):
@@ -232,13 +235,19 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for what does not decode or index (local, gs://, s3://), or a .jsonl file",
     )
     source.add_argument(
-        "--total-segments", metavar="N", type=int, help="TotalSegments (default: chosen)"
+        "--total-segments",
+        metavar="N",
+        type=_int_between(1, MAX_TOTAL_SEGMENTS),
+        help="TotalSegments (default: chosen)",
     )
     source.add_argument(
         "--segments", metavar="LIST", type=_segment_list, help="only these segments: 0,5,9"
     )
     source.add_argument(
-        "--page-size", metavar="N", type=int, help="Scan Limit (default: 1 MB pages)"
+        "--page-size",
+        metavar="N",
+        type=_int_between(1, MAX_PAGE_SIZE),
+        help="Scan Limit (default: 1 MB pages)",
     )
     source.add_argument(
         "--consistent-read",

@@ -192,6 +192,10 @@ def load_model(spec: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ReindexError(f"cannot import the model's module {module_name!r}: {error}") from error
+    except Exception as error:  # the module itself raised, or does not compile
+        raise ReindexError(
+            f"importing the model's module {module_name!r} failed: {type(error).__name__}: {error}"
+        ) from error
     if not hasattr(module, class_name):
         raise ReindexError(f"module {module_name} has no class {class_name}")
     model = getattr(module, class_name)

@@ -452,12 +452,12 @@ def test_missing_credentials(dynamodb_server, small_table, tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--total-segments=0"], "total_segments must be between 1 and 1,000,000, got 0"),
-        (["--total-segments=1000001"], "total_segments must be between 1 and 1,000,000"),
+        (["--total-segments=0"], "argument --total-segments: must be from 1 to 1,000,000, got 0"),
+        (["--total-segments=1000001"], "--total-segments: must be from 1 to 1,000,000, got 1,"),
         (["--total-segments=4", "--segments=4"], "segment 4 is outside 0..3 (total_segments=4)"),
         (["--total-segments=4", "--segments=1,1"], "segments lists a segment twice: [1, 1]"),
         (["--segments=a,b"], "expected comma-separated segment numbers, got 'a,b'"),
-        (["--page-size=0"], "page_size must be an integer from 1 to 1,000,000 or None, got 0"),
+        (["--page-size=0"], "argument --page-size: must be from 1 to 1,000,000, got 0"),
     ],
 )
 def test_invalid_segment_options(dynamodb_server, small_table, tmp_path, options, message):
@@ -524,6 +524,27 @@ def test_model_that_cannot_be_used_is_refused_before_anything_is_created(
     )
     assert one_line_error(done, 2) == message
     assert list(tmp_path.iterdir()) == []  # no index, no dead-letter folder, no journal
+
+
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+        ("print(undefined_name)\n", "NameError: name 'undefined_name' is not defined"),
+    ],
+    ids=["raises", "name_error"],
+)
+def test_model_module_that_fails_at_import_is_named(
+    dynamodb_server, small_table, tmp_path, source, error
+):
+    (tmp_path / "broken_models.py").write_text(source)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    model = "broken_models:M"
+    args = reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path, model=model)
+    done = cli(*args, *IN_PROCESS, env=env)
+    assert one_line_error(done, 3) == (
+        f"error: importing the model's module 'broken_models' failed: {error}"
+    )
 
 
 def test_corrupt_dead_letter_file_given_to_replay(tmp_path):

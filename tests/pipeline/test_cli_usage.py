@@ -6,9 +6,12 @@ import os
 
 import pytest
 
+from pipeline import cli as cli_module
 from pipeline.local.sample_data import generate_items
 from tests.reindex_runs import cli, reindex_args
 from tests.tables import seeded_table
+from transforms.dynamodb.scan.request import MAX_PAGE_SIZE
+from transforms.dynamodb.scan.restriction import MAX_TOTAL_SEGMENTS
 
 
 def usage_error(*args: str, env: dict | None = None) -> str:
@@ -142,3 +145,8 @@ def test_options_the_job_would_refuse_are_the_only_line(
     args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
     assert usage_error(*args, *options) == message.format(table=works_table)
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_the_command_lines_limits_are_the_scans():
+    assert cli_module.MAX_TOTAL_SEGMENTS == MAX_TOTAL_SEGMENTS
+    assert cli_module.MAX_PAGE_SIZE == MAX_PAGE_SIZE
