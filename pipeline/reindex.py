@@ -43,7 +43,7 @@ from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode.decoder import compile_decoder
-from transforms.decode.model_attributes import fields_for_attributes
+from transforms.decode.model_attributes import fields_for_attributes, key_type_conflicts
 from transforms.decode.transform import DecodeItems
 from transforms.decode.writable import check_writable
 from transforms.dynamodb.source import Check, ReindexSource
@@ -316,15 +316,27 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def check_options(config: ReindexConfig, model: type, key_attributes: Sequence[str]) -> None:
+def check_options(
+    config: ReindexConfig,
+    model: type,
+    key_attributes: Sequence[str],
+    key_types: Sequence[str] = (),
+) -> None:
     """Raises ``ValueError`` for what the job would refuse once built.
 
     Called before anything is built, written or logged, so that a usage error
-    is the only line printed: the model must hold the table's key and the
-    index must take the batch and version options. (A scan's segments, page
-    size and read ceiling are checked when its source is made.)
+    is the only line printed: the model must hold the table's key, in fields
+    that can hold the key's types (``key_types``, S, N or B, when known), and
+    the index must take the batch and version options. (A scan's segments,
+    page size and read ceiling are checked when its source is made.)
     """
     id_fields = fields_for_attributes(model, key_attributes)
+    conflicts = key_type_conflicts(model, key_attributes, key_types) if key_types else []
+    if conflicts:
+        raise ValueError(
+            f"{'; '.join(conflicts)}: every item would fail to decode; change the field's "
+            "type or give it a decoder"
+        )
     WriteToIndex(
         config.index,
         id_fields=id_fields,

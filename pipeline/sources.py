@@ -67,13 +67,14 @@ def client_config(config) -> DynamoDBClientConfig:
 
 def open_source(
     config,
-    check_key: Callable[[tuple[str, ...]], None] | None = None,
+    check_key: Callable[..., None] | None = None,
     journal: JournalRef | None = None,
     model: type | None = None,
 ) -> ReindexSource:
     """The source ``config`` asks for, checked: the export or the table's scan.
 
-    ``check_key(key_attributes)`` runs as soon as the table's key is known,
+    ``check_key(key_attributes[, key_types])`` runs as soon as the table's key
+    is known (its types, S, N or B, from the table's description),
     before the scan is planned (and its segment count logged), so that what
     it raises is the only thing said. ``journal``: where the scan records
     what each bundle committed. ``model``: what the scan decodes items into
@@ -88,7 +89,7 @@ def open_source(
         config = resume_config(config)
     description = describe_table(client_config(config), config.table)
     if check_key is not None:
-        check_key(tuple(description.key_attributes))
+        check_key(tuple(description.key_attributes), description.key_types)
     return scan_source(config, description, journal, model)
 
 

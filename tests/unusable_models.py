@@ -37,3 +37,12 @@ class NeedsIsbn:
 
     id: str
     isbn: str
+
+
+@dataclass_json
+@dataclass
+class IntKeyed:
+    """The sample table's key ``id`` is a string."""
+
+    id: int
+    title: str = ""

@@ -506,6 +506,12 @@ def test_model_that_cannot_be_imported(dynamodb_server, small_table, tmp_path):
             "field a decoder with dataclasses_json.config(decoder=...)",
         ),
         (
+            "tests.unusable_models:IntKeyed",
+            "error: field IntKeyed.id is int, which cannot hold the table's key attribute id "
+            "(S, a string): every item would fail to decode; change the field's type or give "
+            "it a decoder",
+        ),
+        (
             "tests.unusable_models:Dated",
             "error: to_json() cannot write the values of Dated.day (a date), "
             "Prices.by_amount (map keys of type Decimal: JSON keys are strings), so no "
@@ -513,7 +519,7 @@ def test_model_that_cannot_be_imported(dynamodb_server, small_table, tmp_path):
             "field(metadata=dataclasses_json.config(encoder=...))",
         ),
     ],
-    ids=["undecodable", "unwritable"],
+    ids=["undecodable", "key_type", "unwritable"],
 )
 def test_model_that_cannot_be_used_is_refused_before_anything_is_created(
     dynamodb_server, small_table, tmp_path, model, message

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-__all__ = ["attribute_names", "fields_for_attributes"]
+__all__ = ["attribute_names", "fields_for_attributes", "key_type_conflicts"]
+
+_TYPE_NAMES = {"S": "a string", "N": "a number", "B": "binary"}
 
 
 def attribute_names(model: type) -> dict[str, str]:
@@ -39,3 +41,39 @@ def fields_for_attributes(model: type, attributes: Sequence[str]) -> tuple[str, 
             f"{', '.join(missing)}; add them so documents get stable ids"
         )
     return tuple(by_attribute[attr] for attr in attributes)
+
+
+def key_type_conflicts(model: type, attributes: Sequence[str], types: Sequence[str]) -> list[str]:
+    """One line per key field of ``model`` whose type cannot hold its attribute's
+    DynamoDB type (``types``: S, N or B per attribute), since then every item of
+    the table would fail to decode. A field with a decoder of its own is not checked.
+    """
+    from dataclasses_json import cfg
+
+    from transforms.decode.compiler import Compiler
+    from transforms.decode.errors import type_name
+    from transforms.decode.hints import hints
+
+    specs = {spec.name: spec for spec in dataclasses.fields(model)}
+    field_hints = hints(model)
+    class_config = getattr(model, "dataclass_json_config", None) or {}
+    compiler = Compiler(forbid_unknown=False)
+    conflicts = []
+    for attribute, name, tag in zip(
+        attributes, fields_for_attributes(model, attributes), types, strict=True
+    ):
+        spec = specs[name]
+        options = {**class_config, **spec.metadata.get("dataclasses_json", {})}
+        try:
+            global_decoder = spec.type in cfg.global_config.decoders
+        except TypeError:
+            global_decoder = False
+        if options.get("decoder") is not None or global_decoder:
+            continue
+        tp = field_hints[name]
+        if tag not in compiler.plan(tp, f"{model.__qualname__}.{name}").handlers:
+            conflicts.append(
+                f"field {model.__qualname__}.{name} is {type_name(tp)}, which cannot hold the "
+                f"table's key attribute {attribute} ({tag}, {_TYPE_NAMES.get(tag, tag)})"
+            )
+    return conflicts

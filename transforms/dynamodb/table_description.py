@@ -34,6 +34,8 @@ class TableDescription:
     read_capacity_units: int | None = None
     index_names: tuple[str, ...] = ()
     table_arn: str | None = None
+    key_types: tuple[str, ...] = ()
+    """``S``, ``N`` or ``B`` per key attribute, in the order of ``key_attributes``."""
 
     @classmethod
     def from_response(cls, response: dict) -> TableDescription:
@@ -46,6 +48,10 @@ class TableDescription:
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
             for index in table.get(kind, [])
         ]
+        types = {
+            a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])
+        }
+        key_types = tuple(types.get(k["AttributeName"], "") for k in key_schema)
         return cls(
             table_name=table["TableName"],
             key_attributes=tuple(k["AttributeName"] for k in key_schema),
@@ -55,6 +61,7 @@ class TableDescription:
             read_capacity_units=throughput.get("ReadCapacityUnits") or None,
             index_names=tuple(indexes),
             table_arn=table.get("TableArn") or None,
+            key_types=key_types if all(key_types) else (),
         )
 
     @property
