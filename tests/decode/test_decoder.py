@@ -20,6 +20,7 @@ from dataclasses_json import CatchAll, LetterCase, Undefined, cfg, config, datac
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from transforms.decode.compiler import interpreted_decoder
 from transforms.decode.decoder import DecodeError, compile_decoder
 
 # ---------------------------------------------------------------- models
@@ -796,6 +797,31 @@ def test_forbid_unknown_applies_to_nested_classes():
     with pytest.raises(DecodeError) as failure:
         compile_decoder(Work, forbid_unknown=True)(item)
     assert failure.value.field == "contributors[1].agent.nickname"
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_forbid_unknown_refuses_a_field_given_under_both_of_its_names(generated):
+    """``bornYear`` is read; ``born_year`` beside it would be silently ignored."""
+    item = work_item()
+    agent = item["contributors"]["L"][2]["M"]["agent"]["M"]
+    agent["born_year"] = {"N": "1900"}
+    decode = (
+        compile_decoder(Work, forbid_unknown=True)
+        if generated
+        else interpreted_decoder(Work, forbid_unknown=True)
+    )
+    with pytest.raises(DecodeError) as failure:
+        decode(item)
+    assert (failure.value.error_type, failure.value.field) == (
+        "UnknownField",
+        "contributors[2].agent.born_year",
+    )
+    assert "given besides its attribute 'bornYear' of Agent: it would be ignored" in str(
+        failure.value
+    )
+    del agent["bornYear"]  # the Python name alone is read, as dataclasses-json reads it
+    assert decode(item).contributors[2].agent.born_year == 1900
+    assert compile_decoder(Work)(work_item() | {"born_year": {"N": "1"}}).id == "w1"
 
 
 def test_forbid_unknown_accepts_items_with_only_known_attributes():

@@ -41,6 +41,7 @@ from transforms.decode.models import (
     constructor,
     not_a_map,
     refused,
+    spelled_twice_check,
     unknown_attribute,
 )
 from transforms.decode.plans import Item
@@ -167,6 +168,10 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
             "if not all_known(attrs):",
             "    raise unknown_attribute(attrs, is_known, model)",
         ]
+        check_spellings = spelled_twice_check(steps, qualname)
+        if check_spellings is not None:
+            constants["check_spellings"] = check_spellings
+            tail.append("check_spellings(attrs)")
     if catch_all is not None:
         constants["collect_unknown"] = catch_all_collector(catch_all, is_known)
         tail.append("collect_unknown(attrs, kwargs)")

@@ -37,6 +37,7 @@ __all__ = [
     "not_a_map",
     "on_missing",
     "refused",
+    "spelled_twice_check",
     "unknown_attribute",
 ]
 
@@ -167,6 +168,31 @@ def unknown_attribute(attrs: Item, is_known: Callable[[str], bool], model: str) 
     return DecodeError("UnknownField", f"attribute is not a field of {model}", name)
 
 
+def spelled_twice_check(steps: tuple[tuple, ...], model: str) -> Callable[[Item], None] | None:
+    """For a model that refuses unknown attributes: a check refusing an item that
+    gives a field under its attribute name and its Python name too (``displayTitle``
+    and ``display_title``), since the Python-named one would be ignored. None when
+    no field has two names."""
+    attributes = {step[0] for step in steps}
+    pairs = tuple(
+        (attr, name) for attr, name, *_ in steps if attr != name and name not in attributes
+    )
+    if not pairs:
+        return None
+
+    def check(attrs: Item) -> None:
+        for attr, name in pairs:
+            if name in attrs and attr in attrs:
+                raise DecodeError(
+                    "UnknownField",
+                    f"attribute is the field's Python name, given besides its attribute "
+                    f"{attr!r} of {model}: it would be ignored",
+                    name,
+                )
+
+    return check
+
+
 def refused(model: str, error: Exception) -> DecodeError:
     """The error for a constructor (or ``__post_init__``) refusing the values."""
     return DecodeError("InvalidValue", f"{model} refused the values: {short(str(error))}")
@@ -230,6 +256,7 @@ def dataclass_reader(
     all_known = known.issuperset
     model = cls.__qualname__
     collect_unknown = None if catch_all is None else catch_all_collector(catch_all, is_known)
+    check_spellings = spelled_twice_check(plan, model) if check_unknown else None
 
     def decode(attrs):
         try:
@@ -259,6 +286,8 @@ def dataclass_reader(
             raise within(malformed(get(attr), error), attr) from error
         if check_unknown and not all_known(attrs):
             raise unknown_attribute(attrs, is_known, model)
+        if check_spellings is not None:
+            check_spellings(attrs)
         if collect_unknown is not None:
             collect_unknown(attrs, kwargs)
         try:
