@@ -10,7 +10,6 @@ import pytest
 from dataclasses_json import config, dataclass_json
 
 from transforms.decode.model_attributes import key_type_conflicts
-from transforms.dynamodb.table_description import TableDescription
 
 
 @dataclass_json
@@ -49,23 +48,3 @@ def test_each_conflict_names_the_field_its_type_and_the_attribute():
     assert key_type_conflicts(Keyed, ["text", "whole"], ["S", "S"]) == [
         "field Keyed.whole is int, which cannot hold the table's key attribute whole (S, a string)"
     ]
-
-
-def test_the_key_types_come_from_the_attribute_definitions():
-    response = {
-        "Table": {
-            "TableName": "t",
-            "KeySchema": [
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-                {"AttributeName": "pk", "KeyType": "HASH"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "sk", "AttributeType": "N"},
-                {"AttributeName": "pk", "AttributeType": "B"},
-            ],
-        }
-    }
-    description = TableDescription.from_response(response)
-    assert description.key_attributes == ("pk", "sk") and description.key_types == ("B", "N")
-    del response["Table"]["AttributeDefinitions"]
-    assert TableDescription.from_response(response).key_types == ()

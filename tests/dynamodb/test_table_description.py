@@ -44,11 +44,23 @@ def test_description_from_a_describe_table_response():
             "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
             "ProvisionedThroughput": {"ReadCapacityUnits": 0},
             "GlobalSecondaryIndexes": [{"IndexName": "by-owner"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "owner", "AttributeType": "S"},
+                {"AttributeName": "pk", "AttributeType": "B"},
+            ],
         }
     }
     description = TableDescription.from_response(response)
     assert description.key_attributes == ("pk", "sk")
+    assert description.key_types == ("B", "N")  # in the order of the key attributes
     assert description.billing_mode == "PAY_PER_REQUEST"
     assert description.read_capacity_units is None
     assert description.index_names == ("by-owner",)
     assert description.average_item_bytes == 204.8
+
+
+def test_key_types_are_unknown_without_attribute_definitions():
+    key = {"AttributeName": "id", "KeyType": "HASH"}
+    response = {"Table": {"TableName": "t", "KeySchema": [key]}}
+    assert TableDescription.from_response(response).key_types == ()
