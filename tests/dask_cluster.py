@@ -34,6 +34,7 @@ def dask_cluster(_local_credentials):
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # None still serves one on 8787, which a second
+        # test process would find taken
     ) as cluster:
         yield cluster.scheduler_address

@@ -104,7 +104,7 @@ def works_table(dynamodb_client):
 def test_page_size_0_is_the_only_line(dynamodb_server, works_table, tmp_path):
     args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
     line = usage_error(*args, "--page-size", "0")
-    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+    assert line == "error: argument --page-size: must be from 1 to 1,000,000, got 0"
 
 
 def test_model_without_the_key_field_is_the_only_line(dynamodb_server, pk_table, tmp_path):
@@ -118,7 +118,7 @@ def test_model_without_the_key_field_is_the_only_line(dynamodb_server, pk_table,
 def test_page_size_0_behind_an_alias_is_the_only_line(dynamodb_server, works_table, tmp_path):
     args = reindex_args(dynamodb_server.endpoint_url, works_table, tmp_path)
     line = usage_error(*args, "--swap-alias", "--page-size", "0")
-    assert line == "error: page_size must be an integer from 1 to 1,000,000 or None, got 0"
+    assert line == "error: argument --page-size: must be from 1 to 1,000,000, got 0"
     assert not (tmp_path / "index.db").exists()
 
 
