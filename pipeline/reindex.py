@@ -419,7 +419,7 @@ def _run_job(
     """
     if run is not None:
         if run.nothing_left:
-            run.complete()
+            run.complete(remove=config.upsert)
             return run.summary_without_reading(check_index(config.index))
         run.start(source)
     try:
@@ -432,7 +432,7 @@ def _run_job(
     elapsed = time.monotonic() - started
     totals = run_totals(result, outputs.tally, config.dead_letters)
     if run is not None:
-        run.complete(pages_read=totals.get(("dynamodb", "pages"), 0))
+        run.complete(pages_read=totals.get(("dynamodb", "pages"), 0), remove=config.upsert)
         remove_beam_temp(config.dead_letters)
     index_count = check_index(config.index)
     summary = summarize(result, source, config, elapsed, index_count, totals=totals)
@@ -566,9 +566,13 @@ def _rebuild(
     )
     if not summary.verification.holds:
         summary.alias_swap = rebuild.not_swapped(summary.verification.reason)
+        if run is not None:
+            run.finish()
         return summary
     hooks.before_swap(rebuild, summary)
     summary.alias_swap = rebuild.swap()
+    if run is not None:  # kept until now: interrupted before the swap, --resume swaps
+        run.finish()
     hooks.after_swap(rebuild, summary)
     return summary
 

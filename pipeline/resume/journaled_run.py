@@ -6,7 +6,7 @@ invocation does:
 * ``--resume``: the journal's header must name the same table, TotalSegments,
   segments, index and model (otherwise one line names the difference); the
   run reads only the segments not done, each from its last committed key.
-  No journal (a run removes its journal once it has read everything) is an error.
+  No journal (a run removes its journal once it has finished) is an error.
 * without ``--resume``: a new run. An existing journal is replaced (a warning
   says so when its run was not finished): the command always does what it
   says, a whole reindex, and a scheduled run is never blocked by the journal
@@ -16,8 +16,10 @@ When the runner honours self-checkpoints and none is asked for, the scan
 checkpoints every :data:`DEFAULT_CHECKPOINT_SECONDS`, so a killed run reads
 again at most that long per segment in flight. After a successful pipeline
 :meth:`JournaledRun.complete` consolidates the dead letters of every attempt
-and, once every segment was read to its end, removes the journal: a
-``--resume`` after that finds nothing to resume.
+and, once every segment was read to its end, removes the journal (a rebuild
+keeps it until its build is swapped in or refused, :meth:`JournaledRun.finish`,
+so that a run stopped while verifying resumes without reading): a ``--resume``
+after that finds nothing to resume.
 """
 
 from __future__ import annotations
@@ -200,11 +202,14 @@ class JournaledRun:
     def state(self) -> dict[int, SegmentState]:
         return self.journal.state(self.header)
 
-    def complete(self, pages_read: int = 0) -> int:
+    def complete(self, pages_read: int = 0, *, remove: bool = True) -> int:
         """After a successful pipeline: the dead letters of all attempts, consolidated.
 
-        Removes the journal when every segment was read to its end; keeps it
-        while segments are left unread. Returns the number of dead letters written.
+        Removes the journal when every segment was read to its end (with
+        ``remove``; a rebuild removes it with :meth:`finish` once the build is
+        swapped in or refused, so that a run interrupted in between resumes
+        without reading); keeps it while segments are left unread. Returns the
+        number of dead letters written.
         """
         state = self.state()
         done = [segment for segment, s in state.items() if s.done]
@@ -220,10 +225,15 @@ class JournaledRun:
                 "position, so a resumed run would read every segment again",
                 self.journal.path,
             )
-        if len(done) == len(state):
+        if remove and len(done) == len(state):
             self.journal.remove()
         self.dead_letters_written = written
         return written
+
+    def finish(self) -> None:
+        """Removes the journal if every segment was read to its end (see :meth:`complete`)."""
+        if all(s.done for s in self.state().values()):
+            self.journal.remove()
 
     def annotate(self, summary: ReindexSummary) -> ReindexSummary:
         """Adds what earlier attempts did to the summary of a resumed run."""
@@ -325,8 +335,8 @@ def _resume_point(config, journal: RunJournal) -> tuple[RunHeader, dict[int, Seg
         header = journal.read_header()
     except JournalError as error:
         raise ResumeRefused(
-            f"{error}: nothing to resume (a run removes its journal once it has read "
-            "everything; run the command without --resume to start one)"
+            f"{error}: nothing to resume (a run removes its journal once it has finished; "
+            "run the command without --resume to start one)"
         ) from error
     check_header(header, config, journal.path)
     journal.remove_temporary()

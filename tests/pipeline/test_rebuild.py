@@ -358,6 +358,29 @@ def test_hooks_run_around_the_swap_and_a_catch_up_can_write_into_the_build(
     assert summary.alias_swap.found == len(good) + 1
 
 
+def test_a_run_stopped_between_its_scan_and_its_swap_resumes_without_reading(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """The journal stays until the swap: a stop during the verification or the
+    first catch-up leaves a build that ``--resume`` verifies and swaps in."""
+    table, good = new_table(dynamodb_client, 30, seed=13)
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
+
+    class StopBeforeSwap(RebuildHooks):
+        def before_swap(self, rebuild, summary):
+            raise KeyboardInterrupt  # as a signal arriving there does
+
+    with pytest.raises(KeyboardInterrupt):
+        run_reindex(config, list(IN_PROCESS), hooks=StopBeforeSwap())
+    assert index_rows(tmp_path / "index.db") == {}
+    assert (tmp_path / "dead" / "journal").is_dir()
+
+    resumed = run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS))
+    assert resumed.scanned == 0 and resumed.alias_swap.swapped
+    assert index_rows(tmp_path / "index.db") == good
+    assert not (tmp_path / "dead" / "journal").exists()
+
+
 def test_sets_verify_when_the_sample_is_written_in_another_worker_process(
     dynamodb_server, dynamodb_client, tmp_path
 ):

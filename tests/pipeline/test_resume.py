@@ -389,7 +389,7 @@ def test_cli_resume_refusals_are_one_line(dynamodb_server, works, tmp_path):
     assert nothing.returncode == 2
     assert nothing.stderr.strip().splitlines() == [
         f"error: no run journal at {tmp_path / 'dead' / 'journal'}: nothing to resume (a run "
-        "removes its journal once it has read everything; run the command without --resume "
+        "removes its journal once it has finished; run the command without --resume "
         "to start one)"
     ]
     written_header(tmp_path, "another-table")
