@@ -37,7 +37,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.errors import ReindexError
-from pipeline.resume import JournaledRun, open_journaled_run, remove_beam_temp, stop_requested
+from pipeline.resume import (
+    JournaledRun,
+    default_journal_path,
+    open_journaled_run,
+    remove_beam_temp,
+    stop_requested,
+)
+from pipeline.resume.run_lock import run_lock
 from pipeline.run_counts import SPINE_COUNTERS, needs_tally, run_totals, tally_path
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
@@ -620,6 +627,16 @@ def run_reindex(
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
+    if config.from_export:
+        return _reindex(config, options, model, hooks)
+    with run_lock(config.journal or default_journal_path(config.dead_letters)):
+        return _reindex(config, options, model, hooks)
+
+
+def _reindex(
+    config: ReindexConfig, options: PipelineOptions, model: type, hooks: RebuildHooks | None
+) -> ReindexSummary:
+    """:func:`run_reindex` once the model is loaded (and the run's journal locked)."""
     asked = config
     run = _journaled_run(config, options)
     if run is not None:

@@ -1,0 +1,73 @@
+"""One run at a time per run journal (and so per dead-letter folder).
+
+Two runs that share a journal would remove each other's positions and dead
+letters: the first to finish consolidates and removes the journal, parts
+of the other included, and the other then writes no dead letters at all.
+:func:`run_lock` therefore holds an exclusive ``flock`` on ``<journal>.lock``
+for the whole run and refuses, in one line, a second run that finds it
+held. The operating system releases the lock when the process ends, however
+it ends, so a killed run never blocks the next one or its ``--resume``.
+
+Only local paths are locked: object stores have no locks, and a journal on
+one is shared at the caller's risk (the docs say so).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+from transforms.journal.files import is_local
+from transforms.journal.journal import utc_now
+
+__all__ = ["RunLocked", "run_lock"]
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the journal's lock."""
+
+
+@contextlib.contextmanager
+def run_lock(journal_path: str) -> Iterator[None]:
+    """Holds the lock of the journal at ``journal_path`` while the block runs.
+
+    Raises :class:`RunLocked` naming the holder (process id and start time)
+    when another process holds it. The lock file is removed on the way out,
+    and so is the folder made for it if the run left it empty.
+    """
+    if not is_local(journal_path):
+        yield
+        return
+    lock_path = journal_path.rstrip("/" + os.sep) + ".lock"
+    folder = os.path.dirname(os.path.abspath(lock_path))
+    created = not os.path.isdir(folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # an unwritable folder: the run's own checks say so in its words
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
+            raise RunLocked(
+                f"another run is using the journal {journal_path} ({holder or 'starting'}): "
+                "two runs sharing it would lose each other's dead letters; wait for it to "
+                "end, or give this run another --dead-letters (or --journal)"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"process {os.getpid()} since {utc_now()}".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+    finally:
+        os.close(descriptor)
+        if created:  # a run refused before it wrote anything leaves no folder behind
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)

@@ -1,0 +1,73 @@
+"""One run at a time per journal: a second run sharing it is refused in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline.resume.run_lock import RunLocked, run_lock
+from tests.reindex_runs import ROOT, cli, last_error_line, reindex_args
+from tests.runners import IN_PROCESS
+from tests.tables import seeded_table
+
+HOLD = (
+    "import sys, time\n"
+    "from pipeline.resume.run_lock import run_lock\n"
+    "with run_lock(sys.argv[1]):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(60)\n"
+)
+
+
+def test_a_second_holder_is_refused_and_the_lock_file_goes_with_the_run(tmp_path):
+    journal = str(tmp_path / "dead" / "journal")
+    with run_lock(journal):
+        assert os.path.exists(journal + ".lock")
+        with pytest.raises(RunLocked, match=r"another run is using the journal .* \(process "):
+            with run_lock(journal):
+                pass
+    assert not os.path.exists(journal + ".lock")
+    with run_lock(journal):  # free again
+        pass
+
+
+def test_a_killed_holder_never_blocks_the_next_run(tmp_path):
+    journal = str(tmp_path / "journal")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, journal], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(RunLocked, match=f"process {holder.pid} since "):
+            with run_lock(journal):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while True:  # the kernel releases the lock with the process
+        try:
+            with run_lock(journal):
+                break
+        except RunLocked:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_a_reindex_sharing_a_running_reindexs_dead_letter_folder_is_refused(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table = seeded_table(dynamodb_client, "locked", [{"id": {"S": "w1"}}])
+    journal = tmp_path / "dead" / "journal"
+    with run_lock(str(journal)):
+        done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert last_error_line(done.stderr).startswith(
+        f"error: another run is using the journal {journal} (process {os.getpid()} since "
+    )
+    assert not (tmp_path / "index.db").exists() and not journal.exists()
