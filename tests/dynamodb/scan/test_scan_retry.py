@@ -7,10 +7,12 @@ segment is read page by page, cut after its third page into a primary
 is read; the table changes; the primary is read again.
 """
 
+import time
 from dataclasses import dataclass
 
 import apache_beam as beam
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from dataclasses_json import dataclass_json
 
 from tests.reindex_runs import dead_letters, index_rows
@@ -18,6 +20,7 @@ from tests.runners import reindex_counters, run_pipeline
 from tests.tables import seeded_table
 from transforms import DecodeItems, WriteDeadLetters, WriteToIndex
 from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.errors import SegmentReadFailed
 from transforms.dynamodb.scan.fn import _ScanSegmentsFn, _ScanSettings
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
@@ -185,3 +188,31 @@ def test_a_primary_that_reads_on_keeps_the_index_exact_and_writes_each_dead_lett
     assert doubled, "no undecodable item was read twice"
     assert reindex_counters(result)["dead_letters_repeated"] == len(doubled)
     assert set(visible) <= read
+
+
+class _Unreachable:
+    """A client whose every Scan fails as an endpoint that went away does."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def scan(self, **kwargs):
+        self.calls += 1
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+
+def test_a_retry_never_waits_past_the_retry_budget():
+    """Backoff may ask for more than is left of ``max_retry_seconds``; it gets what is left."""
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        time.sleep(min(seconds, 0.05))
+
+    budget = RetryPolicy(base_seconds=100, cap_seconds=100, max_retry_seconds=0.3)
+    client = _Unreachable()
+    reader = ScanPageReader(client, _request("any"), budget, sleep=sleep, seed=7)
+    with pytest.raises(SegmentReadFailed):
+        reader.read(SEGMENT, None)
+    assert waits and all(wait <= 0.3 for wait in waits), waits
+    assert client.calls == len(waits) + 1

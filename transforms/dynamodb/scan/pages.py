@@ -146,7 +146,8 @@ class ScanPageReader:
                     raise ReadAbandoned(f"segment {segment}: read dropped, not retried") from error
                 throttles += _is_throttle(error)
                 failed_call_retries += _botocore_retries(error)
-                if time.monotonic() - started > self._retry_policy.max_retry_seconds:
+                left = self._retry_policy.max_retry_seconds - (time.monotonic() - started)
+                if left < 0:
                     raise segment_failed(
                         error,
                         self._request.table_name,
@@ -154,7 +155,8 @@ class ScanPageReader:
                         self._request.total_segments,
                         start_key,
                     ) from error
-                delay = self._retry_policy.delay(attempt, self._rng)
+                # never past the budget: one last try when it runs out
+                delay = min(self._retry_policy.delay(attempt, self._rng), left)
                 _LOGGER.warning(
                     "Scan of segment %d/%d failed (%s); retrying the same page in %.1f s",
                     segment,
