@@ -192,7 +192,8 @@ class ReindexSummary:
         and with a limit, the decode and index dead letters are within it.
         """
         failed = [check.what for check in self.checks() if not check.holds]
-        why = "the run's checks failed: " + "; ".join(failed) if failed else self.source.problem
+        checks_failed = "the run's checks failed: " + "; ".join(failed) if failed else None
+        why = self.source.problem or checks_failed  # the source's says how to go on
         checks = [Check("the run's checks above hold", not why, why or "")]
         if max_dead_letter_fraction is not None:
             excess = self.dead_letter_excess(max_dead_letter_fraction)

@@ -138,6 +138,38 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
     assert not dead_letters(tmp_path / "dead", stage="scan")
 
 
+@pytest.mark.slow
+def test_a_rebuild_with_unread_segments_is_not_swapped_and_says_to_resume(
+    dynamodb_server, works, tmp_path
+):
+    """The same fault on a rebuild: the build is kept, and --resume finishes and swaps it."""
+    table, good, _ = works
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=6, max_faults=None
+    ) as proxy:
+        failed = cli(
+            *reindex_args(proxy.url, table, tmp_path),
+            *SCAN_OPTIONS,
+            "--max-retry-seconds=1",
+            *IN_PROCESS,
+        )
+    assert failed.returncode == 5, failed.stderr[-3000:]
+    error = last_error_line(failed.stderr)
+    assert error.startswith("error: not swapped, the alias 'documents' was not moved: ")
+    assert f"of table '{table}' were not read to their end" in error
+    assert "run the same command with --resume to read the rest" in error
+    assert index_rows(tmp_path / "index.db") == {}
+
+    resumed = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        *SCAN_OPTIONS,
+        "--resume",
+        *IN_PROCESS,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert index_rows(tmp_path / "index.db") == good
+
+
 # --- the sink: the embedded SQLite index ----------------------------------------
 
 
