@@ -97,6 +97,12 @@ class SignalStop:
 
     def _handle(self, signum: int, frame) -> None:
         if self.signum is not None:
+            print(
+                f"stopped at once by a second {signal.Signals(signum).name}, without cleaning "
+                "up: run the same command with --resume to continue the run (it removes "
+                "what was left half-written)",
+                file=sys.stderr,
+            )
             _flush_and_exit(128 + self.signum)
         self.signum = signum
         _REQUESTED.append(signum)

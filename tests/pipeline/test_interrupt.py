@@ -118,3 +118,26 @@ def test_a_signal_inside_a_beam_step_logs_no_traceback():
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == "RunInterrupted\n"
     assert "Traceback" not in done.stderr and "stopped by" not in done.stderr, done.stderr
+
+
+def test_a_second_signal_ends_the_process_at_once_with_one_line():
+    script = textwrap.dedent(
+        """
+        import signal
+        from pipeline.resume import RunInterrupted, SignalStop
+        with SignalStop():
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except RunInterrupted:
+                signal.raise_signal(signal.SIGTERM)  # while the first one is handled
+        print("not reached")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 130 and done.stdout == ""
+    assert done.stderr.splitlines()[-1:] == [
+        "stopped at once by a second SIGTERM, without cleaning up: run the same command with "
+        "--resume to continue the run (it removes what was left half-written)"
+    ]
