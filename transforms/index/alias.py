@@ -94,8 +94,9 @@ class SwapResult:
     count verified against ``expected`` (``None``: verified by the caller);
     ``previous`` what the alias pointed
     to before; ``kept`` the retired indexes kept for rollback, newest first;
-    ``deleted`` those pruned; ``leftovers`` builds that were never made live
-    (failed verification or crashed runs), left for you to inspect or delete.
+    ``deleted`` those pruned; ``leftovers`` indexes neither live nor retired
+    (builds never made live after a failed verification or a crashed run,
+    indexes rolled back from), left for you to inspect or delete.
     """
 
     alias: str
@@ -129,7 +130,11 @@ class SwapResult:
                 f"  new index      {self.new_index} holds {found} documents (left for inspection)",
             ]
         if self.leftovers:
-            lines.append(f"  never live     {', '.join(self.leftovers)} (delete when done)")
+            lines.append(
+                f"  left over      {', '.join(self.leftovers)} (neither live nor kept for "
+                "rollback: a build that was not swapped in, or an index rolled back from; "
+                "delete it once no run is building it)"
+            )
         return "\n".join(lines)
 
 
