@@ -242,9 +242,15 @@ class ReindexSummary:
             f"  indexed        {self.indexed:>10,}  -> {self.index}{holds}",
         ]
         if self.removals or self.deleted:
+            # the removals of undecodable items go through the same deletes
+            whose = (
+                f"of these and of the {self.undecodable_removed:,} removals above"
+                if self.undecodable_removed
+                else ""
+            )
             lines.append(
                 f"  deleted        {self.deleted:>10,}  "
-                f"({self.deleted_existing:,} were in the index)"
+                f"({self.deleted_existing:,} {whose + ' ' if whose else ''}were in the index)"
             )
         lines.extend(self.source.tail)
         lines.extend(f"  {check.render()}" for check in self.checks())
