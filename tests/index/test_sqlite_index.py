@@ -272,3 +272,10 @@ def test_the_full_text_table_merges_sixteen_segments_at_a_time(tmp_path, table):
     with sqlite3.connect(tmp_path / "index.db") as conn:
         config = dict(conn.execute(f"SELECT k, v FROM {table}_fts_config"))
     assert (config["automerge"], config["crisismerge"]) == (16, 64)
+
+
+def test_a_file_sqlite_cannot_open_is_named_in_the_error(tmp_path):
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    with pytest.raises(sqlite3.OperationalError, match=f"unable to open database file: {folder}$"):
+        SQLiteIndex(str(folder))

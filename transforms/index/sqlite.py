@@ -214,11 +214,17 @@ class SQLiteIndex(IndexBackend):
         folder = os.path.dirname(self.path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:  # SQLite's message does not name the file
+            raise type(error)(f"{error}: {self.path}") from error
         try:
             self._prepare(busy_timeout)
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise type(error)(f"{error}: {self.path}") from error
         except BaseException:
             self._conn.close()
             raise
