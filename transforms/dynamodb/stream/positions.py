@@ -133,8 +133,9 @@ def reads_since(
         raise StreamGap(
             table,
             f"its stream was enabled at {format_time(stream.created)}, after "
-            f"{format_time(start_time)} (less a {_seconds(safety_margin)} margin): the "
-            "writes made before it are in no stream",
+            f"{format_time(oldest_needed)} (the start {format_time(start_time)} less the "
+            f"{_seconds(safety_margin)} safety margin): the writes made before it are in no "
+            "stream",
         )
     reads = tuple(
         ShardRead(shard, after=None, skip_before=oldest_needed, required=False)
