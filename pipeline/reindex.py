@@ -562,8 +562,9 @@ def _rebuild(
         rebuild.sample_path = None
     if run is not None and run.resumed:  # the build holds every attempt's documents
         indexed = run.items_before + summary.scanned - run.dead_letters_written
+    items_read = summary.scanned + (run.items_before if run is not None and run.resumed else 0)
     run_checks = summary.rebuild_checks(config.max_dead_letter_fraction)
-    emptying = _emptying_check(summary, indexed, live_documents, force=config.force)
+    emptying = _emptying_check(items_read, indexed, live_documents, force=config.force)
     summary.verification = rebuild.verify(
         indexed=indexed,
         run_checks=run_checks if emptying is None else [*run_checks, emptying],
@@ -585,14 +586,15 @@ def _rebuild(
 
 
 def _emptying_check(
-    summary: ReindexSummary, indexed: int, live_documents: int, *, force: bool
+    items_read: int, indexed: int, live_documents: int, *, force: bool
 ) -> Check | None:
     """The check a rebuild must pass when it would replace a live index of
-    ``live_documents`` with an empty one because every item was dead-lettered."""
-    if indexed or not summary.item_dead_letters or not live_documents:
+    ``live_documents`` with an empty one because every one of the
+    ``items_read`` (by every attempt of a resumed run) was dead-lettered."""
+    if indexed or not items_read or not live_documents:
         return None
     what = (
-        f"every one of the {summary.item_dead_letters:,} items read was dead-lettered, so "
+        f"every one of the {items_read:,} items read was dead-lettered, so "
         f"the new index is empty while the live one holds {live_documents:,} documents"
     )
     if force:

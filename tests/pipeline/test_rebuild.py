@@ -164,6 +164,27 @@ def test_a_wrong_model_does_not_empty_the_live_index_unless_forced(
     assert fresh.documents() == {}
 
 
+def test_a_resumed_wrong_model_run_does_not_empty_the_live_index_either(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """A resume that reads nothing counts the items every attempt read."""
+    table, good = new_table(dynamodb_client, 20, seed=14)
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
+    run_reindex(config, list(IN_PROCESS))
+    wrong = dataclasses.replace(config, model="tests.unusable_models:NeedsIsbn")
+
+    class StopBeforeSwap(RebuildHooks):
+        def before_swap(self, rebuild, summary):
+            raise KeyboardInterrupt  # reached only with --force: the run is stopped there
+
+    with pytest.raises(KeyboardInterrupt):
+        run_reindex(dataclasses.replace(wrong, force=True), list(IN_PROCESS), StopBeforeSwap())
+    resumed = run_reindex(dataclasses.replace(wrong, resume=True), list(IN_PROCESS))
+    assert resumed.scanned == 0 and not resumed.alias_swap.swapped
+    assert "every one of the 20 items read was dead-lettered" in resumed.verification.reason
+    assert index_rows(tmp_path / "index.db") == good
+
+
 def test_another_table_is_refused_unless_forced(dynamodb_server, dynamodb_client, index, tmp_path):
     table, good = new_table(dynamodb_client, 40, seed=3)
     other, other_good = new_table(dynamodb_client, 30, seed=4)
