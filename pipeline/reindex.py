@@ -22,10 +22,12 @@ table is refused unless ``force`` (:mod:`transforms.index.identity`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -629,9 +631,12 @@ def run_reindex(
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    if config.from_export:
-        return _reindex(config, options, model, hooks)
-    with run_lock(config.journal or default_journal_path(config.dead_letters)):
+    with contextlib.ExitStack() as locks:  # one run at a time per dead letters and journal
+        beside = default_journal_path(config.dead_letters)
+        what = f"the dead letters at {config.dead_letters}"
+        locks.enter_context(run_lock(beside, what, other="--dead-letters"))
+        if config.journal and os.path.abspath(config.journal) != os.path.abspath(beside):
+            locks.enter_context(run_lock(config.journal, other="--journal"))
         return _reindex(config, options, model, hooks)
 
 

@@ -1,12 +1,15 @@
-"""One run at a time per run journal (and so per dead-letter folder).
+"""One run at a time per dead-letter location and per run journal.
 
 Two runs that share a journal would remove each other's positions and dead
 letters: the first to finish consolidates and removes the journal, parts
 of the other included, and the other then writes no dead letters at all.
-:func:`run_lock` therefore holds an exclusive ``flock`` on ``<journal>.lock``
-for the whole run and refuses, in one line, a second run that finds it
-held. The operating system releases the lock when the process ends, however
-it ends, so a killed run never blocks the next one or its ``--resume``.
+Two runs writing one dead-letter folder replace each other's files. A run
+therefore holds an exclusive ``flock`` (:func:`run_lock`) on
+``<journal>.lock`` for the whole run (the default journal's, beside the
+dead letters, and that of ``--journal`` too) and a second run that finds
+one held is refused in one line. The operating system releases the lock
+when the process ends, however it ends, so a killed run never blocks the
+next one or its ``--resume``.
 
 Only local paths are locked: object stores have no locks, and a journal on
 one is shared at the caller's risk (the docs say so).
@@ -30,13 +33,17 @@ class RunLocked(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_lock(journal_path: str) -> Iterator[None]:
+def run_lock(
+    journal_path: str, what: str | None = None, other: str = "--dead-letters (or --journal)"
+) -> Iterator[None]:
     """Holds the lock of the journal at ``journal_path`` while the block runs.
 
-    Raises :class:`RunLocked` naming the holder (process id and start time)
-    when another process holds it. The lock file is removed on the way out,
-    and so is the folder made for it if the run left it empty.
+    Raises :class:`RunLocked` naming ``what`` is shared (default: the journal),
+    the holder (process id and start time), and the option (``other``) that
+    gives this run its own. The lock file is removed on the way out, and so is
+    the folder made for it if the run left it empty.
     """
+    what = what or f"the journal {journal_path}"
     if not is_local(journal_path):
         yield
         return
@@ -55,9 +62,9 @@ def run_lock(journal_path: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
             raise RunLocked(
-                f"another run is using the journal {journal_path} ({holder or 'starting'}): "
-                "two runs sharing it would lose each other's dead letters; wait for it to "
-                "end, or give this run another --dead-letters (or --journal)"
+                f"another run is using {what} ({holder or 'starting'}): two runs sharing "
+                "it would lose each other's dead letters; wait for it to end, or give this "
+                f"run another {other}"
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"process {os.getpid()} since {utc_now()}".encode(), 0)

@@ -67,7 +67,30 @@ def test_a_reindex_sharing_a_running_reindexs_dead_letter_folder_is_refused(
     with run_lock(str(journal)):
         done = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
     assert done.returncode == 3, done.stderr[-3000:]
-    assert last_error_line(done.stderr).startswith(
-        f"error: another run is using the journal {journal} (process {os.getpid()} since "
+    line = last_error_line(done.stderr)
+    assert line.startswith(
+        f"error: another run is using the dead letters at {tmp_path / 'dead'} "
+        f"(process {os.getpid()} since "
+    )
+    assert line.endswith(
+        "two runs sharing it would lose each other's dead letters; wait for it to end, or "
+        "give this run another --dead-letters"
     )
     assert not (tmp_path / "index.db").exists() and not journal.exists()
+
+
+def test_a_journal_elsewhere_does_not_let_two_runs_share_a_dead_letter_folder(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table = seeded_table(dynamodb_client, "locked", [{"id": {"S": "w1"}}])
+    args = reindex_args(dynamodb_server.endpoint_url, table, tmp_path)
+    with run_lock(str(tmp_path / "dead" / "journal")):
+        shared = cli(*args, "--journal", str(tmp_path / "own-journal"), *IN_PROCESS)
+    assert shared.returncode == 3, shared.stderr[-3000:]
+    assert "another run is using the dead letters at" in last_error_line(shared.stderr)
+    with run_lock(str(tmp_path / "journal-in-use")):
+        other = cli(*args, "--journal", str(tmp_path / "journal-in-use"), *IN_PROCESS)
+    assert other.returncode == 3, other.stderr[-3000:]
+    assert last_error_line(other.stderr).endswith("give this run another --journal")
+    done = cli(*args, "--journal", str(tmp_path / "own-journal"), *IN_PROCESS)
+    assert done.returncode == 0, done.stderr[-3000:]
