@@ -764,8 +764,13 @@ def _search(args) -> int:
             total = index.count_matches(query)
         except NotImplementedError:
             total = None
-    for hit in hits:
-        print(hit_json(hit) if args.json else hit_line(hit, args.query))
+    try:
+        for hit in hits:
+            print(hit_json(hit) if args.json else hit_line(hit, args.query))
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped (search ... | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     print(hits_summary(len(hits), total), file=sys.stderr)
     return EXIT_OK
 

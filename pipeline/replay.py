@@ -203,7 +203,13 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     if table is not None:
         identity = IndexIdentity(table, key_attributes, config.model)
         try:
-            refuse_other_table(config.index, identity, force=config.force, action="write into it")
+            refuse_other_table(
+                config.index,
+                identity,
+                force=config.force,
+                action="write into it",
+                check="--index and --dead-letters",
+            )
         except ValueError as error:
             raise ReindexError(str(error)) from error
     if survey.unreplayable:

@@ -313,7 +313,7 @@ def test_replay_into_another_tables_index_is_refused_unless_forced(tmp_path):
     refused = cli(*args, *IN_PROCESS)
     assert one_line_error(refused, 3) == (
         f"error: the index sqlite:///{tmp_path}/index.db holds table 'other', not table "
-        "'works-a': check --index and --table, or pass --force to write into it"
+        "'works-a': check --index and --dead-letters, or pass --force to write into it"
     )
     assert index_rows(tmp_path / "index.db") == {}
     forced = cli(*args, "--force", *IN_PROCESS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from pipeline.search_output import EXCERPT_WIDTH, excerpt
-from tests.reindex_runs import cli
+from tests.reindex_runs import ROOT, cli
 from transforms.index import Document, open_backend
 
 LONG = "Lorem ipsum dolor sit amet, " * 20
@@ -61,3 +63,24 @@ def test_excerpt_shows_matching_fields_first_on_one_line():
     assert excerpt(body, ["gulliver"]) == "about: Gulliver · id: a · text: first line second line"
     assert excerpt('"just text"', ["x"]) == "just text"
     assert excerpt("not json at all\n", ["x"]) == "not json at all"
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """``search ... | head -1``: the rest of the output has nowhere to go."""
+    uri = f"sqlite:///{tmp_path}/many.db"
+    with open_backend(uri) as index:
+        works = [_work(n) for n in range(3000)]
+        assert index.write_batch([Document(w["id"], json.dumps(w)) for w in works]) == []
+    args = ["search", "--index", uri, "--json", "--limit", "3000", "harbour"]
+    search = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert json.loads(search.stdout.readline())["id"].startswith("w")
+    search.stdout.close()  # as head does once it has its line
+    err = search.stderr.read()
+    assert search.wait(timeout=60) == 0, err
+    assert "Broken pipe" not in err and "error" not in err

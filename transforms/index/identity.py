@@ -99,17 +99,23 @@ def write_identity(index: IndexBackend, identity: IndexIdentity) -> None:
 
 
 def table_conflict(
-    held: IndexIdentity | None, incoming: IndexIdentity, where: str, *, action: str
+    held: IndexIdentity | None,
+    incoming: IndexIdentity,
+    where: str,
+    *,
+    action: str,
+    check: str = "--index and --table",
 ) -> str | None:
     """One line when ``where`` holds another table than ``incoming``'s, else None.
 
-    ``action`` says what ``--force`` would do (e.g. ``"replace it"``).
+    ``action`` says what ``--force`` would do (e.g. ``"replace it"``),
+    ``check`` which options name the two sides.
     """
     if held is None or held.same_table(incoming):
         return None
     return (
         f"the index {where} holds {held.describe()}, not {incoming.describe()}: check "
-        f"--index and --table, or pass --force to {action}"
+        f"{check}, or pass --force to {action}"
     )
 
 
@@ -121,7 +127,12 @@ def shown_uri(uri: str) -> str:
 
 
 def refuse_other_table(
-    uri: str, identity: IndexIdentity | None, *, force: bool, action: str
+    uri: str,
+    identity: IndexIdentity | None,
+    *,
+    force: bool,
+    action: str,
+    check: str = "--index and --table",
 ) -> None:
     """``ValueError`` (one line) when the live index of ``uri`` holds another table.
 
@@ -133,7 +144,7 @@ def refuse_other_table(
         return
     with open_backend(uri) as index:
         held = read_identity(index)
-    problem = table_conflict(held, identity, shown_uri(uri), action=action)
+    problem = table_conflict(held, identity, shown_uri(uri), action=action, check=check)
     if problem and not force:
         raise ValueError(problem)
     if problem:
