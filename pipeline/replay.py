@@ -26,7 +26,13 @@ from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
-from transforms.index.identity import IndexIdentity, refuse_other_table
+from transforms.index import open_backend
+from transforms.index.identity import (
+    IndexIdentity,
+    read_identity,
+    refuse_other_table,
+    write_identity,
+)
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
@@ -212,6 +218,9 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
             )
         except ValueError as error:
             raise ReindexError(str(error)) from error
+        with open_backend(config.index) as index:  # an index new to this table says so now
+            if read_identity(index) is None:
+                write_identity(index, identity)
     if survey.unreplayable:
         _LOGGER.warning(
             "%d dead letter(s) carry neither the item nor the document (the record could "

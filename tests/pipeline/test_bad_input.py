@@ -327,6 +327,11 @@ def test_replay_into_another_tables_index_is_refused_unless_forced(tmp_path):
     (still,) = dead_letters(tmp_path / "still")
     assert still["key"] == {"id": {"S": "r-2"}}
 
+    fresh = cli(*replay_args(tmp_path / "dead", tmp_path / "fresh"), *IN_PROCESS)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    with open_backend(f"sqlite:///{tmp_path}/fresh/index.db") as index:
+        assert index.metadata()["table"] == "works-a"  # a later reindex of another is refused
+
 
 # --- environment and options: one clear line, nothing read -------------------
 
