@@ -84,22 +84,27 @@ def test_fault_is_survived_with_every_item_once(dynamodb_server, works, tmp_path
         assert summary_count(done.stdout, "retries") > 0
 
 
+def _through_persistent_503(dynamodb_server, table: str, tmp_path, *extra: str):
+    """A reindex through a proxy answering 503 to every Scan after the first six pages."""
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=6, max_faults=None
+    ) as proxy:
+        return cli(
+            *reindex_args(proxy.url, table, tmp_path),
+            *SCAN_OPTIONS,
+            "--max-retry-seconds=1",
+            *extra,
+            *IN_PROCESS,
+        )
+
+
 @pytest.mark.slow
 def test_persistent_fault_names_unread_segments_and_resume_completes(
     dynamodb_server, works, tmp_path
 ):
     """503 on every Scan after the first six pages, for as long as the run lasts."""
     table, good, bad = works
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=6, max_faults=None
-    ) as proxy:
-        failed = cli(
-            *reindex_args(proxy.url, table, tmp_path),
-            *SCAN_OPTIONS,
-            "--max-retry-seconds=1",
-            "--upsert",
-            *IN_PROCESS,
-        )
+    failed = _through_persistent_503(dynamodb_server, table, tmp_path, "--upsert")
     assert failed.returncode == 1, failed.stderr[-3000:]
     unread = dead_letters(tmp_path / "dead", stage="scan")
     assert unread, failed.stdout
@@ -144,15 +149,7 @@ def test_a_rebuild_with_unread_segments_is_not_swapped_and_says_to_resume(
 ):
     """The same fault on a rebuild: the build is kept, and --resume finishes and swaps it."""
     table, good, _ = works
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"http503": 1.0}, after_requests=6, max_faults=None
-    ) as proxy:
-        failed = cli(
-            *reindex_args(proxy.url, table, tmp_path),
-            *SCAN_OPTIONS,
-            "--max-retry-seconds=1",
-            *IN_PROCESS,
-        )
+    failed = _through_persistent_503(dynamodb_server, table, tmp_path)
     assert failed.returncode == 5, failed.stderr[-3000:]
     error = last_error_line(failed.stderr)
     assert error.startswith("error: not swapped, the alias 'documents' was not moved: ")
