@@ -636,7 +636,7 @@ def run_reindex(
         what = f"the dead letters at {config.dead_letters}"
         locks.enter_context(run_lock(beside, what, other="--dead-letters"))
         if config.journal and os.path.abspath(config.journal) != os.path.abspath(beside):
-            locks.enter_context(run_lock(config.journal, other="--journal"))
+            locks.enter_context(run_lock(config.journal))
         return _reindex(config, options, model, hooks)
 
 

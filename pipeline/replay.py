@@ -27,12 +27,7 @@ from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
 from transforms.dynamodb.scan.source import SegmentItem
 from transforms.index import open_backend
-from transforms.index.identity import (
-    IndexIdentity,
-    read_identity,
-    refuse_other_table,
-    write_identity,
-)
+from transforms.index.identity import IndexIdentity, refuse_other_table, write_identity
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
@@ -209,7 +204,7 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     if table is not None:
         identity = IndexIdentity(table, key_attributes, config.model)
         try:
-            refuse_other_table(
+            held = refuse_other_table(
                 config.index,
                 identity,
                 force=config.force,
@@ -218,8 +213,8 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
             )
         except ValueError as error:
             raise ReindexError(str(error)) from error
-        with open_backend(config.index) as index:  # an index new to this table says so now
-            if read_identity(index) is None:
+        if held is None:  # an index new to this table says so from now on
+            with open_backend(config.index) as index:
                 write_identity(index, identity)
     if survey.unreplayable:
         _LOGGER.warning(

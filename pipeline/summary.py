@@ -242,16 +242,10 @@ class ReindexSummary:
             f"  indexed        {self.indexed:>10,}  -> {self.index}{holds}",
         ]
         if self.removals or self.deleted:
-            # the removals of undecodable items go through the same deletes
-            whose = (
-                f"of these and of the {self.undecodable_removed:,} removals above"
-                if self.undecodable_removed
-                else ""
-            )
-            lines.append(
-                f"  deleted        {self.deleted:>10,}  "
-                f"({self.deleted_existing:,} {whose + ' ' if whose else ''}were in the index)"
-            )
+            found = f"{self.deleted_existing:,}"
+            if self.undecodable_removed:  # they go through the same deletes
+                found += f" of these and of the {self.undecodable_removed:,} removals above"
+            lines.append(f"  deleted        {self.deleted:>10,}  ({found} were in the index)")
         lines.extend(self.source.tail)
         lines.extend(f"  {check.render()}" for check in self.checks())
         if self.verification is not None:

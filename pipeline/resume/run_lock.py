@@ -34,7 +34,7 @@ class RunLocked(RuntimeError):
 
 @contextlib.contextmanager
 def run_lock(
-    journal_path: str, what: str | None = None, other: str = "--dead-letters (or --journal)"
+    journal_path: str, what: str | None = None, other: str = "--journal"
 ) -> Iterator[None]:
     """Holds the lock of the journal at ``journal_path`` while the block runs.
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from transforms.decode.compiler import Compiler
+from transforms.decode.errors import type_name
+from transforms.decode.hints import hints
+from transforms.decode.models import field_options
+
 __all__ = ["attribute_names", "fields_for_attributes", "key_type_conflicts"]
 
 _TYPE_NAMES = {"S": "a string", "N": "a number", "B": "binary"}
@@ -48,12 +53,6 @@ def key_type_conflicts(model: type, attributes: Sequence[str], types: Sequence[s
     DynamoDB type (``types``: S, N or B per attribute), since then every item of
     the table would fail to decode. A field with a decoder of its own is not checked.
     """
-    from dataclasses_json import cfg
-
-    from transforms.decode.compiler import Compiler
-    from transforms.decode.errors import type_name
-    from transforms.decode.hints import hints
-
     specs = {spec.name: spec for spec in dataclasses.fields(model)}
     field_hints = hints(model)
     class_config = getattr(model, "dataclass_json_config", None) or {}
@@ -62,13 +61,8 @@ def key_type_conflicts(model: type, attributes: Sequence[str], types: Sequence[s
     for attribute, name, tag in zip(
         attributes, fields_for_attributes(model, attributes), types, strict=True
     ):
-        spec = specs[name]
-        options = {**class_config, **spec.metadata.get("dataclasses_json", {})}
-        try:
-            global_decoder = spec.type in cfg.global_config.decoders
-        except TypeError:
-            global_decoder = False
-        if options.get("decoder") is not None or global_decoder:
+        options = field_options(specs[name], class_config, compiler.global_decoders)
+        if options.get("decoder") is not None:
             continue
         tp = field_hints[name]
         if tag not in compiler.plan(tp, f"{model.__qualname__}.{name}").handlers:

@@ -32,6 +32,7 @@ __all__ = [
     "catch_all_collector",
     "constructor",
     "dataclass_reader",
+    "field_options",
     "field_step",
     "model_steps",
     "not_a_map",
@@ -71,14 +72,7 @@ def model_steps(
     known = set()
     catch_all = None
     for spec in dataclasses.fields(cls):
-        options = {}
-        try:
-            if spec.type in global_decoders:
-                options["decoder"] = global_decoders[spec.type]
-        except TypeError:
-            pass
-        options.update(class_config)
-        options.update(spec.metadata.get("dataclasses_json", {}))
+        options = field_options(spec, class_config, global_decoders)
         attr = attribute_name(spec.name, options.get("letter_case"))
         known.update((attr, spec.name))
         if not spec.init:
@@ -107,6 +101,22 @@ def model_steps(
         raise TypeError(f"{cls.__qualname__} uses Undefined.INCLUDE but has no CatchAll field")
     check_unknown = catch_all is None and (forbid_unknown or undefined is Undefined.RAISE)
     return ModelSteps(cls, tuple(steps), frozenset(known), check_unknown, catch_all, undefined)
+
+
+def field_options(
+    spec: dataclasses.Field, class_config: dict, global_decoders: dict[Any, Callable]
+) -> dict[str, Any]:
+    """A field's dataclasses-json options as the decoder reads them: a global
+    decoder of its declared type, then the class's config, then the field's own."""
+    options = {}
+    try:
+        if spec.type in global_decoders:
+            options["decoder"] = global_decoders[spec.type]
+    except TypeError:  # an unhashable declared type
+        pass
+    options.update(class_config)
+    options.update(spec.metadata.get("dataclasses_json", {}))
+    return options
 
 
 def attribute_name(name: str, letter_case: Callable[[str], str] | None) -> str:

@@ -133,15 +133,16 @@ def refuse_other_table(
     force: bool,
     action: str,
     check: str = "--index and --table",
-) -> None:
-    """``ValueError`` (one line) when the live index of ``uri`` holds another table.
+) -> IndexIdentity | None:
+    """``ValueError`` (one line) when the live index of ``uri`` holds another table;
+    else the identity the index holds (None when it records none).
 
     ``action`` is what ``--force`` would do. Nothing is refused when either
     side is unknown (an index written before indexes recorded their table);
     with ``force`` the conflict is only logged.
     """
     if identity is None:
-        return
+        return None
     with open_backend(uri) as index:
         held = read_identity(index)
     problem = table_conflict(held, identity, shown_uri(uri), action=action, check=check)
@@ -154,3 +155,4 @@ def refuse_other_table(
             held.describe(),
             identity.describe(),
         )
+    return held
