@@ -18,7 +18,8 @@ line naming what to fix, and the exit code is non-zero:
 
 * 0: finished, every item accounted for
 * 1: finished, but the counts do not add up (see the summary)
-* 2: bad command line or options
+* 2: bad command line or options: a value, options that cannot go together,
+  a --model that cannot be imported or used
 * 3: could not start or failed (missing table, unreachable endpoint, ...)
 * 4: finished, but more items were dead-lettered (decode and index) than
   --max-dead-letter-fraction allows; a rebuild was not swapped in
@@ -27,7 +28,7 @@ line naming what to fix, and the exit code is non-zero:
   new one is left for inspection
 * 6: the stream cannot catch up (catch-up, reindex --catch-up): the table has no enabled stream, or
   records the catch-up needs are not in it (trimmed after 24 hours, another
-  stream); reindex
+  stream)
 * 130, 143: stopped by SIGINT, SIGTERM; a reindex prints one line with the
   command that resumes it (catch-up with --follow: after saving the bookmark)
 """
@@ -47,6 +48,7 @@ from pipeline.arg_types import non_negative_float as _non_negative_float
 from pipeline.arg_types import non_negative_int as _non_negative_int
 from pipeline.arg_types import positive_float as _positive_float
 from pipeline.arg_types import positive_int as _positive_int
+from pipeline.errors import UsageError
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -932,7 +934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "catch-up":
             return _catch_up(args, beam_args)
         return _replay(args, beam_args)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UsageError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:

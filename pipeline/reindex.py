@@ -38,7 +38,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.errors import ReindexError
+from pipeline.errors import ReindexError, UsageError
 from pipeline.resume import (
     JournaledRun,
     default_journal_path,
@@ -56,9 +56,11 @@ from transforms.decode.model_attributes import fields_for_attributes, key_type_c
 from transforms.decode.transform import DecodeItems
 from transforms.decode.writable import check_writable
 from transforms.dynamodb.source import Check, ReindexSource
-from transforms.index import open_backend
+from transforms.index import IndexOptionError, open_backend
+from transforms.index.alias import check_alias
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.identity import IndexIdentity, refuse_other_table, shown_uri
+from transforms.index.index_config import check_configurable
 from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE, IndexRebuild, prepare_rebuild
 from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert
@@ -183,7 +185,7 @@ def load_model(spec: str) -> type:
     """The class named by ``module:Class`` (e.g. ``pipeline.models:Work``).
 
     Raises :class:`ModelSpecError` when ``spec`` is not of that form,
-    :class:`ReindexError` when the module cannot be imported or does not hold
+    :class:`UsageError` when the module cannot be imported or does not hold
     a dataclasses-json class of that name, and ``TypeError`` when a field's
     type can be read from DynamoDB or written to JSON by neither the decoder
     nor ``to_json()`` (:mod:`transforms.decode.writable`): before anything
@@ -200,18 +202,18 @@ def load_model(spec: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ReindexError(f"cannot import the model's module {module_name!r}: {error}") from error
+        raise UsageError(f"cannot import the model's module {module_name!r}: {error}") from error
     except Exception as error:  # the module itself raised, or does not compile
-        raise ReindexError(
+        raise UsageError(
             f"importing the model's module {module_name!r} failed: {type(error).__name__}: {error}"
         ) from error
     if not hasattr(module, class_name):
-        raise ReindexError(f"module {module_name} has no class {class_name}")
+        raise UsageError(f"module {module_name} has no class {class_name}")
     model = getattr(module, class_name)
     if not isinstance(model, type) or not dataclasses.is_dataclass(model):
-        raise ReindexError(f"{spec!r} is not a dataclass in module {module_name!r}")
+        raise UsageError(f"{spec!r} is not a dataclass in module {module_name!r}")
     if not hasattr(model, "from_dict"):
-        raise ReindexError(f"{spec!r} is not declared with dataclasses-json (@dataclass_json)")
+        raise UsageError(f"{spec!r} is not declared with dataclasses-json (@dataclass_json)")
     compile_decoder(model)  # a field type the decoder cannot read
     check_writable(model)  # a field type to_json() cannot write
     return model
@@ -403,6 +405,17 @@ def _rebuild_refusal(config: ReindexConfig) -> str | None:
                 f"changes, so the new index would miss every unchanged record{in_place}"
             )
     return None
+
+
+def _check_index_options(config: ReindexConfig) -> None:
+    """Refuses what the kind of index named by ``--index`` cannot take (an
+    alias or settings for SQLite) before anything is read or created."""
+    try:
+        if not config.upsert:
+            check_alias(config.index, config.swap_alias or None)
+        check_configurable(config.index, config.index_config)
+    except IndexOptionError as error:
+        raise UsageError(str(error)) from error
 
 
 def _identity(config: ReindexConfig, source: ReindexSource) -> IndexIdentity | None:
@@ -625,9 +638,10 @@ def run_reindex(
     around the swap of a rebuild.
     """
     if config.upsert and config.swap_alias is not None:
-        raise ReindexError("--swap-alias and --upsert exclude each other")
+        raise UsageError("--swap-alias and --upsert exclude each other")
     if not config.upsert and config.resume_from:
-        raise ReindexError(_rebuild_refusal(config))
+        raise UsageError(_rebuild_refusal(config))
+    _check_index_options(config)
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
@@ -660,7 +674,7 @@ def _reindex(
     )
     refusal = None if asked.upsert else _rebuild_refusal(asked)
     if refusal:
-        raise ReindexError(refusal)
+        raise UsageError(refusal)
     check_dead_letter_path(config.dead_letters)
     live_documents = check_index(config.index)
     identity = _identity(config, source)
@@ -682,7 +696,7 @@ def _journaled_run(config: ReindexConfig, options: PipelineOptions) -> Journaled
     """
     if needs_tally(runner_capabilities(beam.Pipeline(options=options))):
         if config.resume:
-            raise ReindexError(
+            raise UsageError(
                 "--resume needs a runner that finalizes bundles; this one does not, so no "
                 "journal is kept: run the command again without --resume"
             )
@@ -691,11 +705,11 @@ def _journaled_run(config: ReindexConfig, options: PipelineOptions) -> Journaled
     if run is None or not run.resumed:
         return run
     if run.build_index is None and not config.upsert:
-        raise ReindexError(
+        raise UsageError(
             "the interrupted run wrote into the live index (--upsert): resume it with --upsert"
         )
     if run.build_index is not None and config.upsert:
-        raise ReindexError(
+        raise UsageError(
             f"the interrupted run was building the index {run.build_index}: resume it "
             "without --upsert, to finish that index and swap it in"
         )

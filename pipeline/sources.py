@@ -12,7 +12,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 
-from pipeline.errors import ReindexError
+from pipeline.errors import ReindexError, UsageError
 from transforms.dead_letters import read_dead_letters
 from transforms.decode.wire_structs import DecodeAtRead
 from transforms.dynamodb.client import DynamoDBClientConfig
@@ -165,12 +165,12 @@ def export_key_attributes(manifest: ExportManifest, given: Sequence[str] | None)
     if keys and len(keys) == 1:
         return tuple(keys)
     if keys:
-        raise ReindexError(
+        raise UsageError(
             f"the export's items have the key attributes {', '.join(sorted(keys))}: pass "
             "--key-attributes HASH,RANGE with the hash key first, so document ids match "
             "the table's key"
         )
-    raise ReindexError(
+    raise UsageError(
         f"a {manifest.export_type} does not say which attributes form the table's key: "
         "pass --key-attributes (e.g. --key-attributes id, or HASH,RANGE)"
     )
@@ -186,12 +186,12 @@ def resume_config(config):
     """``config`` narrowed to what the run whose dead letters are at
     ``config.resume_from`` left unread: its unread segments, each from its resume key."""
     if config.total_segments is not None or config.segments is not None:
-        raise ReindexError(
+        raise UsageError(
             "--resume-from takes the segments from the earlier run: "
             "drop --total-segments and --segments"
         )
     if _same_folder(config.resume_from, config.dead_letters):
-        raise ReindexError(
+        raise UsageError(
             f"--dead-letters must be another folder than --resume-from {config.resume_from!r}, "
             "which holds the earlier run's dead letters"
         )

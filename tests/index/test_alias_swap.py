@@ -389,7 +389,7 @@ def test_cli_swap_alias_refuses_a_resumed_run(dynamodb_server, small_table, tmp_
         "--resume-from",
         str(tmp_path / "earlier"),
     )
-    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines() == [
         "error: --swap-alias cannot be combined with --resume-from: a resumed run reads only "
         "the segments left unread, so the new index would miss everything else"

@@ -497,9 +497,55 @@ def test_model_that_cannot_be_imported(dynamodb_server, small_table, tmp_path):
         *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path, model="no_such:Model"),
         *IN_PROCESS,
     )
-    assert one_line_error(done, 3).startswith(
+    assert one_line_error(done, 2).startswith(
         "error: cannot import the model's module 'no_such': No module named 'no_such'"
     )
+
+
+_WHOLE_TABLE = "; add --upsert to write into the live index in place"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ("--segments", "0,1", *IN_PROCESS),
+            "a rebuild (the default) needs the whole table: --segments reads only some "
+            "segments, so the new index would miss the others" + _WHOLE_TABLE,
+        ),
+        (
+            ("--resume-from", "earlier", *IN_PROCESS),
+            "a rebuild (the default) cannot be combined with --resume-from: a resumed run "
+            "reads only the segments left unread, so the new index would miss everything "
+            "else" + _WHOLE_TABLE,
+        ),
+        (
+            ("--swap-alias", "live", *IN_PROCESS),
+            "the live table of a SQLite index is always 'documents'; got alias 'live'",
+        ),
+        (
+            ("--upsert", "--index-config", "SETTINGS", *IN_PROCESS),
+            "--index-config applies to Elasticsearch and OpenSearch indexes; a SQLite index "
+            "has a fixed schema",
+        ),
+        (
+            ("--resume", "--runner=DaskRunner"),
+            "--resume needs a runner that finalizes bundles; this one does not, so no journal "
+            "is kept: run the command again without --resume",
+        ),
+    ],
+    ids=["segments", "resume_from", "sqlite_alias", "sqlite_config", "resume_on_dask"],
+)
+def test_options_that_cannot_go_together_are_usage_errors(
+    dynamodb_server, small_table, tmp_path, options, message
+):
+    """Exit 2, as for any usage error, with one line; no index is created."""
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"settings": {"number_of_shards": 1}}')
+    options = [str(settings) if option == "SETTINGS" else option for option in options]
+    done = cli(*reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *options)
+    assert one_line_error(done, 2) == f"error: {message}"
+    assert not (tmp_path / "index.db").exists()
 
 
 @pytest.mark.parametrize(
@@ -553,7 +599,7 @@ def test_model_module_that_fails_at_import_is_named(
     model = "broken_models:M"
     args = reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path, model=model)
     done = cli(*args, *IN_PROCESS, env=env)
-    assert one_line_error(done, 3) == (
+    assert one_line_error(done, 2) == (
         f"error: importing the model's module 'broken_models' failed: {error}"
     )
 

@@ -59,7 +59,7 @@ def test_model_without_a_colon_is_a_usage_error(tmp_path):
 
 def test_model_class_missing_from_its_module_is_named(tmp_path):
     done = cli(*reindex(tmp_path, "--model", "pipeline.models:Bok"), timeout=120)
-    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
 
 

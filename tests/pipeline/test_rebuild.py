@@ -333,7 +333,7 @@ def test_index_config_for_sqlite_is_refused(dynamodb_server, dynamodb_client, tm
     done = reindex(
         dynamodb_server, table, index, tmp_path, "--index-config", str(tmp_path / "index.json")
     )
-    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.returncode == 2, done.stderr[-3000:]
     assert last_error_line(done.stderr) == (
         "error: --index-config applies to Elasticsearch and OpenSearch indexes; a SQLite index "
         "has a fixed schema"

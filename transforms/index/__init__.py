@@ -35,6 +35,7 @@ __all__ = [
     "SUPPORTED_SCHEMES",
     "Document",
     "IndexBackend",
+    "IndexOptionError",
     "RecordEncoder",
     "Refusal",
     "SearchHit",
@@ -58,6 +59,12 @@ _BACKENDS = {
 }
 
 SUPPORTED_SCHEMES = tuple(_BACKENDS)
+
+
+class IndexOptionError(ValueError):
+    """An option that the kind of index named by the URI does not take (an
+    alias for SQLite, settings for SQLite): the caller's usage error, not the
+    index's state."""
 
 
 class SearchHit(NamedTuple):

@@ -64,7 +64,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from transforms.index import backend_class, normalize_uri, open_backend
+from transforms.index import IndexOptionError, backend_class, normalize_uri, open_backend
 from transforms.index.search_server import SearchServerIndex, parse_server_uri
 from transforms.index.sqlite import SQLiteIndex, sqlite_path
 from transforms.index.sqlite_metadata import drop_meta, read_meta, rename_meta
@@ -78,7 +78,14 @@ from transforms.index.sqlite_table import (
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["AliasSwap", "SwapResult", "concrete_index_advice", "prepare_swap", "rollback"]
+__all__ = [
+    "AliasSwap",
+    "SwapResult",
+    "check_alias",
+    "concrete_index_advice",
+    "prepare_swap",
+    "rollback",
+]
 
 STAMP_FORMAT = "%Y%m%d%H%M%S"
 RETIRED_SUFFIX = "-retired"
@@ -617,24 +624,35 @@ def prepare_swap(
     ``settings`` and ``mappings`` (SQLite takes none).
     """
     now = now or datetime.now(timezone.utc)
+    check_alias(uri, alias)
+    if issubclass(backend_class(uri), SearchServerIndex):
+        live = parse_server_uri(normalize_uri(uri)).index
+        return _ServerAliasSwap(normalize_uri(uri), live, now, build_name=build_name, body=body)
+    if body:
+        raise IndexOptionError(
+            "a SQLite index has a fixed schema: it takes no settings or mappings"
+        )
+    return _SQLiteAliasSwap(uri, now, build_name=build_name)
+
+
+def check_alias(uri: str, alias: str | None) -> None:
+    """Raises :class:`IndexOptionError` unless ``uri`` can be swapped behind
+    ``alias`` (None, or the live name it repeats); touches no index."""
     cls = backend_class(uri)
     if issubclass(cls, SearchServerIndex):
         live = parse_server_uri(normalize_uri(uri)).index
         if alias and alias != live:
-            raise ValueError(
+            raise IndexOptionError(
                 f"--swap-alias {alias!r} differs from the index in {uri!r} ({live!r}); "
                 "name the alias in the URI"
             )
-        return _ServerAliasSwap(normalize_uri(uri), live, now, build_name=build_name, body=body)
-    if cls is SQLiteIndex:
+    elif cls is SQLiteIndex:
         if alias and alias != LIVE_TABLE:
-            raise ValueError(
+            raise IndexOptionError(
                 f"the live table of a SQLite index is always {LIVE_TABLE!r}; got alias {alias!r}"
             )
-        if body:
-            raise ValueError("a SQLite index has a fixed schema: it takes no settings or mappings")
-        return _SQLiteAliasSwap(uri, now, build_name=build_name)
-    raise ValueError(f"alias swaps are not supported for {uri!r}")
+    else:
+        raise IndexOptionError(f"alias swaps are not supported for {uri!r}")
 
 
 def rollback(uri: str) -> str:

@@ -29,9 +29,10 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.index.search_server import META_KEY
+from transforms.index import IndexOptionError, backend_class
+from transforms.index.search_server import META_KEY, SearchServerIndex
 
-__all__ = ["SERVER_ASSIGNED", "carried_over", "load_index_config"]
+__all__ = ["SERVER_ASSIGNED", "carried_over", "check_configurable", "load_index_config"]
 
 SERVER_ASSIGNED = (
     "uuid",
@@ -49,6 +50,16 @@ SERVER_ASSIGNED = (
 """Settings under ``index`` that the server sets for each index, never carried over."""
 
 _KEYS = ("settings", "mappings")
+
+
+def check_configurable(uri: str, index_config: dict[str, Any] | None) -> None:
+    """Raises :class:`IndexOptionError` when ``index_config`` is given for an
+    index that takes none (SQLite)."""
+    if index_config and not issubclass(backend_class(uri), SearchServerIndex):
+        raise IndexOptionError(
+            "--index-config applies to Elasticsearch and OpenSearch indexes; a SQLite "
+            "index has a fixed schema"
+        )
 
 
 def load_index_config(path: str) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from transforms.dynamodb.source import Check
 from transforms.index import backend_class, open_backend
 from transforms.index.alias import AliasSwap, SwapResult, prepare_swap
 from transforms.index.identity import IndexIdentity, write_identity
-from transforms.index.index_config import carried_over
+from transforms.index.index_config import carried_over, check_configurable
 from transforms.index.sample import compare_sample, read_sample
 from transforms.index.search_server import SearchServerIndex
 
@@ -197,15 +197,10 @@ def new_index_body(uri: str, index_config: dict[str, Any] | None) -> dict[str, A
     """Settings and mappings for a new index behind ``uri``: ``index_config``, else the
     live index's (minus what the server assigns), else None (the server's defaults).
 
-    ``ValueError`` for ``index_config`` with a SQLite index.
+    :class:`~transforms.index.IndexOptionError` for ``index_config`` with a SQLite index.
     """
-    cls = backend_class(uri)
-    if not issubclass(cls, SearchServerIndex):
-        if index_config:
-            raise ValueError(
-                "--index-config applies to Elasticsearch and OpenSearch indexes; a SQLite "
-                "index has a fixed schema"
-            )
+    check_configurable(uri, index_config)
+    if not issubclass(backend_class(uri), SearchServerIndex):
         return None
     if index_config:
         return index_config

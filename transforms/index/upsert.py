@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.index import backend_class, open_backend
+from transforms.index import open_backend
 from transforms.index.identity import IndexIdentity, refuse_other_table, write_identity
-from transforms.index.search_server import SearchServerIndex
+from transforms.index.index_config import check_configurable
 
 __all__ = ["prepare_upsert"]
 
@@ -34,11 +34,7 @@ def prepare_upsert(
     """
     refuse_other_table(uri, identity, force=force, action="write into it anyway")
     if index_config:
-        if not issubclass(backend_class(uri), SearchServerIndex):
-            raise ValueError(
-                "--index-config applies to Elasticsearch and OpenSearch indexes; a SQLite "
-                "index has a fixed schema"
-            )
+        check_configurable(uri, index_config)
         with open_backend(uri) as server:
             if server.kind_of(server.index) != "missing":
                 raise ValueError(

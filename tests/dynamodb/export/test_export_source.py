@@ -798,5 +798,5 @@ def test_cli_swap_alias_refuses_an_incremental_export(tmp_path, capsys):
         "--swap-alias",
         *IN_PROCESS,
     )
-    assert code == cli.EXIT_FAILED
+    assert code == cli.EXIT_USAGE
     assert "--swap-alias needs a full export" in err and err.strip().count("\n") == 0
