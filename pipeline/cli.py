@@ -279,7 +279,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         type=_positive_float,
         default=300.0,
-        help="how long a page is retried before its segment is reported unread (default 300)",
+        help="how long a page is retried before its segment is reported unread, counted from "
+        "the start of an outage of the table's reads in the worker (default 300)",
     )
     source.add_argument(
         "--max-attempts",

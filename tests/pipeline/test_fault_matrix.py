@@ -14,9 +14,11 @@ Faults are seeded and capped in number, and the proxy stops injecting after a
 deadline, so every run ends by itself.
 """
 
+import re
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -121,6 +123,12 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
         assert committed[letter["segment"]].next_start_key == letter["key"]
     assert "run the same command with --resume to read the rest" in error
     assert any(letter["key"] for letter in unread), "no segment stopped midway"
+    # one worker thread reads the segments in turn: only the first to meet the
+    # outage spends the retry budget (two retries at least, within a second);
+    # the others are reported after one more try each at most
+    retries = Counter(re.findall(r"Scan of segment (\d+)/4 failed .*; retrying", failed.stderr))
+    first, *others = sorted(retries.values(), reverse=True)
+    assert len(unread) > 1 and first >= 2 and all(n <= 1 for n in others), failed.stderr[-3000:]
 
     # nothing already read is lost: what was scanned is indexed or dead-lettered
     read = index_rows(tmp_path / "index.db")

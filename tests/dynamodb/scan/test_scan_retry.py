@@ -17,11 +17,12 @@ from dataclasses_json import dataclass_json
 
 from tests.reindex_runs import dead_letters, index_rows
 from tests.runners import reindex_counters, run_pipeline
-from tests.tables import seeded_table
+from tests.tables import seeded_table, unique_name
 from transforms import DecodeItems, WriteDeadLetters, WriteToIndex
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.scan.errors import SegmentReadFailed
 from transforms.dynamodb.scan.fn import _ScanSegmentsFn, _ScanSettings
+from transforms.dynamodb.scan.outage import Outage
 from transforms.dynamodb.scan.pages import RetryPolicy, ScanPageReader
 from transforms.dynamodb.scan.request import ScanRequest, SegmentItem, SegmentScan
 from transforms.dynamodb.scan.restriction import SegmentRestriction, SegmentRestrictionTracker
@@ -216,3 +217,66 @@ def test_a_retry_never_waits_past_the_retry_budget():
         reader.read(SEGMENT, None)
     assert waits and all(wait <= 0.3 for wait in waits), waits
     assert client.calls == len(waits) + 1
+
+
+class _Switchable:
+    """A client whose Scans fail as an unreachable endpoint's do while ``down``."""
+
+    def __init__(self, down: bool = True):
+        self.down = down
+        self.calls = 0
+
+    def scan(self, **kwargs):
+        self.calls += 1
+        if self.down:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        return {"Items": [], "Count": 0, "ScannedCount": 0, "ResponseMetadata": {}}
+
+
+_SHORT_BUDGET = RetryPolicy(base_seconds=0.01, cap_seconds=0.02, max_retry_seconds=0.3)
+
+
+def _reader(client, table):
+    return ScanPageReader(client, _request(table), _SHORT_BUDGET, seed=7)
+
+
+def test_segments_read_one_after_another_share_the_outage_budget():
+    """A worker that gave up on one segment tries the next once, not for a whole budget."""
+    table = unique_name("outage")
+    first, second = _Switchable(), _Switchable()
+    with pytest.raises(SegmentReadFailed):
+        _reader(first, table).read(0, None)
+    assert first.calls > 2
+    with pytest.raises(SegmentReadFailed, match=r"reads failing for \d+ s"):
+        _reader(second, table).read(1, None)
+    assert second.calls == 1
+
+
+def test_a_page_read_whole_ends_the_outage():
+    table = unique_name("outage")
+    with pytest.raises(SegmentReadFailed):
+        _reader(_Switchable(), table).read(0, None)
+    _reader(_Switchable(down=False), table).read(1, None)
+    again = _Switchable()
+    with pytest.raises(SegmentReadFailed):
+        _reader(again, table).read(0, None)
+    assert again.calls > 2  # a budget of its own
+
+
+def test_an_outage_is_the_tables_own():
+    with pytest.raises(SegmentReadFailed):
+        _reader(_Switchable(), unique_name("outage")).read(0, None)
+    other = _Switchable()
+    with pytest.raises(SegmentReadFailed):
+        _reader(other, unique_name("outage")).read(0, None)
+    assert other.calls > 2
+
+
+def test_a_failure_a_budget_after_the_last_starts_a_new_outage():
+    outage = Outage()
+    assert outage.failed(100.0, stale_after=10) == 100.0
+    assert outage.failed(108.0, stale_after=10) == 100.0
+    assert outage.failed(117.0, stale_after=10) == 100.0  # 9 s after the last failure
+    assert outage.failed(130.0, stale_after=10) == 130.0
+    outage.ended()
+    assert outage.failed(131.0, stale_after=10) == 131.0

@@ -190,12 +190,19 @@ def explain(error: BaseException, table_name: str, endpoint: str | None) -> Scan
 
 
 def segment_failed(
-    error: BaseException, table_name: str, segment: int, total_segments: int, resume_key: Key | None
+    error: BaseException,
+    table_name: str,
+    segment: int,
+    total_segments: int,
+    resume_key: Key | None,
+    failing_seconds: float | None = None,
 ) -> SegmentReadFailed:
-    """The error for a segment that could not be read past ``resume_key``."""
+    """The error for a segment that could not be read past ``resume_key``,
+    after the table's reads failed for ``failing_seconds``."""
+    during = "" if failing_seconds is None else f" (reads failing for {failing_seconds:.0f} s)"
     return SegmentReadFailed(
         f"segment {segment} of {total_segments} of table {table_name!r} stopped "
-        f"at ExclusiveStartKey {dumps_item(resume_key)}: {error}",
+        f"at ExclusiveStartKey {dumps_item(resume_key)}{during}: {error}",
         segment,
         total_segments,
         resume_key,

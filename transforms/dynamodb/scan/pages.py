@@ -4,9 +4,13 @@ botocore's retry handler (see :mod:`transforms.dynamodb.client`) retries
 throttling, 5xx and connection errors a few times. When it gives up, the
 :class:`ScanPageReader` keeps retrying the *same* request – same segment, same
 ``ExclusiveStartKey`` – with capped exponential backoff and full jitter, for
-up to ``max_retry_seconds``. A page is therefore either read whole or not at
-all; errors that cannot succeed on retry (missing table, access denied,
-validation) fail at once with a message saying what to fix.
+up to ``max_retry_seconds``, counted from the start of the table's outage
+when the process's other reads of the table failed first
+(:mod:`transforms.dynamodb.scan.outage`), so segments read one after another
+do not each spend a budget on the same outage. A page is therefore either
+read whole or not at all; errors that cannot succeed on retry (missing
+table, access denied, validation) fail at once with a message saying what to
+fix.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from transforms.dynamodb.scan.errors import (
     is_retryable,
     segment_failed,
 )
+from transforms.dynamodb.scan.outage import outage_of
 from transforms.dynamodb.scan.request import ScanRequest
 from transforms.dynamodb.wire import Item, Key
 
@@ -101,6 +106,7 @@ class ScanPageReader:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._limiter = limiter
+        self._outage = outage_of(endpoint_url, request.table_name)
 
     def _scan(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """One Scan call, within the read-rate ceiling if there is one."""
@@ -146,7 +152,10 @@ class ScanPageReader:
                     raise ReadAbandoned(f"segment {segment}: read dropped, not retried") from error
                 throttles += _is_throttle(error)
                 failed_call_retries += _botocore_retries(error)
-                left = self._retry_policy.max_retry_seconds - (time.monotonic() - started)
+                now = time.monotonic()
+                budget = self._retry_policy.max_retry_seconds
+                since = min(started, self._outage.failed(now, stale_after=budget))
+                left = budget - (now - since)
                 if left < 0:
                     raise segment_failed(
                         error,
@@ -154,6 +163,7 @@ class ScanPageReader:
                         segment,
                         self._request.total_segments,
                         start_key,
+                        failing_seconds=now - since,
                     ) from error
                 # never past the budget: one last try when it runs out
                 delay = min(self._retry_policy.delay(attempt, self._rng), left)
@@ -167,6 +177,7 @@ class ScanPageReader:
                 attempt += 1
                 self._sleep(delay)
                 continue
+            self._outage.ended()
             metadata = response.get("ResponseMetadata", {})
             return ScanPage(
                 items=response.get("Items", []),
