@@ -34,6 +34,7 @@ def test_local_and_portable_runners_follow_the_model():
         capabilities = runner_capabilities(pipeline(args))
         assert capabilities.known and capabilities.residuals
         assert capabilities.metrics and capabilities.tagged_outputs and capabilities.all_branches
+        assert capabilities.batches
 
 
 @pytest.mark.dask
@@ -43,6 +44,7 @@ def test_the_dask_runner_is_known_for_what_it_skips():
     skipped = [name for name, value in vars(capabilities).items() if value is False]
     assert sorted(skipped) == [
         "all_branches",
+        "batches",
         "bundle_finalization",
         "finish_bundle_outputs",
         "initial_splitting",
@@ -59,6 +61,7 @@ def test_an_unknown_runner_gets_no_self_checkpoints():
     capabilities = runner_capabilities(pipeline(runner=ElsewhereRunner()))
     assert capabilities.runner == "ElsewhereRunner" and not capabilities.known
     assert not capabilities.residuals and capabilities.initial_splitting
+    assert not capabilities.batches
 
 
 @pytest.mark.dask

@@ -8,7 +8,9 @@ Example::
 
 Items that ``ReadFromDynamoDB(..., decode_at_read=...)`` decoded as it read
 them arrive as KeyedRecords and are passed on as they are; the rest are
-decoded here.
+decoded here. Where the scan hands its pages on as batches
+(:mod:`transforms.runners.record_batches`), a page's items are taken at once
+and its records and dead letters leave as two batches.
 
 With ``with_keys=True`` the records are :class:`~transforms.decode.keyed_record.KeyedRecord`
 (the item's wire-format key and the record), from which ``WriteToIndex``
@@ -23,13 +25,12 @@ its teardown (:mod:`transforms.decode.gc_thresholds`): with the default, collect
 of the many short-lived records cost more than decoding them.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from transforms.dead_letter_threshold import DeadLetterThresholdExceeded, add_threshold
@@ -41,6 +42,7 @@ from transforms.decode.gc_thresholds import (
 )
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.dynamodb.wire import key_of
+from transforms.runners.record_batches import RecordBatch
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 __all__ = ["DeadLetterThresholdExceeded", "DecodeItems", "DecodeResult", "KeyedRecord"]
@@ -53,6 +55,12 @@ METRICS_NAMESPACE = "reindex"
 class DecodeResult(NamedTuple):
     records: beam.PCollection
     dead_letters: beam.PCollection
+
+
+class _Failed(NamedTuple):
+    """An item that did not decode: its dead letter."""
+
+    letter: dict[str, Any]
 
 
 class _DecodeFn(TaggedOutputsDoFn):
@@ -90,15 +98,45 @@ class _DecodeFn(TaggedOutputsDoFn):
             self._holds_gc_threshold = False
             release_young_threshold()
 
+    def infer_output_type(self, input_type: Any) -> Any:
+        return Any
+
     def process(self, element: Any) -> Iterator[Any]:
+        outcome = self._outcome(element)
+        if type(outcome) is _Failed:
+            self._failed.inc()
+            yield self.tagged(self.DEAD_LETTERS, outcome.letter)
+        else:
+            self._decoded.inc()
+            yield outcome
+
+    def process_batch(self, batch: RecordBatch) -> Iterator[RecordBatch]:
+        """A page's items at once (see :mod:`transforms.runners.record_batches`):
+        the records as one batch, the dead letters as another."""
+        records, letters = RecordBatch(), RecordBatch()
+        for element in batch:
+            outcome = self._outcome(element)
+            if type(outcome) is _Failed:
+                letters.append(outcome.letter)
+            else:
+                records.append(outcome)
+        if records:
+            self._decoded.inc(len(records))
+            yield records
+        if letters:
+            self._failed.inc(len(letters))
+            yield pvalue.TaggedOutput(self.DEAD_LETTERS, letters)
+
+    def _outcome(self, element: Any) -> Any:
+        """What ``element`` becomes: its record (or :class:`KeyedRecord`), or a
+        :class:`_Failed` holding its dead letter."""
         if self._items_carry_segment:
             segment, total_segments, item = element
         else:
             segment = total_segments = None
             item = element
         if type(item) is KeyedRecord:  # decoded as it was read (DecodeAtRead)
-            yield self._decoded_at_read(item)
-            return
+            return self._decoded_at_read(item)
         try:
             record = self._decode(item)
         except DecodeError as error:
@@ -106,15 +144,10 @@ class _DecodeFn(TaggedOutputsDoFn):
         except Exception as error:  # a decoder bug must not lose the item either
             kind, message, field = type(error).__name__, str(error) or repr(error), None
         else:
-            self._decoded.inc()
             if self._with_keys:
-                yield KeyedRecord(key_of(item, self._key_attributes), record)
-            else:
-                yield record
-            return
-        self._failed.inc()
-        yield self.tagged(
-            self.DEAD_LETTERS,
+                return KeyedRecord(key_of(item, self._key_attributes), record)
+            return record
+        return _Failed(
             dead_letter(
                 "decode",
                 error_type=kind,
@@ -126,7 +159,7 @@ class _DecodeFn(TaggedOutputsDoFn):
                 segment=segment,
                 total_segments=total_segments,
                 model=model_name(self._model),
-            ),
+            )
         )
 
     def _decoded_at_read(self, keyed: KeyedRecord) -> Any:
@@ -141,7 +174,6 @@ class _DecodeFn(TaggedOutputsDoFn):
                 f"DecodeItems({self._model.__qualname__}): give ReadFromDynamoDB's "
                 "decode_at_read the model, key attributes and forbid_unknown of this DecodeItems"
             )
-        self._decoded.inc()
         return keyed if self._with_keys else keyed.record
 
 
@@ -192,7 +224,7 @@ class DecodeItems(beam.PTransform):
             model, table, tuple(key_attributes), forbid_unknown, items_carry_segment, with_keys
         )
 
-    def expand(self, items: beam.PCollection) -> DecodeResult:
+    def expand(self, items):  # no annotations: Beam would read them as type hints
         outputs = par_do_with_outputs(items, "Decode", self._fn, "records", _DecodeFn.DEAD_LETTERS)
         records, dead_letters = outputs["records"], outputs[_DecodeFn.DEAD_LETTERS]
         if self._max_fraction is not None:

@@ -13,6 +13,9 @@ shape that is correct on that runner:
 * **redistribution** by ``Reshuffle``: where it does nothing, the sources make
   one ``Create`` per element (or small group) instead, since such a runner
   runs each ``Create`` as its own partition.
+* **batched DoFns** (``process_batch``, ``yields_batches``): the scan hands
+  its pages on as batches only where the runner runs them
+  (:mod:`transforms.runners.record_batches`); elsewhere item by item.
 * **tagged outputs**, **outputs of finish_bundle**, **side inputs computed
   once**, **every branch run**, **metrics**: where one is missing, the
   transforms use single-output steps, group before writing, avoid side inputs
@@ -28,8 +31,9 @@ initial split, drops residuals, never finalizes bundles, reports no metrics,
 runs ``Reshuffle`` as a no-op and up to 128 ``Create`` elements as one
 partition, hands every output of a multi-output ``ParDo`` to each consumer,
 drops what ``finish_bundle`` emits, computes a side input again (with all its
-upstream steps) in each task that reads it, and runs only the branch that
-ends in the last step applied. On the Dask runner a segment is therefore read
+upstream steps) in each task that reads it, runs only the branch that
+ends in the last step applied, and does not run batched DoFns (a batch
+would reach the next step as one element). On the Dask runner a segment is therefore read
 start to end by one task, and progress inside a segment is not kept: a task
 lost with its worker is run again by the scheduler from the segment's start
 (documents written twice are upserts), a task that raises fails the job (run
@@ -37,8 +41,9 @@ it again, or pass ``--job-attempts``), and a segment reported unread is
 resumed with ``--resume-from`` as on any runner.
 
 A runner the project does not know is taken to follow the Beam model except
-for residuals: the sources do not self-checkpoint unless a runner is known to
-keep residuals, since a dropped residual is data silently lost.
+for residuals and batches: the sources do not self-checkpoint unless a runner
+is known to keep residuals, since a dropped residual is data silently lost,
+and emit item by item.
 
 The read ceiling: how many processes read at once decides each one's share;
 where the runner does not tell (remote runners), :func:`reading_processes`
@@ -87,8 +92,11 @@ class RunnerCapabilities:
     ``tagged_outputs`` (each output of a multi-output ``ParDo`` reaches only its
     consumers), ``finish_bundle_outputs`` (keeps what ``finish_bundle``
     emits), ``side_inputs_computed_once`` (a side input is computed once, not
-    again in each task reading it) and ``all_branches`` (runs every branch of
-    the graph, not only the one ending in the last step applied).
+    again in each task reading it), ``all_branches`` (runs every branch of
+    the graph, not only the one ending in the last step applied) and
+    ``batches`` (runs Beam's batched DoFns, handing batches between fused
+    steps: the Python SDK harness does; see
+    :mod:`transforms.runners.record_batches`).
 
     ``spreads_restrictions`` is a property of some runners, not of the model:
     the initial restrictions of a splittable DoFn are spread over the workers
@@ -107,6 +115,7 @@ class RunnerCapabilities:
     finish_bundle_outputs: bool = True
     side_inputs_computed_once: bool = True
     all_branches: bool = True
+    batches: bool = True
     spreads_restrictions: bool = False
 
 
@@ -144,6 +153,7 @@ def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
             finish_bundle_outputs=False,
             side_inputs_computed_once=False,
             all_branches=False,
+            batches=False,
         )
     if name in _LOCAL_RUNNERS:
         residuals = workers == 1 or keep_residuals()
@@ -153,7 +163,7 @@ def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
         return RunnerCapabilities(name, residuals=residuals)
     if name in _RESIDUAL_RUNNERS:
         return RunnerCapabilities(name)
-    return RunnerCapabilities(name, known=False, residuals=False)
+    return RunnerCapabilities(name, known=False, residuals=False, batches=False)
 
 
 def residuals_are_honoured(pipeline: beam.Pipeline) -> bool:

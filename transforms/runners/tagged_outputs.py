@@ -66,16 +66,22 @@ def par_do_with_outputs(
     main: str,
     *tags: str,
     inline: bool | None = None,
+    main_type: Any = None,
 ) -> dict[str, beam.PCollection]:
     """``{main: ..., tag: ...}``: the outputs of ``fn`` applied to ``pcoll`` as ``label``.
 
     ``inline`` forces the single-output shape (True) or ``with_outputs``
-    (False); by default the runner's capabilities decide.
+    (False); by default the runner's capabilities decide. ``main_type``, if
+    given, is the element type of the main output where the outputs are
+    apart (it chooses that output's coder).
     """
     if inline is None:
         inline = not runner_capabilities(pcoll.pipeline).tagged_outputs
     if not inline:
-        outputs = pcoll | label >> beam.ParDo(fn).with_outputs(*tags, main=main)
+        par_do = beam.ParDo(fn)
+        if main_type is not None:
+            par_do = par_do.with_output_types(main_type)
+        outputs = pcoll | label >> par_do.with_outputs(*tags, main=main)
         return {main: outputs[main], **{tag: outputs[tag] for tag in tags}}
     inline_fn = copy.copy(fn)
     inline_fn.tags_inline = True

@@ -50,6 +50,7 @@ from transforms.dynamodb.scan.segment_figures import SegmentDistributions, Segme
 from transforms.dynamodb.wire import dumps_item
 from transforms.journal.commits import BundleCommits
 from transforms.journal.journal import JournalRef
+from transforms.runners.record_batches import Page
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn
 
 _LOGGER = logging.getLogger(__name__)
@@ -130,7 +131,8 @@ class _ScanSettings:
 
     ``read_share`` is this process's share of the job's read ceiling
     (None: no ceiling); ``scan_id`` lets the segments of one scan that run in
-    the same process share one limiter.
+    the same process share one limiter. With ``pages`` each page's items are
+    emitted as one :class:`~transforms.runners.record_batches.Page`.
     """
 
     client_config: DynamoDBClientConfig
@@ -143,6 +145,7 @@ class _ScanSettings:
     report_unread: bool = False
     journal: JournalRef | None = None
     decode_at_read: DecodeAtRead | None = None
+    pages: bool = False
 
 
 class _ScanSegmentsFn(TaggedOutputsDoFn):
@@ -289,8 +292,9 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             emitted += len(items)
             if self._settings.with_segments:
                 total = request.total_segments
-                for item in items:
-                    yield SegmentItem(segment, total, item)
+                items = [SegmentItem(segment, total, item) for item in items]
+            if self._settings.pages:
+                yield Page(items)
             else:
                 yield from items
             if last:

@@ -68,6 +68,7 @@ from transforms.runners.capabilities import (
     runner_capabilities,
 )
 from transforms.runners.distribute import Distribute
+from transforms.runners.record_batches import Page, Unpage
 from transforms.runners.tagged_outputs import par_do_with_outputs
 
 __all__ = [
@@ -260,6 +261,7 @@ class ReadFromDynamoDB(beam.PTransform):
                     share.units_per_second,
                     processes,
                 )
+        batches = capabilities.batches
         scan_fn = _ScanSegmentsFn(
             _ScanSettings(
                 self._client_config,
@@ -272,13 +274,19 @@ class ReadFromDynamoDB(beam.PTransform):
                 self._report_unread,
                 self._journal,
                 self._decode_at_read,
+                pages=batches,
             )
         )
         segments = pbegin | "Segments" >> Distribute(request.segment_scans(), into_splittable=True)
         with_figures = runner_capabilities(pbegin.pipeline).metrics  # figures are metrics
         tags = (UNREAD_SEGMENTS, SEGMENT_TOTALS) if with_figures else (UNREAD_SEGMENTS,)
-        scans = par_do_with_outputs(segments, "ScanSegments", scan_fn, "items", *tags)
+        main_type = Page if batches else None
+        scans = par_do_with_outputs(
+            segments, "ScanSegments", scan_fn, "items", *tags, main_type=main_type
+        )
         if with_figures:
             _ = scans[SEGMENT_TOTALS] | "SegmentFigures" >> SegmentFigures()
         self.unread_segments = scans[UNREAD_SEGMENTS]
+        if batches:  # the items of each page as one batch (see record_batches)
+            return scans["items"] | "Items" >> beam.ParDo(Unpage())
         return scans["items"]
