@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 __all__ = [
+    "index_uri",
     "int_between",
     "non_negative_float",
     "non_negative_int",
@@ -52,3 +53,17 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def index_uri(text: str) -> str:
+    """An index URI of a supported scheme (``sqlite:///...``, ``opensearch+https://...``)."""
+    from transforms.index import backend_class
+
+    try:
+        backend_class(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+index_uri.__name__ = "index URI"

@@ -29,6 +29,7 @@ __all__ = [
     "BadBeamOption",
     "check_beam_args",
     "chooses_workers",
+    "in_this_process",
     "resolve_runner",
     "resolve_runner_args",
     "small_for_workers",
@@ -150,6 +151,17 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def in_this_process(args: Sequence[str]) -> list[str]:
+    """``args`` (resolved: ``--runner=PATH``) with the runner replaced by the
+    local engine in this process; the worker flags go too."""
+    kept = [
+        arg
+        for arg in args
+        if not arg.startswith("--runner=") and not any(_given([arg], f) for f in _WORKER_FLAGS)
+    ]
+    return resolve_runner_args([f"--runner={DEFAULT_RUNNER}", *kept])
 
 
 def _given(args: Sequence[str], flag: str) -> bool:

@@ -43,6 +43,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.arg_types import index_uri as _index_uri
 from pipeline.arg_types import int_between as _int_between
 from pipeline.arg_types import non_negative_float as _non_negative_float
 from pipeline.arg_types import non_negative_int as _non_negative_int
@@ -228,7 +229,11 @@ def _parser() -> argparse.ArgumentParser:
         "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
     )
     index.add_argument(
-        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+        "--index",
+        required=True,
+        metavar="URI",
+        type=_index_uri,
+        help="index URI, e.g. sqlite:///out/index.db",
     )
     decode.add_argument(
         "--dead-letters",
@@ -424,7 +429,11 @@ def _parser() -> argparse.ArgumentParser:
         (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
     )
     rollback.add_argument(
-        "--index", required=True, metavar="URI", help="the index URI given to reindex"
+        "--index",
+        required=True,
+        metavar="URI",
+        type=_index_uri,
+        help="the index URI given to reindex",
     )
 
     plan = _command(
@@ -464,7 +473,11 @@ def _parser() -> argparse.ArgumentParser:
         (EXIT_OK, EXIT_USAGE, EXIT_FAILED),
     )
     search.add_argument(
-        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+        "--index",
+        required=True,
+        metavar="URI",
+        type=_index_uri,
+        help="index URI, e.g. sqlite:///out/index.db",
     )
     search.add_argument(
         "--limit", metavar="N", type=_positive_int, default=10, help="hits to show (default 10)"
@@ -492,7 +505,11 @@ def _parser() -> argparse.ArgumentParser:
         "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
     )
     replay.add_argument(
-        "--index", required=True, metavar="URI", help="index URI, e.g. sqlite:///out/index.db"
+        "--index",
+        required=True,
+        metavar="URI",
+        type=_index_uri,
+        help="index URI, e.g. sqlite:///out/index.db",
     )
     replay.add_argument(
         "--still-failing",

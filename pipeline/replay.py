@@ -136,7 +136,8 @@ class _Survey:
     letters: int
     tables: tuple[str, ...]
     keys: tuple[tuple[str, ...], ...]
-    """The distinct key attribute names of the replayable letters, as each letter orders them."""
+    """The distinct key attribute names of the letters (but unread segments), as each
+    letter orders them."""
     unreplayable: int = 0
     """Letters with neither the item nor the document (e.g. ``EncodeError``)."""
 
@@ -151,7 +152,7 @@ def _survey(pattern: str) -> _Survey:
             tables.add(letter["table"])
         replayable = letter.get("item") is not None or letter.get("document") is not None
         unreplayable += not replayable
-        if replayable and letter.get("key"):
+        if letter.get("key") and letter.get("stage") != "scan":  # a scan's is a resume key
             keys.setdefault(tuple(letter["key"]), None)
     return _Survey(letters, tuple(sorted(tables)), tuple(keys), unreplayable)
 
@@ -195,6 +196,13 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     survey = _survey(config.dead_letters)
     if not survey.letters:
         raise ReindexError(f"no dead letters in {config.dead_letters!r}: nothing to replay")
+    if survey.unreplayable == survey.letters:
+        raise ReindexError(
+            f"none of the {survey.letters:,} dead letter(s) in {config.dead_letters!r} "
+            "carries the item or the document (unread segments, records the encoder "
+            "refused): there is nothing to replay; reindex the table (or resume the run) "
+            "to index them"
+        )
     key_attributes = _key_attributes(survey, config.key_attributes)
     try:
         id_fields = fields_for_attributes(model, key_attributes)
@@ -210,6 +218,7 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
                 force=config.force,
                 action="write into it",
                 check="--index and --dead-letters",
+                same_key=True,
             )
         except ValueError as error:
             raise ReindexError(str(error)) from error

@@ -96,6 +96,44 @@ def test_binary_round_trip_restores_bytes():
     assert loads_dead_letter(line) == letter
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"M": {"S": "v"}},  # a map whose one key is "S": what a server sent for {"": {"S": "v"}}
+        {"M": {"k": "v", "j": {"S": "w"}}},
+        {"L": ["a", {"N": "1"}]},
+        {"S": 5},
+        {"S": {"S": "x"}},
+        {"BOOL": "yes"},
+        {"S": "a", "N": "1"},
+        "bare",
+        {"L": {"not": "a list"}},
+    ],
+    ids=[
+        "m_of_text",
+        "m_mixed",
+        "l_mixed",
+        "s_int",
+        "s_map",
+        "bool_text",
+        "two_tags",
+        "bare",
+        "l_map",
+    ],
+)
+def test_a_malformed_value_is_written_and_read_back_as_it_was(value):
+    """A dead letter carries whatever the item held: the decoder refused it,
+    and writing it must not fail the job."""
+    letter = _decode_letter(item={"id": {"S": "w1"}, "odd": value})
+    assert loads_dead_letter(dumps_dead_letter(letter)) == letter
+
+
+def test_bytes_inside_a_malformed_value_are_written_as_base64():
+    letter = _decode_letter(item={"id": {"S": "w1"}, "odd": {"M": {"B": b"\x00\xff"}}})
+    obj = json.loads(dumps_dead_letter(letter))
+    assert obj["item"]["odd"] == {"M": {"B": "AP8="}}
+
+
 def test_nan_is_refused_when_writing():
     letter = _decode_letter(item={"n": {"N": float("nan")}})
     with pytest.raises(ValueError, match="Out of range float"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from pipeline.arg_types import index_uri
 from pipeline.arg_types import non_negative_float as _seconds
 from pipeline.arg_types import positive_float as _positive_seconds
 from pipeline.arg_types import positive_int as _positive_int
@@ -38,7 +39,9 @@ def _aware_time(text: str) -> datetime:
 def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``catch-up`` options, beside ``--table``, ``--endpoint-url`` and ``--region``."""
     parser.add_argument("--model", required=True, help="MODULE:CLASS of the record dataclass")
-    parser.add_argument("--index", required=True, help="index URI, e.g. sqlite:///out/index.db")
+    parser.add_argument(
+        "--index", required=True, type=index_uri, help="index URI, e.g. sqlite:///out/index.db"
+    )
     parser.add_argument(
         "--dead-letters",
         required=True,

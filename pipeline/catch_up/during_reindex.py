@@ -37,7 +37,7 @@ from pipeline.catch_up.job import (
     CatchUpResult,
     catch_up_from,
     catch_up_since,
-    require_stream,
+    check_covered_since,
 )
 from pipeline.errors import ReindexError
 from pipeline.reindex import RebuildHooks, ReindexConfig, load_model, run_reindex
@@ -143,7 +143,7 @@ def reindex_with_catch_up(
     )
     if safety_margin is not None:
         catch = dataclasses.replace(catch, safety_margin=timedelta(seconds=safety_margin))
-    require_stream(catch)  # NoStream before the scan, not after it
+    check_covered_since(catch, start_time)  # NoStream, StreamGap before the scan, not after it
     hooks = _CatchUpAroundSwap(catch, start_time, bookmark, pipeline_args)
     summary = run_reindex(config, list(pipeline_args), hooks)
     if config.upsert and summary.accounted_for:

@@ -41,11 +41,19 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.beam_args import in_this_process
+from pipeline.errors import ReindexError
 from pipeline.reindex import ReindexConfig, build_reindex
 from pipeline.summary import ReindexSummary, summarize
+from transforms.dead_letters import model_name
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.stream.bookmark import Bookmark, read_bookmark, write_bookmark
+from transforms.dynamodb.stream.bookmark import (
+    Bookmark,
+    format_time,
+    read_bookmark,
+    write_bookmark,
+)
 from transforms.dynamodb.stream.clients import create_streams_client
 from transforms.dynamodb.stream.positions import (
     DEFAULT_SAFETY_MARGIN,
@@ -57,13 +65,17 @@ from transforms.dynamodb.stream.reader import StreamChanges, read_changes
 from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
+from transforms.index.identity import IndexIdentity, refuse_other_table
+from transforms.runners.capabilities import runner_capabilities
 
 __all__ = [
     "CatchUpConfig",
     "CatchUpResult",
     "catch_up",
     "catch_up_from",
+    "catch_up_runner_args",
     "catch_up_since",
+    "check_covered_since",
     "require_stream",
 ]
 
@@ -156,7 +168,7 @@ def _spine_config(config: CatchUpConfig, dead_letters: str) -> ReindexConfig:
 
 
 def _apply(source: StreamSource, config: CatchUpConfig, pipeline_args: Sequence[str], path: str):
-    pipeline = beam.Pipeline(options=PipelineOptions(list(pipeline_args)))
+    pipeline = beam.Pipeline(options=PipelineOptions(catch_up_runner_args(pipeline_args)))
     build_reindex(pipeline, _spine_config(config, path), config.model, source)
     result = pipeline.run()
     result.wait_until_finish()
@@ -174,6 +186,7 @@ def _run(
     _LOGGER.info("catching up %s with its stream, into %s", config.table, config.index)
     stream = require_stream(config)
     fields_for_attributes(config.model, stream.key_attributes)
+    _refuse_other_table(config, tuple(stream.key_attributes))
     streams = create_streams_client(config.client_config, config.streams_endpoint_url)
     try:
         description = describe_stream(streams, stream.stream_arn)
@@ -215,6 +228,49 @@ def _run(
     return CatchUpResult(summary, bookmark)
 
 
+def catch_up_runner_args(pipeline_args: Sequence[str]) -> list[str]:
+    """``pipeline_args``, or on a runner that reports no metrics (Beam's Dask
+    runner) the local engine's in this process: a catch-up counts what it
+    applied with metrics, and reads only the changes."""
+    args = list(pipeline_args)
+    capabilities = runner_capabilities(beam.Pipeline(options=PipelineOptions(args)))
+    if capabilities.metrics:
+        return args
+    _LOGGER.info(
+        "The catch-up runs in this process: %s reports no metrics, with which it counts "
+        "what it applies",
+        capabilities.runner,
+    )
+    return in_this_process(args)
+
+
+def _refuse_other_table(config: CatchUpConfig, key_attributes: tuple[str, ...]) -> None:
+    """Refuses an index that records another table, or this one under other key
+    attributes: the catch-up would write its changes (and deletions) there."""
+    identity = IndexIdentity(config.table, key_attributes, model_name(config.model))
+    try:
+        refuse_other_table(
+            config.index, identity, force=False, action=None, check="--index", same_key=True
+        )
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
+
+
+def check_covered_since(config: CatchUpConfig, start_time: datetime) -> None:
+    """Raises :class:`StreamGap` at once, before anything is read, when the
+    stream cannot hold every change since ``start_time`` (less the safety
+    margin): enabled after it, or more than 24 hours ago."""
+    stream = require_stream(config)
+    streams = create_streams_client(config.client_config, config.streams_endpoint_url)
+    try:
+        description = describe_stream(streams, stream.stream_arn)
+    finally:
+        streams.close()
+    reads_since(
+        description, start_time, _utc_now(), table=config.table, safety_margin=config.safety_margin
+    )
+
+
 def catch_up_since(
     start_time: datetime,
     config: CatchUpConfig,
@@ -232,6 +288,11 @@ def catch_up_since(
     """
     if start_time.tzinfo is None or start_time.utcoffset() is None:
         raise ValueError(f"start_time {start_time!r} needs a time zone")
+    if start_time > _utc_now():
+        raise ValueError(
+            f"--since {format_time(start_time)} is in the future: every change would be "
+            "skipped and the bookmark set past them; give the time the last reindex started"
+        )
 
     def plan(description: StreamDescription, now: datetime) -> ReadPlan:
         return reads_since(

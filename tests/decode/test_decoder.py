@@ -243,6 +243,29 @@ def test_bytes_refuse_text():
     assert decode_failure(bytes, {"S": "AP8="}).error_type == "TypeMismatch"
 
 
+@pytest.mark.parametrize(
+    "tp, wire, message",
+    [
+        (str, {"S": 5}, "malformed value S 5 (S holds int, not str)"),
+        (str, {"S": {"S": "x"}}, "malformed value S {'S': 'x'} (S holds dict, not str)"),
+        (str | None, {"S": None}, "expected str or NULL, got S None"),
+        (bool, {"BOOL": "yes"}, "malformed value BOOL 'yes' (BOOL holds str, not bool)"),
+        (bool, {"BOOL": 1}, "malformed value BOOL 1 (BOOL holds int, not bool)"),
+        (bytes, {"B": "AP8="}, "malformed value B of 4 bytes (B holds str, not bytes)"),
+    ],
+    ids=["int", "map", "none", "text_bool", "int_bool", "text_binary"],
+)
+def test_a_payload_of_the_wrong_json_type_is_refused(tp, wire, message):
+    """botocore hands any JSON value on as the payload; only the right type is a value."""
+    error = decode_failure(tp, wire)
+    assert (error.error_type, error.message, error.field) == ("TypeMismatch", message, "value")
+
+
+def test_a_wrong_payload_deep_in_a_map_names_its_place():
+    error = decode_failure(dict[str, str], {"M": {"M": {"S": {"S": "x"}}, "ok": {"S": "y"}}})
+    assert (error.error_type, error.field) == ("TypeMismatch", "value.M")
+
+
 def test_uuid_from_s():
     text = "12345678-1234-5678-1234-567812345678"
     assert decode_value(uuid.UUID, {"S": text}) == uuid.UUID(text)
@@ -698,6 +721,44 @@ def test_custom_decoder_skipped_when_value_has_the_field_type():
 
     item = {"word": {"S": "quiet"}}
     assert compile_decoder(Shouting)(item) == Shouting.from_dict(deserialize(item))
+
+
+@dataclass_json
+@dataclass
+class _Defaulted:
+    id: str
+    tags: list[str] = field(
+        default_factory=lambda: ["d"],
+        metadata=config(decoder=lambda tags: [tag.upper() for tag in tags]),
+    )
+    word: str = field(default="quiet", metadata=config(decoder=str.upper))
+    note: str | None = field(default=None, metadata=config(decoder=str.upper))
+    size: int = field(default="7", metadata=config(decoder=int))  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_an_absent_field_with_a_decoder_gets_its_default_decoded_as_from_dict_does(generated):
+    """dataclasses-json passes the default through the field's decoder unless
+    it is None or of exactly the field's type."""
+    decode = compile_decoder(_Defaulted) if generated else interpreted_decoder(_Defaulted)
+    record = decode({"id": {"S": "1"}})
+    assert record == _Defaulted.from_dict({"id": "1"}) == _Defaulted("1", ["D"], "quiet", None, 7)
+    assert record.to_json() == _Defaulted.from_dict({"id": "1"}).to_json()
+    given = decode({"id": {"S": "1"}, "tags": {"L": [{"S": "x"}]}, "size": {"N": "3"}})
+    assert (given.tags, given.size) == (["X"], 3)
+
+
+def test_a_default_its_decoder_refuses_is_the_items_failure():
+    @dataclass_json
+    @dataclass
+    class Refusing:
+        id: str
+        count: int = field(default="many", metadata=config(decoder=int))  # type: ignore[assignment]
+
+    with pytest.raises(DecodeError) as failure:
+        compile_decoder(Refusing)({"id": {"S": "1"}})
+    assert (failure.value.error_type, failure.value.field) == ("DecoderFailed", "count")
+    assert "refused its default 'many'" in failure.value.message
 
 
 def test_custom_decoder_failure_is_decoder_failed_with_path():

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, NewType
 
 import pytest
-from dataclasses_json import config, dataclass_json
+from dataclasses_json import cfg, config, dataclass_json
 
 from pipeline.models import Work
 from transforms.decode import check_writable, unwritable_fields
@@ -125,3 +125,29 @@ def test_a_model_without_such_fields_passes():
     assert unwritable_fields(Work) == []
     assert unwritable_fields(Node) == [("Leaf.when", "a date")]
     check_writable(Work)
+
+
+@dataclass_json
+@dataclass
+class Dated:
+    day: date | None = None
+    days: list[date] = field(default_factory=list)
+    by_day: dict[date, int] = field(default_factory=dict)
+
+
+def test_a_global_encoder_makes_its_class_writable_wherever_it_is():
+    """``to_json()`` applies dataclasses-json's global encoders by the class of each value."""
+    assert [where for where, _ in unwritable_fields(Dated)] == [
+        "Dated.day",
+        "Dated.days",
+        "Dated.by_day",
+    ]
+    cfg.global_config.encoders[date] = date.isoformat
+    try:
+        assert unwritable_fields(Dated) == []
+        written = Dated(date(2024, 1, 2), [date(2024, 1, 3)], {date(2024, 1, 4): 1}).to_json()
+        assert written == (
+            '{"day": "2024-01-02", "days": ["2024-01-03"], "by_day": {"2024-01-04": 1}}'
+        )
+    finally:
+        del cfg.global_config.encoders[date]

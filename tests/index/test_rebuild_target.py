@@ -95,6 +95,25 @@ def test_identity_compares_arns_when_both_are_known_else_names():
     )
 
 
+def test_writes_in_place_also_refuse_the_same_table_under_other_key_attributes():
+    """Its records would get other document ids: every one written twice."""
+    by_title = IndexIdentity("works", ("id", "title"), "m:W", WORKS.table_arn)
+    assert table_conflict(by_title, WORKS, "sqlite:///i.db", action="replace it") is None
+    assert table_conflict(
+        by_title, WORKS, "sqlite:///i.db", action="write into it anyway", same_key=True
+    ) == (
+        "the index sqlite:///i.db holds table 'works' (arn:aws:dynamodb:x:1:table/works) "
+        "keyed by id, title, not by id: its records would be written again under other "
+        "document ids; check --index and --table and the key attributes, or pass --force "
+        "to write into it anyway"
+    )
+    assert table_conflict(WORKS, WORKS, "sqlite:///i.db", action=None, same_key=True) is None
+    assert table_conflict(OTHER, WORKS, "sqlite:///i.db", action=None, check="--index") == (
+        "the index sqlite:///i.db holds table 'other' (arn:aws:dynamodb:x:1:table/other), not "
+        "table 'works' (arn:aws:dynamodb:x:1:table/works): check --index"
+    )
+
+
 def test_metadata_follows_the_live_name_through_swaps_and_rollback(live_uri):
     first = prepare_rebuild(live_uri, identity=WORKS, now=T0)
     _write(first.build_uri, _docs(3))

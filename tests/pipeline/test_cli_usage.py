@@ -63,6 +63,22 @@ def test_model_class_missing_from_its_module_is_named(tmp_path):
     assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
 
 
+@pytest.mark.parametrize("command", ["reindex", "replay", "search", "rollback", "catch-up"])
+def test_an_index_uri_of_no_known_scheme_is_a_usage_error_for_every_command(tmp_path, command):
+    rest = {
+        "reindex": reindex(tmp_path)[1:],
+        "replay": ["--dead-letters", str(tmp_path), "--model", "pipeline.models:Work"],
+        "search": ["words"],
+        "rollback": [],
+        "catch-up": [*reindex(tmp_path)[1:], "--bookmark", str(tmp_path / "b.json")],
+    }[command]
+    line = usage_error(command, *rest, "--index", "bogus://x")
+    assert line.startswith(
+        "error: argument --index: unsupported index URI scheme 'bogus' in 'bogus://x'; "
+        "supported: sqlite, "
+    )
+
+
 @pytest.mark.parametrize("command", ["reindex", "plan"])
 def test_endpoint_without_a_scheme_says_to_add_http(tmp_path, command):
     args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]

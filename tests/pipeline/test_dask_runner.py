@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import time
+from datetime import datetime, timezone
 
 import apache_beam as beam
 import pytest
@@ -23,7 +24,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
-from pipeline.local.sample_data import generate_items
+from pipeline.catch_up.job import catch_up_runner_args, catch_up_since
+from pipeline.local.sample_data import generate_items, seed_table
 from pipeline.models import Work
 from pipeline.reindex import build_reindex
 from pipeline.sources import scan_source
@@ -44,6 +46,7 @@ from tests.reindex_runs import (
     summary_count,
 )
 from tests.runners import IN_PROCESS
+from tests.stream_tables import catch_up_config, expected_rows, samples, stream_table_to_seed
 from tests.tables import seeded_table
 from transforms import ReadFromDynamoDB
 from transforms.dynamodb.export.manifest import read_export_manifest
@@ -342,3 +345,19 @@ def test_cli_replay_on_dask(dask_cluster, works_table, in_process_reindex, tmp_p
     assert set(rows) == fixed and all(json.loads(body)["title"] is None for body in rows.values())
     still = dead_letters(tmp_path / "still")
     assert keyed_fields(still) == sorted((i, f) for i, f in bad.items() if i not in fixed)
+
+
+def test_a_catch_up_asked_of_the_dask_runner_runs_in_this_process(
+    dask_cluster, dynamodb_server, dynamodb_client, tmp_path
+):
+    """The Dask runner reports no metrics, which a catch-up counts with; it reads little."""
+    url = dynamodb_server.endpoint_url
+    table = stream_table_to_seed(dynamodb_client, url, "KEYS_ONLY")
+    started = datetime.now(timezone.utc)
+    seed_table(dynamodb_client, table, samples(12))
+    config = catch_up_config(url, table, tmp_path)
+    args = catch_up_runner_args(dask_args(dask_cluster))
+    assert runner_capabilities(beam.Pipeline(options=PipelineOptions(args))).metrics
+    result = catch_up_since(started, config, dask_args(dask_cluster))
+    assert result.summary.accounted_for
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)

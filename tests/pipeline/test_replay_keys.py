@@ -101,3 +101,35 @@ def test_a_key_that_cannot_be_told_is_a_usage_error(tmp_path, letters, extra, me
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.splitlines() == [message]
     assert not (tmp_path / "index.db").exists()
+
+
+def _encode_letter(key: str) -> dict:
+    """An index letter of a record the encoder refused: its key, no item, no document."""
+    return dead_letter(
+        "index",
+        error_type="EncodeError",
+        error="ValueError: cannot encode",
+        table="odd",
+        key={"item-id": {"S": key}},
+        document=None,
+    )
+
+
+def test_letters_that_cannot_be_replayed_still_tell_the_key(tmp_path):
+    letters = [_encode_letter("e1"), _decode_letter("n1", with_key=False)]
+    done = _replay(tmp_path, _folder(tmp_path, letters))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(index_rows(tmp_path / "index.db")) == ["n1"]
+    (still,) = dead_letters(tmp_path / "still")
+    assert still["error_type"] == "EncodeError"
+
+
+def test_nothing_to_replay_says_so(tmp_path):
+    letters = [_encode_letter("e1"), _unread_segment_letter()]
+    done = _replay(tmp_path, _folder(tmp_path, letters))
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == (
+        f"error: none of the 2 dead letter(s) in '{tmp_path / 'dead'}' carries the item or "
+        "the document (unread segments, records the encoder refused): there is nothing to "
+        "replay; reindex the table (or resume the run) to index them"
+    )

@@ -155,6 +155,9 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
             f"{indent}else:",
             *(indent + "    " + line for line in _payload_lines(index, read, target, constants)),
         ]
+        if indent and on_missing.decoded_default is not None:  # only with kwargs
+            constants[f"decoded_default_{index}"] = on_missing.decoded_default
+            body += ["else:", f"    {target} = decoded_default_{index}()"]
     tail: list[str] = []
     if check_unknown:
         constants.update(
@@ -195,7 +198,9 @@ def positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
 
     That holds for a plain Python ``__init__`` with positional-or-keyword
     parameters only, one per field step, where every parameter that the item
-    may leave unset has a default, called through ``type.__call__`` and
+    may leave unset has a default that is used as it is (not one that a
+    field's own decoder turns into the value, see
+    :func:`~transforms.decode.models.decoded_default`), called through ``type.__call__`` and
     ``object.__new__``, as for an ordinary dataclass. (The default of a field
     with a ``default_factory`` is dataclasses' own marker, which the
     ``__init__`` replaces by a fresh value, as when the argument is omitted.)
@@ -204,6 +209,7 @@ def positional_arguments(model: ModelSteps) -> dict[str, Any] | None:
     init = cls.__init__
     if (
         catch_all is not None
+        or any(step[5].decoded_default is not None for step in steps)
         or constructor(cls, undefined) is not cls
         or type(cls).__call__ is not type.__call__
         or cls.__new__ is not object.__new__

@@ -83,12 +83,14 @@ def model_steps(
             catch_all = (spec, attr)
             continue
         decoder = options.get("decoder")
+        default = None
         if decoder is not None:
             nullable = is_optional(tp)
             field_plan = custom_plan(decoder, tp, skip_same_type=True, nullable=nullable)
+            default = decoded_default(spec, tp, decoder)
         else:
             field_plan = plan(tp, where)
-        steps.append(field_step(spec, attr, field_plan, type_name(tp)))
+        steps.append(field_step(spec, attr, field_plan, type_name(tp), default))
     for spec in cls.__dataclass_fields__.values():
         hint = field_hints.get(spec.name)
         if isinstance(hint, dataclasses.InitVar):
@@ -123,16 +125,69 @@ def attribute_name(name: str, letter_case: Callable[[str], str] | None) -> str:
     return name if letter_case is None else letter_case(name)
 
 
-def field_step(spec: dataclasses.Field, attr: str, plan: Plan, type_name: str) -> tuple:
+def field_step(
+    spec: dataclasses.Field,
+    attr: str,
+    plan: Plan,
+    type_name: str,
+    decoded_default: Callable[[], Any] | None = None,
+) -> tuple:
     """One step of a dataclass decoder: ``(attribute, field name, primary tag,
     its payload function, full converter, what to do when absent)``."""
     tag, read = plan.primary()
-    return (attr, spec.name, tag, read, converter(plan), on_missing(spec, attr, type_name))
+    missing = on_missing(spec, attr, type_name, decoded_default)
+    return (attr, spec.name, tag, read, converter(plan), missing)
 
 
-def on_missing(spec: dataclasses.Field, attr: str, expected: str) -> Callable[[Item], Any]:
+def decoded_default(
+    spec: dataclasses.Field, tp: Any, decoder: Callable[[Any], Any]
+) -> Callable[[], Any] | None:
+    """For a field with its own decoder and a default: the function giving the
+    value of an absent attribute as dataclasses-json's ``from_dict`` does, the
+    default passed through the decoder unless it is None or of exactly the
+    field's type. None where the default is used as it is (so decoders keep
+    their fast paths), or for a field without a default; a ``default_factory``
+    is called once here to tell."""
+    if spec.default is not dataclasses.MISSING:
+        default = spec.default
+
+        def make() -> Any:
+            return default
+
+    elif spec.default_factory is not dataclasses.MISSING:
+        make = spec.default_factory
+    else:
+        return None
+    sample = make()
+    if sample is None or type(sample) is tp:
+        return None
+
+    def value() -> Any:
+        given = make()
+        if given is None or type(given) is tp:
+            return given
+        try:
+            return decoder(given)
+        except Exception as error:  # the item is refused, as from_dict would be
+            raise DecodeError(
+                "DecoderFailed",
+                f"the field's decoder refused its default {short(repr(given))}: "
+                f"{type(error).__name__}: {short(str(error))}",
+            ) from error
+
+    return value
+
+
+def on_missing(
+    spec: dataclasses.Field,
+    attr: str,
+    expected: str,
+    decoded_default: Callable[[], Any] | None = None,
+) -> Callable[[Item], Any]:
     """What to do when ``attr`` is absent: the Python-named attribute if the
-    item has it, else ``ABSENT`` (the dataclass default applies) or MissingField."""
+    item has it, else ``ABSENT`` (the dataclass default applies, or with
+    ``decoded_default``, kept as the function's ``decoded_default``, the value
+    it gives) or MissingField."""
     alias = spec.name if spec.name != attr else None
     required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
 
@@ -147,6 +202,7 @@ def on_missing(spec: dataclasses.Field, attr: str, expected: str) -> Callable[[I
             )
         return ABSENT
 
+    on_missing.decoded_default = decoded_default
     return on_missing
 
 
@@ -281,6 +337,8 @@ def dataclass_reader(
                 if wire is None:
                     wire = on_missing(attrs)
                     if wire is ABSENT:
+                        if on_missing.decoded_default is not None:
+                            kwargs[name] = on_missing.decoded_default()
                         continue
                 payload = wire.get(tag)
                 if payload is None:

@@ -100,12 +100,33 @@ def scalar_subclass(read: Callable | None, tp: type) -> Callable:
     return lambda payload: tp(read(payload))
 
 
+def _payload_of_type(tag: str, expected: type) -> Callable[[Any], Any]:
+    """The payload function of a tag whose payload is the value itself, once
+    it is of the ``expected`` type (botocore passes any JSON value on)."""
+
+    def read(payload: Any) -> Any:
+        if type(payload) is expected:
+            return payload
+        raise TypeError(f"{tag} holds {type(payload).__name__}, not {expected.__name__}")
+
+    read.payload_type = expected
+    return read
+
+
+read_text = _payload_of_type("S", str)
+read_binary = _payload_of_type("B", bytes)
+read_bool = _payload_of_type("BOOL", bool)
+
+
 SCALARS: dict[type, tuple[str, Callable | None]] = {
-    str: ("S", None),
-    bytes: ("B", None),
-    bool: ("BOOL", None),
+    str: ("S", read_text),
+    bytes: ("B", read_binary),
+    bool: ("BOOL", read_bool),
     int: ("N", parse_int),
     float: ("N", parse_float),
     Decimal: ("N", parse_decimal),
 }
-"""Each scalar type's wire tag and payload function (None: the payload as is)."""
+"""Each scalar type's wire tag and payload function. Where the payload is the
+value (S, B, BOOL), the function only checks its type; the fast path
+(:mod:`transforms.decode.wire_structs`), whose parser checks it already,
+takes the payload as is."""

@@ -290,6 +290,8 @@ class _Builder:
         """``(payload type, payload -> value)`` of one accepted tag, or None
         where the payload has no struct (items with it decode the exact way)."""
         if tag in _PAYLOAD_TYPES:
+            if getattr(handler, "payload_type", None) is _PAYLOAD_TYPES[tag]:
+                handler = None  # only a type check, which the struct makes
             return _PAYLOAD_TYPES[tag], handler
         if tag == "M":
             cls = self.class_of.get(handler)

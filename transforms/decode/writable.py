@@ -11,7 +11,9 @@ whole table was read. :func:`unwritable_fields` names those fields from the
 model's annotations, so that the command refuses the model at once and says
 what to fix; a field with an encoder of its own (``config(encoder=...)``, or
 a global encoder for its declared type) is the user's to write and is not
-checked.
+checked, nor is a type with a global encoder
+(``dataclasses_json.cfg.global_config.encoders``), which ``to_json()``
+applies to every value of that class, wherever it is.
 
 Only what certainly fails is named: ``Any``, unions that include a writable
 type, and generics this module does not know are left to the encoder, whose
@@ -28,6 +30,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal, get_args, get_origin
 from uuid import UUID
+
+from dataclasses_json import cfg as dataclasses_json_cfg
 
 from transforms.decode.encoder import fields_with_encoders
 from transforms.decode.hints import UNION_TYPES, hints, unwrap_new_type
@@ -90,6 +94,8 @@ def _type_problems(tp: Any, nested: list[type]) -> Iterator[str]:
         return
     if tp is Any or tp is object or not isinstance(tp, type):
         return  # Any, a TypeVar, a forward reference: known only at run time
+    if _globally_encoded(tp):
+        return
     if dataclasses.is_dataclass(tp):
         nested.append(tp)
     elif not issubclass(tp, (*_LEAVES, Collection)):
@@ -101,10 +107,22 @@ def _generic_problems(origin: Any, args: tuple, nested: list[type]) -> Iterator[
         return
     if issubclass(origin, Mapping) and len(args) == 2:
         key = unwrap_new_type(args[0])
-        if isinstance(key, type) and key is not object and not issubclass(key, _KEYS):
+        if (
+            isinstance(key, type)
+            and key is not object
+            and not issubclass(key, _KEYS)
+            and not _globally_encoded(key)
+        ):
             yield f"map keys of type {key.__qualname__}: JSON keys are strings"
         yield from _type_problems(args[1], nested)
     elif issubclass(origin, Collection):
         for arg in args:
             if arg is not Ellipsis:
                 yield from _type_problems(arg, nested)
+
+
+def _globally_encoded(tp: type) -> bool:
+    """True when dataclasses-json's global configuration has an encoder for
+    ``tp``: ``to_json()`` applies it to every value of that class, wherever
+    it is (map keys included)."""
+    return tp in dataclasses_json_cfg.global_config.encoders

@@ -28,34 +28,59 @@ __all__ = [
 ]
 
 
-def _value_to_json(value: Mapping[str, Any]) -> dict[str, Any]:
+def _value_to_json(value: Any) -> Any:
+    """A wire value in JSON form; a malformed one (not a one-tag map, a payload
+    of the wrong shape) is kept as it is, with any ``bytes`` in it as base64,
+    so that a dead letter can always carry its item."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return _plain_to_json(value)
     ((type_tag, payload),) = value.items()
-    if type_tag == "B":
-        return {"B": base64.b64encode(payload).decode("ascii")}
-    if type_tag == "BS":
-        return {"BS": [base64.b64encode(b).decode("ascii") for b in payload]}
-    if type_tag == "L":
+    if type_tag == "B" and isinstance(payload, bytes):
+        return {"B": _b64(payload)}
+    if type_tag == "BS" and isinstance(payload, list) and all(type(b) is bytes for b in payload):
+        return {"BS": [_b64(b) for b in payload]}
+    if type_tag == "L" and isinstance(payload, list):
         return {"L": [_value_to_json(v) for v in payload]}
-    if type_tag == "M":
+    if type_tag == "M" and isinstance(payload, Mapping):
         return {"M": item_to_json(payload)}
-    return {type_tag: payload}
+    return {type_tag: _plain_to_json(payload)}
 
 
-def _value_from_json(value: Mapping[str, Any]) -> dict[str, Any]:
+def _value_from_json(value: Any) -> Any:
+    """The inverse of :func:`_value_to_json`: malformed values come back as
+    they went (a ``bytes`` in one comes back as its base64 text)."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return value
     ((type_tag, payload),) = value.items()
-    if type_tag == "B":
+    if type_tag == "B" and isinstance(payload, str):
         return {"B": base64.b64decode(payload, validate=True)}
-    if type_tag == "BS":
+    if type_tag == "BS" and isinstance(payload, list) and all(type(b) is str for b in payload):
         return {"BS": [base64.b64decode(b, validate=True) for b in payload]}
-    if type_tag == "L":
+    if type_tag == "L" and isinstance(payload, list):
         return {"L": [_value_from_json(v) for v in payload]}
-    if type_tag == "M":
+    if type_tag == "M" and isinstance(payload, Mapping):
         return {"M": item_from_json(payload)}
     return {type_tag: payload}
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _plain_to_json(value: Any) -> Any:
+    """Any value botocore may hand on, with ``bytes`` as base64 text."""
+    if isinstance(value, bytes):
+        return _b64(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain_to_json(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain_to_json(inner) for inner in value]
+    return value
+
+
 def item_to_json(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """A JSON-serialisable copy of a wire-format item (binary as base64)."""
+    """A JSON-serialisable copy of a wire-format item (binary as base64).
+    Never fails on a malformed value: see :func:`_value_to_json`."""
     return {name: _value_to_json(value) for name, value in item.items()}
 
 

@@ -103,20 +103,34 @@ def table_conflict(
     incoming: IndexIdentity,
     where: str,
     *,
-    action: str,
+    action: str | None,
     check: str = "--index and --table",
+    same_key: bool = False,
 ) -> str | None:
-    """One line when ``where`` holds another table than ``incoming``'s, else None.
+    """One line when ``where`` holds another table than ``incoming``'s (with
+    ``same_key``, or the same table under other key attributes, whose records
+    would get other document ids), else None.
 
-    ``action`` says what ``--force`` would do (e.g. ``"replace it"``),
-    ``check`` which options name the two sides.
+    ``action`` says what ``--force`` would do (e.g. ``"replace it"``; None
+    where there is no ``--force``), ``check`` which options name the two sides.
     """
-    if held is None or held.same_table(incoming):
+    if held is None:
         return None
-    return (
-        f"the index {where} holds {held.describe()}, not {incoming.describe()}: check "
-        f"{check}, or pass --force to {action}"
-    )
+    force = f", or pass --force to {action}" if action else ""
+    if not held.same_table(incoming):
+        return (
+            f"the index {where} holds {held.describe()}, not {incoming.describe()}: "
+            f"check {check}{force}"
+        )
+    if same_key and held.key_attributes and incoming.key_attributes:
+        if tuple(held.key_attributes) != tuple(incoming.key_attributes):
+            return (
+                f"the index {where} holds {held.describe()} keyed by "
+                f"{', '.join(held.key_attributes)}, not by {', '.join(incoming.key_attributes)}: "
+                "its records would be written again under other document ids; check "
+                f"{check} and the key attributes{force}"
+            )
+    return None
 
 
 def shown_uri(uri: str) -> str:
@@ -131,11 +145,13 @@ def refuse_other_table(
     identity: IndexIdentity | None,
     *,
     force: bool,
-    action: str,
+    action: str | None,
     check: str = "--index and --table",
+    same_key: bool = False,
 ) -> IndexIdentity | None:
-    """``ValueError`` (one line) when the live index of ``uri`` holds another table;
-    else the identity the index holds (None when it records none).
+    """``ValueError`` (one line) when the live index of ``uri`` holds another table
+    (with ``same_key``, or the same table under other key attributes: for
+    writes in place); else the identity the index holds (None when it records none).
 
     ``action`` is what ``--force`` would do. Nothing is refused when either
     side is unknown (an index written before indexes recorded their table);
@@ -145,7 +161,9 @@ def refuse_other_table(
         return None
     with open_backend(uri) as index:
         held = read_identity(index)
-    problem = table_conflict(held, identity, shown_uri(uri), action=action, check=check)
+    problem = table_conflict(
+        held, identity, shown_uri(uri), action=action, check=check, same_key=same_key
+    )
     if problem and not force:
         raise ValueError(problem)
     if problem:

@@ -32,7 +32,7 @@ def prepare_upsert(
     exist yet; given for an existing one or for SQLite it is a ``ValueError``,
     as is another table's index without ``force``.
     """
-    refuse_other_table(uri, identity, force=force, action="write into it anyway")
+    refuse_other_table(uri, identity, force=force, action="write into it anyway", same_key=True)
     if index_config:
         check_configurable(uri, index_config)
         with open_backend(uri) as server:

@@ -10,12 +10,14 @@ from datetime import datetime, timezone
 
 import pytest
 
+from pipeline.local.sample_data import seed_table
 from tests.conftest import REGION
 from tests.export_folders import full_records, write_export
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
 from tests.stream_tables import (
     catch_up_args,
+    create_stream_table,
     expected_rows,
     samples,
     seeded_stream_table,
@@ -190,6 +192,27 @@ def test_a_table_without_a_stream_is_refused_before_the_scan(
     assert len(errors) == 1 and "has no" in errors[0] and "stream" in errors[0], done.stderr
     assert "StreamEnabled=true" in errors[0]
     assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")
+
+
+def test_a_stream_enabled_just_now_is_refused_before_the_scan(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """Enabled less than the safety margin ago: said at once, with when a reindex is covered."""
+    table = create_stream_table(dynamodb_client, "fresh", "KEYS_ONLY")
+    seed_table(dynamodb_client, table, samples(5))
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        "--catch-up",
+        "--bookmark",
+        str(tmp_path / "bookmark.json"),
+        "--runner=FnApiRunner",
+        timeout=120,
+    )
+    assert done.returncode == 6, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "its stream was enabled at" in errors[0], done.stderr
+    assert "(a reindex started after " in errors[0] and "is covered)" in errors[0]
+    assert "scanned" not in done.stdout and not (tmp_path / "index.db").exists()
 
 
 @pytest.mark.parametrize(

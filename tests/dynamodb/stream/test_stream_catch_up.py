@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.catch_up import job as catch_up_job
 from pipeline.catch_up.job import catch_up, catch_up_from, catch_up_since
+from pipeline.errors import ReindexError
 from pipeline.local.sample_data import seed_table
 from pipeline.models import Work
 from pipeline.reindex import build_reindex
@@ -38,6 +39,8 @@ from tests.stream_tables import (
 )
 from transforms.dead_letters import read_dead_letters
 from transforms.dynamodb.stream import NoStream, StreamGap, read_bookmark
+from transforms.index import Document, open_backend
+from transforms.index.identity import IndexIdentity, write_identity
 
 SEEDED = 60
 
@@ -203,6 +206,35 @@ def test_a_start_beyond_the_retention_or_before_the_stream_is_a_gap(
         catch_up_since(before_the_stream, config, IN_PROCESS)
     wait_past_stream_start(url, dynamodb_client, table, config.safety_margin)
     assert catch_up_since(datetime.now(timezone.utc), config, IN_PROCESS).summary.accounted_for
+
+
+def test_a_start_in_the_future_is_refused(dynamodb_server, dynamodb_client, tmp_path):
+    """It would skip every change and set the bookmark past them."""
+    run = cli(
+        *catch_up_args(
+            dynamodb_server.endpoint_url, "any-table", tmp_path, "--since", "2030-01-01T00:00:00Z"
+        )
+    )
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert run.stderr.splitlines()[-1] == (
+        "error: --since 2030-01-01T00:00:00.000000Z is in the future: every change would be "
+        "skipped and the bookmark set past them; give the time the last reindex started"
+    )
+    assert not (tmp_path / "bookmark.json").exists()
+
+
+def test_an_index_of_another_table_is_refused(dynamodb_server, dynamodb_client, tmp_path):
+    url = dynamodb_server.endpoint_url
+    table = stream_table_to_seed(dynamodb_client, url, "KEYS_ONLY")
+    index_uri = f"sqlite:///{tmp_path}/index.db"
+    with open_backend(index_uri) as index:
+        write_identity(index, IndexIdentity("other", ("id",), "m:Other"))
+        index.write_batch([Document("w00000001", '{"id": "w00000001"}')])
+    seed_table(dynamodb_client, table, samples(3))
+    config = catch_up_config(url, table, tmp_path)
+    with pytest.raises(ReindexError, match=r"holds table 'other', not table '.*': check --index$"):
+        catch_up_since(datetime.now(timezone.utc) - timedelta(seconds=30), config, IN_PROCESS)
+    assert index_rows(tmp_path / "index.db") == {"w00000001": '{"id": "w00000001"}'}
 
 
 def test_a_missing_bookmark_is_a_usage_error_saying_how_to_start_one(

@@ -135,7 +135,8 @@ def reads_since(
             f"its stream was enabled at {format_time(stream.created)}, after "
             f"{format_time(oldest_needed)} (the start {format_time(start_time)} less the "
             f"{_seconds(safety_margin)} safety margin): the writes made before it are in no "
-            "stream",
+            f"stream (a reindex started after {format_time(stream.created + safety_margin)} "
+            "is covered)",
         )
     reads = tuple(
         ShardRead(shard, after=None, skip_before=oldest_needed, required=False)
