@@ -278,10 +278,13 @@ def check_beam_args(args: Sequence[str]) -> None:
             cls._add_argparse_args(parser)
         except Exception:  # an option class whose flags clash is not ours to check
             continue
-    _, unknown = parser.parse_known_args(list(args))
+    known, unknown = parser.parse_known_args(list(args))
     flags = [arg for arg in unknown if arg.startswith("-")]
     if flags or unknown:
         shown = " ".join(flags or unknown)
         raise BadBeamOption(
             f"unknown option(s): {shown} (neither a reindex option nor a Beam pipeline option)"
         )
+    workers = getattr(known, "direct_num_workers", None)
+    if isinstance(workers, int) and workers < 0:
+        raise BadBeamOption(f"--direct_num_workers must be 0 (one per CPU) or more, got {workers}")

@@ -267,7 +267,7 @@ def build_reindex(
         table=source.table,
     )
     ends = []
-    if source.removes_undecodable:
+    if source.removes_undecodable or config.upsert:  # in place: a stale document goes
         removed = (
             decoded.dead_letters
             | "UndecodableKeys" >> beam.FlatMap(_undecodable_key)
@@ -639,6 +639,11 @@ def run_reindex(
     """
     if config.upsert and config.swap_alias is not None:
         raise UsageError("--swap-alias and --upsert exclude each other")
+    if config.key_attributes and not config.from_export:
+        raise UsageError(
+            "--key-attributes goes with --from-export: a scan takes the table's key "
+            "from DescribeTable"
+        )
     if not config.upsert and config.resume_from:
         raise UsageError(_rebuild_refusal(config))
     _check_index_options(config)

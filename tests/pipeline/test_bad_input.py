@@ -529,12 +529,24 @@ _WHOLE_TABLE = "; add --upsert to write into the live index in place"
             "has a fixed schema",
         ),
         (
+            ("--key-attributes", "id,title", *IN_PROCESS),
+            "--key-attributes goes with --from-export: a scan takes the table's key from "
+            "DescribeTable",
+        ),
+        (
             ("--resume", "--runner=DaskRunner"),
             "--resume needs a runner that finalizes bundles; this one does not, so no journal "
             "is kept: run the command again without --resume",
         ),
     ],
-    ids=["segments", "resume_from", "sqlite_alias", "sqlite_config", "resume_on_dask"],
+    ids=[
+        "segments",
+        "resume_from",
+        "sqlite_alias",
+        "sqlite_config",
+        "key_attributes",
+        "resume_on_dask",
+    ],
 )
 def test_options_that_cannot_go_together_are_usage_errors(
     dynamodb_server, small_table, tmp_path, options, message

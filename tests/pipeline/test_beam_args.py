@@ -37,6 +37,14 @@ def test_beams_own_short_names_still_work():
     ]
 
 
+def test_a_negative_worker_count_is_refused():
+    with pytest.raises(
+        BadBeamOption, match=r"^--direct_num_workers must be 0 \(one per CPU\) or more, got -1$"
+    ):
+        check_beam_args(["--runner=DirectRunner", "--direct_num_workers=-1"])
+    check_beam_args(["--runner=DirectRunner", "--direct_num_workers=0"])
+
+
 @pytest.mark.dask
 def test_a_misspelt_runner_option_is_still_refused():
     with pytest.raises(BadBeamOption, match=r"unknown option.*--dask_client_adress"):

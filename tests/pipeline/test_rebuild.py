@@ -106,6 +106,30 @@ def test_a_second_reindex_leaves_the_index_equal_to_the_table_and_rollback_resto
     assert index.live_targets() == [first_build]
 
 
+def test_an_upsert_removes_the_documents_of_items_that_no_longer_decode(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """In place, a document whose item went bad would otherwise stay, stale."""
+    index = IndexUnderTest(
+        "sqlite", f"sqlite:///{tmp_path}/index.db", db_path=tmp_path / "index.db"
+    )
+    table, good = new_table(dynamodb_client, 30)
+    first = reindex(dynamodb_server, table, index, tmp_path, "--upsert")
+    assert first.returncode == 0, first.stderr[-3000:]
+    spoiled = sorted(good)[:4]
+    for doc_id in spoiled:
+        dynamodb_client.update_item(
+            TableName=table,
+            Key={"id": {"S": doc_id}},
+            UpdateExpression="SET pageCount = :bad",
+            ExpressionAttributeValues={":bad": {"S": "many"}},
+        )
+    second = reindex(dynamodb_server, table, index, tmp_path, "--upsert", dead="dead2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert index_rows(index.db_path) == {k: v for k, v in good.items() if k not in spoiled}
+    assert "the documents of the 4 that no longer decode removed" in second.stdout
+
+
 def test_failed_verification_leaves_the_old_index_serving(
     dynamodb_server, dynamodb_client, index, tmp_path
 ):

@@ -105,7 +105,8 @@ class ReindexSource(abc.ABC):
     ``{output: element -> [(namespace, name), ...]}``."""
     removes_undecodable: bool = False
     """Whether the spine removes the document of an item that no longer decodes
-    (a source that updates an index in place; a rebuild never holds one)."""
+    even in a rebuild (a source that only ever updates an index in place); a
+    run with ``--upsert`` removes them whatever its source."""
 
     @abc.abstractmethod
     def read(self, pipeline: beam.Pipeline) -> SourceRead:
