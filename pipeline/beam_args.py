@@ -256,7 +256,7 @@ def local_readers(args: Sequence[str]) -> int | None:
     return count if count > 0 else usable_cores()  # 0: Beam's "one per CPU"
 
 
-def check_beam_args(args: Sequence[str]) -> None:
+def check_beam_args(args: Sequence[str], command: str = "reindex") -> None:
     """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials.
 
     The runner ``--runner`` names is imported first, so its own options are known.
@@ -283,7 +283,7 @@ def check_beam_args(args: Sequence[str]) -> None:
     if flags or unknown:
         shown = " ".join(flags or unknown)
         raise BadBeamOption(
-            f"unknown option(s): {shown} (neither a reindex option nor a Beam pipeline option)"
+            f"unknown option(s): {shown} (neither a {command} option nor a Beam pipeline option)"
         )
     workers = getattr(known, "direct_num_workers", None)
     if isinstance(workers, int) and workers < 0:

@@ -936,7 +936,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interval: in-process.
         cores = None if args.command == "reindex" else 1
         checked = resolve_runner_args(with_default_runner(beam_args, cores))
-        check_beam_args(checked)
+        check_beam_args(checked, args.command)
         if cores is None and chooses_workers(beam_args) and _small_table(args):
             checked = resolve_runner_args(with_default_runner(beam_args, 1))
         beam_args = checked

@@ -42,6 +42,7 @@ from pipeline.errors import ReindexError, UsageError
 from pipeline.resume import (
     JournaledRun,
     default_journal_path,
+    note_job_started,
     open_journaled_run,
     remove_beam_temp,
     stop_requested,
@@ -480,6 +481,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
             journal=journal,
         )
         try:
+            note_job_started()
             result = pipeline.run()
             result.wait_until_finish()
             return result, started, outputs

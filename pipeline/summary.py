@@ -135,6 +135,9 @@ class ReindexSummary:
                 Check(
                     f"index holds {self.index_count:,} documents >= indexed {self.indexed:,}",
                     self.index_count >= self.indexed,
+                    "records written under one document id (two items with one key, e.g. "
+                    "--key-attributes that are not the table's key), or documents deleted "
+                    "while the run wrote",
                 )
             )
         for number, catch_up in enumerate(self.catch_ups, 1):

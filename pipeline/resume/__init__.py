@@ -19,6 +19,7 @@ from pipeline.resume.journaled_run import (
     DEFAULT_CHECKPOINT_SECONDS,
     JournaledRun,
     default_journal_path,
+    note_job_started,
     open_journaled_run,
 )
 from pipeline.resume.progress import ProgressReporter, progress_line
@@ -32,6 +33,7 @@ __all__ = [
     "clean_up_after_interrupt",
     "default_journal_path",
     "interruption_line",
+    "note_job_started",
     "open_journaled_run",
     "progress_line",
     "remove_beam_temp",

@@ -23,7 +23,12 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.resume.journaled_run import JournaledRun, forget_started_runs, last_started_run
+from pipeline.resume.journaled_run import (
+    JournaledRun,
+    forget_started_runs,
+    job_started,
+    last_started_run,
+)
 from transforms.dead_letters import FILE_SUFFIX
 from transforms.journal.files import TEMPORARY_SUFFIX, delete_matching, is_local, matching
 
@@ -181,6 +186,11 @@ def interruption_line(signum: int, config, argv: Sequence[str]) -> str:
         return (
             f"interrupted by {name}: an export is read again whole; run the same command "
             f"again: {_command(argv, resume=False)}"
+        )
+    if run is None and job_started():  # a runner that keeps no journal (Beam's Dask runner)
+        return (
+            f"interrupted by {name}: this runner keeps no run journal, so the run cannot "
+            f"be resumed; run the same command again: {_command(argv, resume=False)}"
         )
     if run is None:
         what = "resumed" if config.resume else "started"

@@ -59,7 +59,9 @@ __all__ = [
     "ResumeRefused",
     "default_journal_path",
     "forget_started_runs",
+    "job_started",
     "last_started_run",
+    "note_job_started",
     "open_journaled_run",
 ]
 
@@ -69,6 +71,7 @@ DEFAULT_CHECKPOINT_SECONDS = 30.0
 """Self-checkpoint interval of a journaled scan when none is given."""
 
 _STARTED: list[JournaledRun] = []
+_JOBS_STARTED: list[bool] = []
 
 
 def last_started_run() -> JournaledRun | None:
@@ -76,8 +79,18 @@ def last_started_run() -> JournaledRun | None:
     return _STARTED[-1] if _STARTED else None
 
 
+def note_job_started() -> None:
+    """A reindex job (journaled or not) was handed to its runner."""
+    _JOBS_STARTED.append(True)
+
+
+def job_started() -> bool:
+    return bool(_JOBS_STARTED)
+
+
 def forget_started_runs() -> None:
     _STARTED.clear()
+    _JOBS_STARTED.clear()
 
 
 def default_journal_path(dead_letters: str) -> str:
@@ -165,8 +178,10 @@ class JournaledRun:
         return sum(state.items for state in self.before.values())
 
     def start(self, source: ReindexSource) -> None:
-        """Writes the header of a new run; starts the progress lines."""
+        """Writes the header of a new run (saying so when it replaces the journal of
+        an unfinished one); starts the progress lines."""
         if self.header is None:
+            _warn_if_replacing(self.journal)
             request = source.scan_request
             config = self.config
             self.header = RunHeader(
@@ -316,7 +331,6 @@ def open_journaled_run(config, options) -> JournaledRun | None:
         )
         ref = journal.ref(header)
     else:
-        _warn_if_replacing(journal)
         header, before = None, {}
         ref = JournalRef(path, uuid.uuid4().hex, uuid.uuid4().hex)
     if not honoured:

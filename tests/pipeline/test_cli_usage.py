@@ -79,6 +79,14 @@ def test_an_index_uri_of_no_known_scheme_is_a_usage_error_for_every_command(tmp_
     )
 
 
+def test_an_option_of_another_command_is_named_as_not_of_this_one(tmp_path):
+    args = [*reindex(tmp_path)[1:], "--bookmark", str(tmp_path / "b.json"), "--upsert"]
+    line = usage_error("catch-up", *args)
+    assert line == (
+        "error: unknown option(s): --upsert (neither a catch-up option nor a Beam pipeline option)"
+    )
+
+
 @pytest.mark.parametrize("command", ["reindex", "plan"])
 def test_endpoint_without_a_scheme_says_to_add_http(tmp_path, command):
     args = reindex(tmp_path) if command == "reindex" else ["plan", "--table", "works"]

@@ -9,7 +9,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
-from pipeline.resume.journaled_run import forget_started_runs
+from pipeline.resume.journaled_run import forget_started_runs, note_job_started
 from tests.reindex_runs import ROOT, reindex_config
 
 ARGV = ["reindex", "--table", "works", "--dead-letters", "out/dead letters"]
@@ -51,6 +51,21 @@ def test_lines_when_there_is_nothing_to_resume(tmp_path):
         "before the scan resumed, nothing was written; run the same command again: "
         "python -m pipeline reindex --table works --dead-letters 'out/dead letters' --resume"
     )
+
+
+def test_a_job_without_a_journal_is_said_to_start_again(tmp_path):
+    """Beam's Dask runner keeps no journal: the job ran, and runs again whole."""
+    forget_started_runs()
+    note_job_started()
+    try:
+        config = reindex_config("http://unused", "works", tmp_path)
+        assert interruption_line(signal.SIGTERM, config, ARGV) == (
+            "interrupted by SIGTERM: this runner keeps no run journal, so the run cannot be "
+            "resumed; run the same command again: python -m pipeline reindex --table works "
+            "--dead-letters 'out/dead letters'"
+        )
+    finally:
+        forget_started_runs()
 
 
 def test_signal_stop_raises_once_and_restores_the_handlers():

@@ -401,6 +401,17 @@ def test_cli_resume_refusals_are_one_line(dynamodb_server, works, tmp_path):
     ]
 
 
+def test_a_refused_run_neither_replaces_nor_says_it_replaces_a_journal(
+    dynamodb_server, works, tmp_path
+):
+    table, _, _ = works
+    header = written_header(tmp_path, table)
+    refused = cli(*command(dynamodb_server.endpoint_url, table, tmp_path), "--segments", "1")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "Replacing the journal" not in refused.stderr
+    assert journal_of(tmp_path).read_header() == header
+
+
 def test_a_new_run_replaces_an_unfinished_journal(dynamodb_server, works, tmp_path):
     table, good, bad = works
     written_header(tmp_path, table)

@@ -710,6 +710,21 @@ def test_cli_reindex_from_an_export_on_s3(dynamodb_server, tmp_path, capsys, wor
     assert f"check: manifest 240 == read 240 == indexed {len(good)}" in out
 
 
+def test_cli_says_a_file_read_whole_but_unlike_its_manifest_is_an_integrity_problem(
+    tmp_path, capsys, works
+):
+    folder = write_export(tmp_path / "export", full_records([s.item for s in works]), files=3)
+    rewrite_manifest_files(
+        folder, lambda entries: entries[1].update(md5Checksum=base64.b64encode(b"0" * 16).decode())
+    )
+    code, out, err = run_cli(
+        capsys, *export_reindex_args(folder.root, tmp_path), "--upsert", *IN_PROCESS
+    )
+    assert code == cli.EXIT_MISMATCH, err
+    assert "MISMATCH: some data files do not match the manifests (see integrity)" in out
+    assert "not read whole" not in out
+
+
 def test_cli_reports_a_truncated_file_and_keeps_the_rest(tmp_path, capsys, works):
     folder = write_export(tmp_path / "export", full_records([s.item for s in works]), files=3)
     _edit(folder.data_path(0), lambda c: c[: len(c) // 2])

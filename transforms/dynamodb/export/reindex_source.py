@@ -100,7 +100,12 @@ class ExportSource(ReindexSource):
             tail = ["  integrity              OK  (every data file matches the manifests)"]
         whole = integrity_errors == 0 and manifest.item_count == read
         adds_up = read == spine.indexed + spine.deleted + spine.dead_lettered
-        why = "the export was not read whole" if not whole else "some items are not accounted for"
+        if manifest.item_count != read:
+            why = "the export was not read whole"
+        elif integrity_errors:
+            why = "some data files do not match the manifests (see integrity)"
+        else:
+            why = "some items are not accounted for"
         check = (
             f"manifest {manifest.item_count:,} == read {read:,} == indexed "
             f"{spine.indexed:,} + deleted {spine.deleted:,} + dead-lettered "
