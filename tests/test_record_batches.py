@@ -89,5 +89,5 @@ def test_a_page_survives_its_coder():
         {"id": {"S": "w2"}, "b": {"B": b"\x00\xff"}, "d": Decimal("1.50")},
     ]
     coder = _PageCoder()
-    assert coder.decode(coder.encode(Page(items))) == Page(items)
-    assert coder.estimate_size(Page(items)) == 0
+    assert coder.decode(coder.encode(Page(items, 1234))) == Page(items, 1234)
+    assert coder.estimate_size(Page(items, 1234)) == 1234

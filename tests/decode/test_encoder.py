@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.decode.test_decoder import Agent, Contributor, Role, Work, models_with_items, work_item
 from transforms.decode.decoder import compile_decoder
-from transforms.decode.encoder import compile_encoder, in_order, sets_in_order
+from transforms.decode.encoder import compile_encoder, failing_field, in_order, sets_in_order
 
 
 class Shade(str, Enum):
@@ -408,3 +408,41 @@ def test_configured_record_text():
     assert compile_encoder(Configured)(record) == (
         '{"plainValue": 1, "maybeSkipped": 2, "asText": "3", "other-name": 4}'
     )
+
+
+def _refuse_seven(value: int) -> int:
+    if value == 7:
+        raise ValueError("not seven")
+    return value
+
+
+@dataclass_json
+@dataclass
+class _Part:
+    n: int = field(metadata=config(encoder=_refuse_seven))
+
+
+@dataclass_json(letter_case=LetterCase.CAMEL)
+@dataclass
+class _Whole:
+    part_list: list[_Part]
+    by_name: dict[str, _Part]
+    when: date | None = None
+
+
+@pytest.mark.parametrize(
+    "record, where",
+    [
+        (_Whole([_Part(1), _Part(7)], {}), "partList[1].n"),
+        (_Whole([], {"a": _Part(1), "b": _Part(7)}), "byName.b.n"),
+        (_Whole([], {}, date(2024, 1, 2)), "when"),
+        (_Whole([_Part(1)], {"a": _Part(2)}), None),
+    ],
+    ids=["list", "map", "unwritable_value", "none"],
+)
+def test_the_field_a_record_cannot_be_written_by_is_found(record, where):
+    """For its dead letter: the path, in JSON keys, of the value that refuses."""
+    assert failing_field(record) == where
+    if where is not None:
+        with pytest.raises(Exception):  # noqa: B017 - whatever the encoder raises
+            compile_encoder(_Whole)(record)

@@ -169,4 +169,5 @@ def test_cli_index_dead_letters_count_towards_the_threshold(
     letters = dead_letters(tmp_path / "dead")
     assert sorted(letter["key"]["id"]["S"] for letter in letters) == ["p00", "p10", "p20", "p30"]
     assert {letter["error_type"] for letter in letters} == {"EncodeError"}
+    assert {letter["field"] for letter in letters} == {"title"}  # the field whose encoder raised
     assert len(index_rows(tmp_path / "index.db")) == 36

@@ -71,7 +71,13 @@ from dataclasses_json import cfg as dataclasses_json_cfg
 
 from transforms.decode.codegen import compile_function
 
-__all__ = ["compile_encoder", "fields_with_encoders", "in_order", "sets_in_order"]
+__all__ = [
+    "compile_encoder",
+    "failing_field",
+    "fields_with_encoders",
+    "in_order",
+    "sets_in_order",
+]
 
 _SERIAL = itertools.count(1)
 _AS_IS = frozenset({str, int, float, bool, type(None)})
@@ -218,6 +224,54 @@ def _field_steps(cls: type) -> list[tuple[str, str, Any, Any]]:
         key = spec.name if letter_case is None else letter_case(spec.name)
         steps.append((spec.name, key, options.get("exclude"), options.get("encoder")))
     return steps
+
+
+def failing_field(record: Any) -> str | None:
+    """Where writing ``record`` fails: the path of the first value that cannot
+    be written on its own (JSON keys, dots between them, ``[i]`` for list
+    positions, as dead letters name fields), or None when none is found.
+
+    For the dead letter of a record the encoder refused; each value is tried
+    alone (a field's own encoder on the field's value), so it costs what a
+    failure may cost."""
+    return _failing_in(record, None)
+
+
+def _failing_in(value: Any, path: str | None) -> str | None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for name, key, exclude, encoder in _field_steps(type(value)):
+            inner = getattr(value, name, None)
+            where = key if path is None else f"{path}.{key}"
+            try:
+                if exclude is not None and exclude(inner):
+                    continue
+                if encoder is not None:
+                    _C_ENCODE(encoder(inner))
+                    continue
+            except Exception:
+                return where
+            found = _failing_in(inner, where)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            found = _failing_in(inner, f"{path}.{key}" if path is not None else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple, AbstractSet)):
+        for index, inner in enumerate(value):
+            found = _failing_in(inner, f"{path}[{index}]" if path is not None else f"[{index}]")
+            if found is not None:
+                return found
+        return None
+    try:
+        global_encoder = dataclasses_json_cfg.global_config.encoders.get(type(value))
+        _C_ENCODE(global_encoder(value) if global_encoder is not None else value)
+    except Exception:
+        return path
+    return None
 
 
 def fields_with_encoders(cls: type) -> set[str]:

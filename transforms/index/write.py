@@ -59,6 +59,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.dead_letters import dead_letter, model_name
+from transforms.decode.encoder import failing_field
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.index import (
     Document,
@@ -82,6 +83,14 @@ STAGE = "index"
 MAX_VERSION = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MILLISECOND = _EPOCH.resolution * 1000
+
+
+def _failing_field(record: Any) -> str | None:
+    """The field whose value the model's encoding refused, where it can be told."""
+    try:
+        return failing_field(record)
+    except Exception:  # telling where must not lose the dead letter
+        return None
 
 
 class IndexWriteResult(NamedTuple):
@@ -261,7 +270,8 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         try:
             body = self._encoder(record)
         except Exception as e:  # any encoding failure is this record's, not the job's
-            return self._refused(entry, None, "EncodeError", f"{type(e).__name__}: {e}")
+            field = None if self._encode is not None else _failing_field(record)
+            return self._refused(entry, None, "EncodeError", f"{type(e).__name__}: {e}", field)
         if entry.key is not None:
             attributes = self._key_attributes or tuple(entry.key)
             try:

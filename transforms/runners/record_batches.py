@@ -13,10 +13,10 @@ exploded by Beam, and what a pipeline computes does not change.
 
 Beam estimates the byte size of what passes between steps by encoding some
 elements: for a :class:`Page` or a batch of records that would pickle
-thousands of objects per sample, so both report a size of zero (their
-``estimate_size`` / ``estimate_byte_size``); sizes are only metrics here.
-:class:`Page` has a coder of its own for where a runner does cut the steps
-apart (it pickles the items).
+thousands of objects per sample. A page therefore reports the size of the
+Scan response it came in, and so does the batch made of it; other batches
+report none (sizes are only metrics). :class:`Page` has a coder of its own
+for where a runner does cut the steps apart (it pickles the items).
 """
 
 import pickle
@@ -30,9 +30,14 @@ __all__ = ["Page", "RecordBatch", "Unpage"]
 
 
 class RecordBatch(list):
-    """Elements of one PCollection handed on together (Beam's batch type)."""
+    """Elements of one PCollection handed on together (Beam's batch type);
+    ``byte_size``, where known, the size of what they were read from."""
 
-    __slots__ = ()
+    __slots__ = ("byte_size",)
+
+    def __init__(self, elements: Iterable[Any] = (), byte_size: int = 0):
+        super().__init__(elements)
+        self.byte_size = byte_size
 
 
 class _RecordBatchConverter(BatchConverter):
@@ -54,7 +59,7 @@ class _RecordBatchConverter(BatchConverter):
         return len(batch)
 
     def estimate_byte_size(self, batch: RecordBatch) -> int:
-        return 0
+        return getattr(batch, "byte_size", 0)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.element_type == self.element_type
@@ -71,34 +76,38 @@ def _converter(element_type: Any, batch_type: Any) -> BatchConverter:
 
 
 class Page:
-    """The items of one Scan page, as one element."""
+    """The items of one Scan page, as one element; ``byte_size``: the response's."""
 
-    __slots__ = ("items",)
+    __slots__ = ("byte_size", "items")
 
-    def __init__(self, items: list[Any]):
+    def __init__(self, items: list[Any], byte_size: int = 0):
         self.items = items
+        self.byte_size = byte_size
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is Page and other.items == self.items
+        return type(other) is Page and (other.items, other.byte_size) == (
+            self.items,
+            self.byte_size,
+        )
 
     def __repr__(self) -> str:
         return f"Page({len(self.items)} items)"
 
 
 class _PageCoder(beam.coders.Coder):
-    """Pickles a page's items; its size is not estimated (see the module docstring)."""
+    """Pickles a page; its size is its response's (see the module docstring)."""
 
     def encode(self, page: Page) -> bytes:
-        return pickle.dumps(page.items, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((page.items, page.byte_size), protocol=pickle.HIGHEST_PROTOCOL)
 
     def decode(self, encoded: bytes) -> Page:
-        return Page(pickle.loads(encoded))
+        return Page(*pickle.loads(encoded))
 
     def is_deterministic(self) -> bool:
         return False
 
     def estimate_size(self, page: Page) -> int:
-        return 0
+        return page.byte_size
 
 
 beam.coders.registry.register_coder(Page, _PageCoder)
@@ -113,4 +122,4 @@ class Unpage(beam.DoFn):
     @beam.DoFn.yields_batches
     def process(self, page: Page) -> Iterator[RecordBatch]:
         if page.items:
-            yield RecordBatch(page.items)
+            yield RecordBatch(page.items, page.byte_size)

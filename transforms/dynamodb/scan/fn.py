@@ -294,7 +294,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
                 total = request.total_segments
                 items = [SegmentItem(segment, total, item) for item in items]
             if self._settings.pages:
-                yield Page(items)
+                yield Page(items, page.response_bytes)
             else:
                 yield from items
             if last:

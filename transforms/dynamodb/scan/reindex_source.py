@@ -123,7 +123,11 @@ class ScanSource(ReindexSource):
             f"  table ItemCount {item_count:>9,}  (DescribeTable; refreshed about "
             "every 6 hours, approximate: "
             f"scanned {scanned - item_count:+,}, not checked)",
-            *_per_segment_lines(segments),
+            *(
+                ["  per segment    not known (the runner reports no metrics)"]
+                if counted and scanned
+                else _per_segment_lines(segments)
+            ),
         ]
         checks = [
             Check(

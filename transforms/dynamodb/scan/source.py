@@ -278,7 +278,7 @@ class ReadFromDynamoDB(beam.PTransform):
             )
         )
         segments = pbegin | "Segments" >> Distribute(request.segment_scans(), into_splittable=True)
-        with_figures = runner_capabilities(pbegin.pipeline).metrics  # figures are metrics
+        with_figures = capabilities.metrics  # figures are metrics
         tags = (UNREAD_SEGMENTS, SEGMENT_TOTALS) if with_figures else (UNREAD_SEGMENTS,)
         main_type = Page if batches else None
         scans = par_do_with_outputs(
