@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import (
@@ -256,6 +257,10 @@ def local_readers(args: Sequence[str]) -> int | None:
     return count if count > 0 else usable_cores()  # 0: Beam's "one per CPU"
 
 
+_SCHEDULER_ADDRESS = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:\[[^\]]+\]|[^:/\[\]]+):\d+")
+"""A dask.distributed scheduler address: ``tcp://host:port``, ``host:port``, ``tls://[::1]:port``."""
+
+
 def check_beam_args(args: Sequence[str], command: str = "reindex") -> None:
     """Raises :class:`BadBeamOption` for unknown flags, unparseable values or credentials.
 
@@ -284,6 +289,12 @@ def check_beam_args(args: Sequence[str], command: str = "reindex") -> None:
         shown = " ".join(flags or unknown)
         raise BadBeamOption(
             f"unknown option(s): {shown} (neither a {command} option nor a Beam pipeline option)"
+        )
+    address = _flag_value(args, "--dask_client_address")
+    if address is not None and not _SCHEDULER_ADDRESS.fullmatch(address[1]):
+        raise BadBeamOption(
+            "--dask_client_address must be the scheduler's address with its port, e.g. "
+            f"tcp://127.0.0.1:8786, got {address[1]!r}"
         )
     workers = getattr(known, "direct_num_workers", None)
     if isinstance(workers, int) and workers < 0:

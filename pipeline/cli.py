@@ -840,7 +840,7 @@ def _catch_up(args, beam_args) -> int:
         )
         return EXIT_INTERRUPTED
     if outcome.interrupted:
-        return EXIT_INTERRUPTED
+        return 128 + (outcome.signum or 2)  # 130 for SIGINT, 143 for SIGTERM
     return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH
 
 

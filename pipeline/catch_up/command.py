@@ -24,6 +24,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from pipeline.catch_up.args import DEFAULT_INTERVAL_SECONDS
 from pipeline.catch_up.job import CatchUpConfig, CatchUpResult, catch_up, catch_up_since
@@ -45,6 +46,7 @@ class CommandOutcome:
     rounds: int
     accounted_for: bool
     interrupted: bool
+    signum: int | None = None
 
 
 def config_from_args(args: argparse.Namespace) -> CatchUpConfig:
@@ -78,28 +80,35 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 class _StopOnInterrupt:
-    """While active, SIGINT sets ``stop`` instead of raising; a second SIGINT raises."""
+    """While active, SIGINT or SIGTERM sets ``stop`` (and ``signum``) instead of
+    raising; a second signal raises ``KeyboardInterrupt``."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.stop = threading.Event()
-        self._previous = None
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
         if self.stop.is_set():
             raise KeyboardInterrupt
+        self.signum = signum
         self.stop.set()
         print(
-            "interrupt: stopping once the catch-up under way has saved its bookmark "
-            "(interrupt again to abandon it)",
+            f"{signal.Signals(signum).name}: stopping once the catch-up under way has saved "
+            "its bookmark (signal again to abandon it)",
             file=sys.stderr,
         )
 
     def __enter__(self) -> _StopOnInterrupt:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        for signum in self._SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _first(
@@ -158,4 +167,4 @@ def run_catch_up_command(
         f"stopped after {rounds} catch-up(s); the bookmark {args.bookmark} is saved",
         file=sys.stderr,
     )
-    return CommandOutcome(rounds, ok, interrupted=True)
+    return CommandOutcome(rounds, ok, interrupted=True, signum=interrupt.signum)

@@ -46,6 +46,23 @@ def test_a_negative_worker_count_is_refused():
 
 
 @pytest.mark.dask
+@pytest.mark.parametrize("address", ["nonsense", "tcp://127.0.0.1", "127.0.0.1:port"])
+def test_a_scheduler_address_without_a_port_is_refused(address):
+    with pytest.raises(
+        BadBeamOption,
+        match=r"^--dask_client_address must be the scheduler's address with its port, e\.g\. "
+        r"tcp://127\.0\.0\.1:8786, got ",
+    ):
+        check_beam_args([f"--runner={DASK}", f"--dask_client_address={address}"])
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "localhost:8786", "tls://[::1]:8786"])
+def test_scheduler_addresses_with_a_port_pass(address):
+    check_beam_args([f"--runner={DASK}", f"--dask_client_address={address}"])
+
+
+@pytest.mark.dask
 def test_a_misspelt_runner_option_is_still_refused():
     with pytest.raises(BadBeamOption, match=r"unknown option.*--dask_client_adress"):
         check_beam_args([f"--runner={DASK}", "--dask_client_adress=tcp://127.0.0.1:8786"])

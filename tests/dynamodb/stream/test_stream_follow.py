@@ -1,4 +1,5 @@
-"""``catch-up --follow``: keeps the index up with the table until SIGINT, then exits 130."""
+"""``catch-up --follow``: keeps the index up with the table until SIGINT or SIGTERM, then
+exits 130 or 143."""
 
 import os
 import queue
@@ -8,6 +9,8 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+
+import pytest
 
 from pipeline.catch_up.args import DEFAULT_SAFETY_MARGIN_SECONDS
 from pipeline.catch_up.job import catch_up
@@ -37,8 +40,11 @@ def _wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_follow_applies_new_writes_until_sigint_and_saves_the_bookmark(
-    dynamodb_server, dynamodb_client, tmp_path
+@pytest.mark.parametrize(
+    "signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_follow_applies_new_writes_until_a_signal_and_saves_the_bookmark(
+    dynamodb_server, dynamodb_client, tmp_path, signum, code
 ):
     url = dynamodb_server.endpoint_url
     table = stream_table_to_seed(dynamodb_client, url, "KEYS_ONLY")
@@ -80,13 +86,14 @@ def test_follow_applies_new_writes_until_sigint_and_saves_the_bookmark(
             30,
             "the new writes",
         )
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr[-3000:]
+    assert process.returncode == code, stderr[-3000:]
+    assert f"{signal.Signals(signum).name}: stopping once the catch-up under way" in stderr
     assert "the bookmark" in stderr and "is saved" in stderr
     after = catch_up(catch_up_config(url, table, tmp_path), bookmark, IN_PROCESS)
     assert after.summary.records_read == 0
