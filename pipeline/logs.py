@@ -8,12 +8,17 @@ folder (the only files written through Beam's sinks); that is said instead as
 one INFO line in the project's words. When SIGINT or SIGTERM stops a run,
 Beam logs the interruption with its traceback for the step it stopped in;
 that is dropped too, since the command line says in one line what was done
-and how to resume.
+and how to resume. When a worker process dies, Beam's threads and loggers
+report it with a traceback each (a dozen of them for two workers); each is
+said in one line instead (its message and the exception's last line), and
+the command's own error line says what happened to the run.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from types import TracebackType
 
 __all__ = ["configure_logging"]
 
@@ -35,6 +40,53 @@ class _DropInterruptTracebacks(logging.Filter):
         from pipeline.resume.interrupt import RunInterrupted  # imports Beam: not at start-up
 
         return not isinstance(record.exc_info[1], RunInterrupted)
+
+
+_RUNNER_PACKAGES = ("/apache_beam/", "/grpc/")
+
+
+def _one_line(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__
+
+
+class _OneLineRunnerTracebacks(logging.Filter):
+    """Beam's own records with a traceback become one line: the message and the exception."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.startswith("apache_beam"):
+            record.msg = f"{record.getMessage()} ({_one_line(record.exc_info[1])})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _raised_in_runner(traceback: TracebackType | None) -> bool:
+    """True when the innermost frame of ``traceback`` is Beam's or gRPC's code."""
+    last = None
+    while traceback is not None:
+        last, traceback = traceback, traceback.tb_next
+    return last is not None and any(
+        package in last.tb_frame.f_code.co_filename for package in _RUNNER_PACKAGES
+    )
+
+
+def _runner_thread_errors_in_one_line(default_hook):
+    """A ``threading.excepthook`` that says a failure inside a runner's thread in one line."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not _raised_in_runner(args.exc_traceback):
+            default_hook(args)
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        logging.getLogger("pipeline").warning(
+            "the runner's thread %s stopped: %s", name, _one_line(args.exc_value)
+        )
+
+    return hook
 
 
 _BEAM_FILE_SINK = "apache_beam.io.filebasedsink"
@@ -65,7 +117,9 @@ def configure_logging() -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_DropKnownNoise())
     handler.addFilter(_DropInterruptTracebacks())
+    handler.addFilter(_OneLineRunnerTracebacks())
     root.addHandler(handler)
+    threading.excepthook = _runner_thread_errors_in_one_line(threading.excepthook)
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(logging.INFO)
