@@ -175,12 +175,10 @@ def test_a_reindex_from_an_export_catches_up_from_its_export_time(
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
 
 
-def test_a_table_without_a_stream_is_refused_before_the_scan(
-    dynamodb_server, dynamodb_client, tmp_path
-):
-    table = seeded_table(dynamodb_client, "nostream", [{"id": {"S": "w1"}}])
+def _refused_reindex_with_catch_up(server, table: str, tmp_path):
+    """``reindex --catch-up`` that must exit 6: the run and its error lines."""
     done = cli(
-        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        *reindex_args(server.endpoint_url, table, tmp_path),
         "--catch-up",
         "--bookmark",
         str(tmp_path / "bookmark.json"),
@@ -188,7 +186,14 @@ def test_a_table_without_a_stream_is_refused_before_the_scan(
         timeout=120,
     )
     assert done.returncode == 6, done.stderr[-3000:]
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    return done, [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+
+
+def test_a_table_without_a_stream_is_refused_before_the_scan(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table = seeded_table(dynamodb_client, "nostream", [{"id": {"S": "w1"}}])
+    done, errors = _refused_reindex_with_catch_up(dynamodb_server, table, tmp_path)
     assert len(errors) == 1 and "has no" in errors[0] and "stream" in errors[0], done.stderr
     assert "StreamEnabled=true" in errors[0]
     assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")
@@ -200,16 +205,7 @@ def test_a_stream_enabled_just_now_is_refused_before_the_scan(
     """Enabled less than the safety margin ago: said at once, with when a reindex is covered."""
     table = create_stream_table(dynamodb_client, "fresh", "KEYS_ONLY")
     seed_table(dynamodb_client, table, samples(5))
-    done = cli(
-        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
-        "--catch-up",
-        "--bookmark",
-        str(tmp_path / "bookmark.json"),
-        "--runner=FnApiRunner",
-        timeout=120,
-    )
-    assert done.returncode == 6, done.stderr[-3000:]
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    done, errors = _refused_reindex_with_catch_up(dynamodb_server, table, tmp_path)
     assert len(errors) == 1 and "its stream was enabled at" in errors[0], done.stderr
     assert "(a reindex started after " in errors[0] and "is covered)" in errors[0]
     assert "scanned" not in done.stdout and not (tmp_path / "index.db").exists()
