@@ -58,9 +58,11 @@ def positive_float(text: str) -> float:
 def index_uri(text: str) -> str:
     """An index URI of a supported scheme (``sqlite:///...``, ``opensearch+https://...``)."""
     from transforms.index import backend_class
+    from transforms.index.sqlite import SQLiteIndex, sqlite_path
 
     try:
-        backend_class(text)
+        if backend_class(text) is SQLiteIndex:
+            sqlite_path(text)  # a host, no file, a query string
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text

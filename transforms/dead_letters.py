@@ -184,15 +184,20 @@ def _check(letter: Any) -> None:
 def dumps_dead_letter(letter: Mapping[str, Any]) -> str:
     """One line of JSON (no newline) for a dead letter; binaries as base64.
 
-    Raises ``CorruptDeadLetter`` for a dict that is not a dead letter and
-    ``ValueError`` for values JSON cannot hold (NaN, infinities).
+    Raises ``CorruptDeadLetter`` for a dict that is not a dead letter.
+    NaN and the infinities, which no DynamoDB value holds but a malformed
+    one may, are written as Python's ``json`` writes them (``NaN``), so that
+    the dead letter is kept: its reader restores them.
     """
     _check(dict(letter))
     obj = dict(letter)
     for name in ("item", "key"):
         if obj[name] is not None:
             obj[name] = item_to_json(obj[name])
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a malformed value holding NaN or an infinity: kept as Python reads it
+        return json.dumps(obj, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
 
 
 def loads_dead_letter(line: str | bytes) -> dict[str, Any]:

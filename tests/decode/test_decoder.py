@@ -252,8 +252,29 @@ def test_bytes_refuse_text():
         (bool, {"BOOL": "yes"}, "malformed value BOOL 'yes' (BOOL holds str, not bool)"),
         (bool, {"BOOL": 1}, "malformed value BOOL 1 (BOOL holds int, not bool)"),
         (bytes, {"B": "AP8="}, "malformed value B of 4 bytes (B holds str, not bytes)"),
+        (set[str], {"SS": "en"}, "malformed value SS of 2 elements (a set holds str, not a list)"),
+        (
+            list[str],
+            {"SS": {"en": 1}},
+            "malformed value SS of 1 elements (a set holds dict, not a list)",
+        ),
+        (Any, {"S": 5}, "malformed value S 5 (S holds int, not str)"),
+        (Any, {"SS": "xy"}, "malformed value SS of 2 elements (a set holds str, not a list)"),
+        (str | None, {"NULL": "no"}, "expected str or NULL, got NULL"),
     ],
-    ids=["int", "map", "none", "text_bool", "int_bool", "text_binary"],
+    ids=[
+        "int",
+        "map",
+        "none",
+        "text_bool",
+        "int_bool",
+        "text_binary",
+        "set_of_text",
+        "set_of_map",
+        "any_int",
+        "any_set_of_text",
+        "null_text",
+    ],
 )
 def test_a_payload_of_the_wrong_json_type_is_refused(tp, wire, message):
     """botocore hands any JSON value on as the payload; only the right type is a value."""
@@ -1245,3 +1266,14 @@ def test_failure_names_the_broken_value_on_generated_models(model_and_item, data
     with pytest.raises(DecodeError) as failure:
         compile_decoder(model)(item)
     assert (failure.value.error_type, failure.value.field) == ("TypeMismatch", path)
+
+
+@pytest.mark.parametrize(
+    "tp, wire",
+    [(str, {"B": 5}), (list[str], {"SS": None}), (str, {"M": 3}), (str, {"L": 7})],
+    ids=["binary_int", "set_null", "map_int", "list_int"],
+)
+def test_a_malformed_value_of_another_tag_is_a_type_mismatch_with_its_path(tp, wire):
+    error = decode_failure(tp, wire)
+    assert (error.error_type, error.field) == ("TypeMismatch", "value")
+    assert "malformed value" in error.message, error.message

@@ -446,3 +446,28 @@ def test_the_field_a_record_cannot_be_written_by_is_found(record, where):
     if where is not None:
         with pytest.raises(Exception):  # noqa: B017 - whatever the encoder raises
             compile_encoder(_Whole)(record)
+
+
+def test_a_global_encoder_of_int_or_str_applies_wherever_to_json_applies_it():
+    """dataclasses-json applies a global encoder to every value of its class,
+    in lists and optional fields too; the encoder writes what to_json() does."""
+    cfg.global_config.encoders[int] = lambda value: f"#{value}"
+    try:
+
+        @dataclass_json
+        @dataclass
+        class Counted:
+            id: str
+            count: int = 0
+            sizes: list[int] = field(default_factory=list)
+            best: int | None = None
+            tags: set[str] = field(default_factory=set)
+
+        record = Counted("r1", 2, [3, 4], 5, {"b", "a"})
+        written = compile_encoder(Counted)(record)
+        assert written == sets_in_order(record).to_json()
+        assert written == (
+            '{"id": "r1", "count": "#2", "sizes": ["#3", "#4"], "best": "#5", "tags": ["a", "b"]}'
+        )
+    finally:
+        del cfg.global_config.encoders[int]

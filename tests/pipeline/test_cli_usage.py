@@ -63,8 +63,18 @@ def test_model_class_missing_from_its_module_is_named(tmp_path):
     assert done.stderr.splitlines() == ["error: module pipeline.models has no class Bok"]
 
 
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("bogus://x", "unsupported index URI scheme 'bogus' in 'bogus://x'; supported: sqlite, "),
+        ("sqlite://host/x.db", "index URI 'sqlite://host/x.db' names a host; use "),
+    ],
+    ids=["scheme", "sqlite_host"],
+)
 @pytest.mark.parametrize("command", ["reindex", "replay", "search", "rollback", "catch-up"])
-def test_an_index_uri_of_no_known_scheme_is_a_usage_error_for_every_command(tmp_path, command):
+def test_an_index_uri_that_cannot_be_is_a_usage_error_for_every_command(
+    tmp_path, command, uri, message
+):
     rest = {
         "reindex": reindex(tmp_path)[1:],
         "replay": ["--dead-letters", str(tmp_path), "--model", "pipeline.models:Work"],
@@ -72,11 +82,8 @@ def test_an_index_uri_of_no_known_scheme_is_a_usage_error_for_every_command(tmp_
         "rollback": [],
         "catch-up": [*reindex(tmp_path)[1:], "--bookmark", str(tmp_path / "b.json")],
     }[command]
-    line = usage_error(command, *rest, "--index", "bogus://x")
-    assert line.startswith(
-        "error: argument --index: unsupported index URI scheme 'bogus' in 'bogus://x'; "
-        "supported: sqlite, "
-    )
+    line = usage_error(command, *rest, "--index", uri)
+    assert line.startswith(f"error: argument --index: {message}")
 
 
 def test_an_option_of_another_command_is_named_as_not_of_this_one(tmp_path):

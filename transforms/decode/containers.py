@@ -151,11 +151,14 @@ def read_list(element: Plan, build: Callable) -> Callable[[list], Any]:
 
 
 def read_set(read: Callable | None, build: Callable) -> Callable[[list], Any]:
-    """Payload function for SS/NS/BS: ``read`` applied to each bare element."""
-    if read is None:
-        return build
+    """Payload function for SS/NS/BS: ``read`` applied to each bare element of
+    the payload, which must be a list (not a string, whose letters it would take)."""
 
     def read_set(payload):
+        if type(payload) is not list:
+            raise TypeError(f"a set holds {type(payload).__name__}, not a list")
+        if read is None:
+            return build(payload)
         try:
             values = [read(value) for value in payload]
         except DecodeError:

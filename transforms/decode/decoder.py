@@ -27,7 +27,10 @@ dots between attributes, ``[i]`` for list and set positions, map keys as
 attributes) and a message saying what was expected and what was found.
 
 Wire values are taken as boto3 returns them: a one-key dict whose tag decides
-the type; payloads are not re-checked against their tag.
+the type. botocore hands any JSON value on as the payload, so each payload
+is checked against its tag (S a string, B bytes, BOOL a boolean, NULL true,
+a set's a list) and a wrong one is a ``TypeMismatch``; a dict with a second
+tag beside the one read is not refused.
 
 Types
 -----

@@ -669,6 +669,15 @@ def compile_encoder(model: type) -> Callable[[Any], str]:
         return encoder
     if not (isinstance(model, type) and dataclasses.is_dataclass(model)):
         raise TypeError(f"compile_encoder needs a dataclass, got {model!r}")
+    if _AS_IS & set(dataclasses_json_cfg.global_config.encoders):
+        # a global encoder of str, int, float, bool or None applies to every such
+        # value, which the writer passes on as it is: dataclasses-json's own way
+
+        def encode_record(record: Any) -> str:
+            return sets_in_order(record).to_json()
+
+        encode_record.__qualname__ = f"encode_{model.__qualname__}"
+        return _ENCODERS.setdefault(model, encode_record)
     write = _WRITER.write
     _WRITER.learn(model)
 

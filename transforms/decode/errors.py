@@ -82,7 +82,15 @@ def short(text: str) -> str:
 
 
 def describe(wire: Any) -> str:
-    """A short description of a wire value, for messages: ``S 'abc'``."""
+    """A short description of a wire value, for messages: ``S 'abc'``; never
+    fails, whatever the value holds."""
+    try:
+        return _description(wire)
+    except (TypeError, ValueError):  # a payload of the wrong shape for its tag
+        return f"malformed value {short(repr(wire))}"
+
+
+def _description(wire: Any) -> str:
     if not isinstance(wire, Mapping) or len(wire) != 1:
         return f"malformed value {short(repr(wire))}"
     ((tag, payload),) = wire.items()
@@ -121,7 +129,7 @@ def type_name(tp: Any) -> str:
 def unexpected(wire: Any, expected: str, nullable: bool) -> None:
     """The wire value has none of the accepted tags: None for a NULL where
     allowed, otherwise the error."""
-    if isinstance(wire, dict) and len(wire) == 1 and "NULL" in wire:
+    if isinstance(wire, dict) and len(wire) == 1 and wire.get("NULL") is True:
         if nullable:
             return None
         raise DecodeError("NullNotAllowed", f"expected {expected}, got NULL")
@@ -130,4 +138,7 @@ def unexpected(wire: Any, expected: str, nullable: bool) -> None:
 
 def malformed(wire: Any, error: Exception) -> DecodeError:
     """The error for a wire value whose shape broke a reader (``error``)."""
-    return DecodeError("TypeMismatch", f"malformed value {describe(wire)} ({error})")
+    described = describe(wire)
+    if not described.startswith("malformed value"):
+        described = f"malformed value {described}"
+    return DecodeError("TypeMismatch", f"{described} ({error})")

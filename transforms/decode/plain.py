@@ -15,21 +15,21 @@ from typing import Any
 from transforms.decode.containers import read_list, read_map, read_set
 from transforms.decode.errors import DecodeError, short, type_name
 from transforms.decode.plans import Plan, converter
-from transforms.decode.scalars import parse_decimal
+from transforms.decode.scalars import parse_decimal, read_binary, read_bool, read_text
 
 __all__ = ["ANY", "ANY_LIST", "ANY_MAP", "custom_plan", "plain"]
 
 ANY = Plan(
     {
-        "S": None,
+        "S": read_text,
         "N": parse_decimal,
-        "B": None,
-        "BOOL": None,
+        "B": read_binary,
+        "BOOL": read_bool,
         "L": lambda payload: ANY_LIST(payload),
         "M": lambda payload: ANY_MAP(payload),
-        "SS": set,
+        "SS": read_set(read_text, set),
         "NS": read_set(parse_decimal, set),
-        "BS": set,
+        "BS": read_set(read_binary, set),
     },
     "any value",
     nullable=True,

@@ -50,6 +50,9 @@ class Plan:
 
 
 def none(payload: Any) -> None:
+    """The value of NULL, whose payload is always true."""
+    if payload is not True:
+        raise TypeError(f"NULL holds {payload!r}, not true")
     return None
 
 

@@ -53,9 +53,9 @@ _KEYS = ("settings", "mappings")
 
 
 def check_configurable(uri: str, index_config: dict[str, Any] | None) -> None:
-    """Raises :class:`IndexOptionError` when ``index_config`` is given for an
-    index that takes none (SQLite)."""
-    if index_config and not issubclass(backend_class(uri), SearchServerIndex):
+    """Raises :class:`IndexOptionError` when ``index_config`` is given (even
+    empty) for an index that takes none (SQLite)."""
+    if index_config is not None and not issubclass(backend_class(uri), SearchServerIndex):
         raise IndexOptionError(
             "--index-config applies to Elasticsearch and OpenSearch indexes; a SQLite "
             "index has a fixed schema"

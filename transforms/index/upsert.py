@@ -33,7 +33,7 @@ def prepare_upsert(
     as is another table's index without ``force``.
     """
     refuse_other_table(uri, identity, force=force, action="write into it anyway", same_key=True)
-    if index_config:
+    if index_config is not None:
         check_configurable(uri, index_config)
         with open_backend(uri) as server:
             if server.kind_of(server.index) != "missing":

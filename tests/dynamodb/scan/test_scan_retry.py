@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from dataclasses_json import dataclass_json
 
 from tests.reindex_runs import dead_letters, index_rows
@@ -280,3 +280,25 @@ def test_a_failure_a_budget_after_the_last_starts_a_new_outage():
     assert outage.failed(130.0, stale_after=10) == 130.0
     outage.ended()
     assert outage.failed(131.0, stale_after=10) == 131.0
+
+
+class _Throttled(_Switchable):
+    """A client whose Scans are throttled: the table answers, too busy."""
+
+    def scan(self, **kwargs):
+        self.calls += 1
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+            "Scan",
+        )
+
+
+def test_throttling_is_not_an_outage():
+    """A hot partition that throttled one segment past its budget does not condemn the next."""
+    table = unique_name("outage")
+    with pytest.raises(SegmentReadFailed):
+        _reader(_Throttled(), table).read(0, None)
+    second = _Throttled()
+    with pytest.raises(SegmentReadFailed):
+        _reader(second, table).read(1, None)
+    assert second.calls > 2  # a budget of its own

@@ -9,7 +9,8 @@ several of them. An :class:`Outage` records when the current run of failures
 began, across the readers of one table in one process; a read stops
 retrying once the table has failed for the budget, whichever reader saw its
 start. Any page read whole ends the outage, so a read never gets less than
-its own budget while other reads succeed.
+its own budget while other reads succeed; so does a throttled read (the
+table answers), which keeps its own budget.
 
 A failure more than a budget after the previous one starts a new outage: a
 worker that outlives a job (Dask, Flink) does not count a failure of long

@@ -154,7 +154,11 @@ class ScanPageReader:
                 failed_call_retries += _botocore_retries(error)
                 now = time.monotonic()
                 budget = self._retry_policy.max_retry_seconds
-                since = min(started, self._outage.failed(now, stale_after=budget))
+                if _is_throttle(error):  # the table answers: not an outage, its own budget
+                    self._outage.ended()
+                    since = started
+                else:
+                    since = min(started, self._outage.failed(now, stale_after=budget))
                 left = budget - (now - since)
                 if left < 0:
                     raise segment_failed(
