@@ -129,6 +129,7 @@ def test_persistent_fault_names_unread_segments_and_resume_completes(
     retries = Counter(re.findall(r"Scan of segment (\d+)/4 failed .*; retrying", failed.stderr))
     first, *others = sorted(retries.values(), reverse=True)
     assert len(unread) > 1 and first >= 2 and all(n <= 1 for n in others), failed.stderr[-3000:]
+    assert summary_count(failed.stdout, "retries") >= first  # the failed pages' retries count
 
     # nothing already read is lost: what was scanned is indexed or dead-lettered
     read = index_rows(tmp_path / "index.db")

@@ -94,13 +94,16 @@ class InvalidScanRequest(ScanError):
 
 
 class SegmentReadFailed(ScanError):
-    """A segment stopped before its end; ``resume_key`` is where to go on."""
+    """A segment stopped before its end; ``resume_key`` is where to go on.
+    ``retries`` and ``throttles``: what the failed page's read went through."""
 
     def __init__(self, message: str, segment: int, total_segments: int, resume_key: Key | None):
         super().__init__(message)
         self.segment = segment
         self.total_segments = total_segments
         self.resume_key = resume_key
+        self.retries = 0
+        self.throttles = 0
 
 
 class IncompleteScanResponse(RuntimeError):

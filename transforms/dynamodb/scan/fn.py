@@ -319,6 +319,8 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         end_key = tracker.current_restriction().end_key
         if not tracker.try_claim(ScanPagePosition(start_key, end_key, 0)):
             return  # checkpointed meanwhile: the residual is read again later
+        self._metrics.retries.inc(error.retries)  # the summary counts the failed page's too
+        self._metrics.throttles.inc(error.throttles)
         cause = error.__cause__ or error
         _LOGGER.error(
             "Segment %d/%d not read past ExclusiveStartKey %s: %s",

@@ -161,14 +161,17 @@ class ScanPageReader:
                     since = min(started, self._outage.failed(now, stale_after=budget))
                 left = budget - (now - since)
                 if left < 0:
-                    raise segment_failed(
+                    failed = segment_failed(
                         error,
                         self._request.table_name,
                         segment,
                         self._request.total_segments,
                         start_key,
                         failing_seconds=now - since,
-                    ) from error
+                    )
+                    failed.retries = attempt + failed_call_retries
+                    failed.throttles = throttles
+                    raise failed from error
                 # never past the budget: one last try when it runs out
                 delay = min(self._retry_policy.delay(attempt, self._rng), left)
                 _LOGGER.warning(
