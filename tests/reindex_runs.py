@@ -36,6 +36,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess
     )
 
 
+def start_cli(*args: str, **popen) -> subprocess.Popen:
+    """``python -m pipeline ARGS`` started from the project root, its output read
+    as text through pipes unless ``popen`` says otherwise; the caller waits for
+    it, or stops it."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, **options)
+
+
 def index_sink_args(
     tmp_path,
     *,

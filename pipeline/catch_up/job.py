@@ -266,9 +266,21 @@ def check_covered_since(config: CatchUpConfig, start_time: datetime) -> None:
         description = describe_stream(streams, stream.stream_arn)
     finally:
         streams.close()
-    reads_since(
-        description, start_time, _utc_now(), table=config.table, safety_margin=config.safety_margin
-    )
+    _reads_since(config, start_time)(description, _utc_now())
+
+
+def _reads_since(
+    config: CatchUpConfig, start_time: datetime
+) -> Callable[[StreamDescription, datetime], ReadPlan]:
+    """The reads of every change since ``start_time`` (``StreamGap`` where the
+    stream no longer or never held them), for a stream described at a time."""
+
+    def plan(description: StreamDescription, now: datetime) -> ReadPlan:
+        return reads_since(
+            description, start_time, now, table=config.table, safety_margin=config.safety_margin
+        )
+
+    return plan
 
 
 def catch_up_since(
@@ -293,13 +305,7 @@ def catch_up_since(
             f"--since {format_time(start_time)} is in the future: every change would be "
             "skipped and the bookmark set past them; give the time the last reindex started"
         )
-
-    def plan(description: StreamDescription, now: datetime) -> ReadPlan:
-        return reads_since(
-            description, start_time, now, table=config.table, safety_margin=config.safety_margin
-        )
-
-    return _run(config, plan, pipeline_args, bookmark_path)
+    return _run(config, _reads_since(config, start_time), pipeline_args, bookmark_path)
 
 
 def catch_up_from(

@@ -25,7 +25,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -34,7 +33,6 @@ from pipeline.resume import progress_line
 from pipeline.resume.journaled_run import ResumeRefused, check_header
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
-    ROOT,
     cli,
     dead_letters,
     index_rows,
@@ -42,6 +40,7 @@ from tests.reindex_runs import (
     reindex_args,
     reindex_config,
     sample_table,
+    start_cli,
     summary_count,
 )
 from tests.runners import IN_PROCESS, MULTI_PROCESS, PORTABLE
@@ -194,13 +193,7 @@ def test_sigkill_after_the_scan_resumes_without_reading(dynamodb_server, works, 
     """Killed while consolidating the dead letters: every segment is done, none is read again."""
     table, _, _ = works
     journal = journal_of(tmp_path)
-    with subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *command(dynamodb_server.endpoint_url, table, tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as run:
+    with start_cli(*command(dynamodb_server.endpoint_url, table, tmp_path)) as run:
         deadline = time.monotonic() + 120
         while not journal.exists():
             assert run.poll() is None and time.monotonic() < deadline
@@ -240,12 +233,8 @@ def test_sigkill_on_the_multi_process_runner_then_resume(dynamodb_server, works,
         dynamodb_server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=0.1
     ) as proxy:
         args = command(proxy.url, table, tmp_path, runner=MULTI_PROCESS)
-        with subprocess.Popen(
-            [sys.executable, "-m", "pipeline", *args],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        with start_cli(
+            *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         ) as run:
             deadline = time.monotonic() + 120
             while len(proxy.scans) < 20:
@@ -269,13 +258,7 @@ def test_signal_stops_with_one_line_and_the_printed_command_resumes(
         dynamodb_server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=0.15
     ) as proxy:
         args = command(proxy.url, table, tmp_path)
-        with subprocess.Popen(
-            [sys.executable, "-m", "pipeline", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as run:
+        with start_cli(*args) as run:
             deadline = time.monotonic() + 120
             while not (journal.exists() and journal.records(journal.read_header().run_id)):
                 assert run.poll() is None and time.monotonic() < deadline

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from pipeline.search_output import EXCERPT_WIDTH, excerpt
-from tests.reindex_runs import ROOT, cli
+from tests.reindex_runs import cli, start_cli
 from transforms.index import Document, open_backend
 
 LONG = "Lorem ipsum dolor sit amet, " * 20
@@ -72,13 +70,7 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
         works = [_work(n) for n in range(3000)]
         assert index.write_batch([Document(w["id"], json.dumps(w)) for w in works]) == []
     args = ["search", "--index", uri, "--json", "--limit", "3000", "harbour"]
-    search = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    search = start_cli(*args)
     assert json.loads(search.stdout.readline())["id"].startswith("w")
     search.stdout.close()  # as head does once it has its line
     err = search.stderr.read()

@@ -122,14 +122,13 @@ def table_conflict(
             f"the index {where} holds {held.describe()}, not {incoming.describe()}: "
             f"check {check}{force}"
         )
-    if same_key and held.key_attributes and incoming.key_attributes:
-        if tuple(held.key_attributes) != tuple(incoming.key_attributes):
-            return (
-                f"the index {where} holds {held.describe()} keyed by "
-                f"{', '.join(held.key_attributes)}, not by {', '.join(incoming.key_attributes)}: "
-                "its records would be written again under other document ids; check "
-                f"{check} and the key attributes{force}"
-            )
+    held_key, incoming_key = tuple(held.key_attributes), tuple(incoming.key_attributes)
+    if same_key and held_key and incoming_key and held_key != incoming_key:
+        return (
+            f"the index {where} holds {held.describe()} keyed by {', '.join(held_key)}, "
+            f"not by {', '.join(incoming_key)}: its records would be written again under "
+            f"other document ids; check {check} and the key attributes{force}"
+        )
     return None
 
 

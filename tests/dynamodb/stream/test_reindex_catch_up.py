@@ -4,7 +4,6 @@ end the index equals a consistent read of the table, and ``catch-up
 
 import signal
 import subprocess
-import sys
 import threading
 from datetime import datetime, timezone
 
@@ -14,7 +13,7 @@ from pipeline.local.sample_data import seed_table
 from tests.conftest import REGION
 from tests.export_folders import full_records, write_export
 from tests.fault_proxy import FaultProxy
-from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
+from tests.reindex_runs import cli, index_rows, reindex_args, start_cli
 from tests.stream_tables import (
     catch_up_args,
     create_stream_table,
@@ -59,13 +58,7 @@ def _reindex_while_writing(server, client, table, tmp_path, *extra):
         server.endpoint_url, {"slow": 1.0}, max_faults=None, slow_seconds=0.25
     ) as proxy:
         args = _reindex_catch_up_args(proxy.url, table, tmp_path, *extra)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_cli(*args)
         catching_up = threading.Event()
         stderr: list[str] = []
 

@@ -150,11 +150,12 @@ class ScanPageReader:
                     raise explain(error, self._request.table_name, self._endpoint_url) from error
                 if abandoned is not None and abandoned():
                     raise ReadAbandoned(f"segment {segment}: read dropped, not retried") from error
-                throttles += _is_throttle(error)
+                throttled = _is_throttle(error)
+                throttles += throttled
                 failed_call_retries += _botocore_retries(error)
                 now = time.monotonic()
                 budget = self._retry_policy.max_retry_seconds
-                if _is_throttle(error):  # the table answers: not an outage, its own budget
+                if throttled:  # the table answers: not an outage, its own budget
                     self._outage.ended()
                     since = started
                 else:
