@@ -509,22 +509,49 @@ def test_counts_and_checksums_are_checked_per_file(tmp_path, items_120):
     assert folder.data_path(3) in by_file[3]
 
 
-def test_corrupt_line_is_reported_and_the_rest_is_read(tmp_path, items_120):
-    folder = write_export(tmp_path, full_records(items_120), files=4, md5_in_manifest=False)
+def _replace_lines(folder, replacements: dict[int, bytes]) -> str:
+    """Rewrites lines of the first data file (by 0-based number); returns its path."""
     path = folder.data_path(0)
     lines = gzip.decompress(open(path, "rb").read()).split(b"\n")
-    lines[3] = b'{"Item": {"id": {"S": "w9"}, "bad": {"B": "not base64!"}}}'
+    for number, line in replacements.items():
+        lines[number] = line
     content = gzip.compress(b"\n".join(lines))
     with open(path, "wb") as f:
         f.write(content)
     rewrite_manifest_files(
         folder, lambda entries: entries[0].update(etag=hashlib.md5(content).hexdigest())
     )
+    return path
+
+
+def test_corrupt_line_is_reported_and_the_rest_is_read(tmp_path, items_120):
+    folder = write_export(tmp_path, full_records(items_120), files=4, md5_in_manifest=False)
+    bad_binary = b'{"Item": {"id": {"S": "w9"}, "bad": {"B": "not base64!"}}}'
+    path = _replace_lines(folder, {3: bad_binary})
     items, _, dead = read_with_outputs(folder.root)
     lost = items_120[12]
     assert sorted(map(canonical, items)) == sorted(canonical(i) for i in items_120 if i is not lost)
     ((letter,),) = [dead]
     assert letter["error_type"] == "CorruptLine" and f"{path} line 4:" in letter["error"]
+
+
+def test_a_lone_surrogate_is_a_corrupt_line_and_a_pair_is_text(tmp_path, items_120):
+    folder = write_export(tmp_path, full_records(items_120), files=4, md5_in_manifest=False)
+    path = _replace_lines(
+        folder,
+        {
+            3: b'{"Item": {"id": {"S": "w9"}, "t": {"L": [{"S": "a\\udc00"}]}}}',
+            5: b'{"Item": {"id": {"S": "w10"}, "t": {"S": "\\ud83d\\ude00 \\\\ud800"}}}',
+        },
+    )
+    items, _, dead = read_with_outputs(folder.root)
+    assert {"id": "w10", "t": "\U0001f600 \\ud800"} in [
+        {name: value["S"] for name, value in item.items()} for item in items if "w10" in str(item)
+    ]
+    assert len(items) == 119
+    ((letter,),) = [dead]
+    assert letter["error_type"] == "CorruptLine" and f"{path} line 4:" in letter["error"]
+    assert "lone surrogate" in letter["error"]
 
 
 def test_missing_data_file(tmp_path, items_120):

@@ -11,12 +11,14 @@ the final state of each changed item in the export's period::
 An :class:`ExportRecord` is an upsert (``item`` set: the ``Item`` or the
 ``NewImage``) or a removal (``item`` is ``None``, ``keys`` say which).
 Binary values, base64 in the file, are ``bytes`` here, exactly as a scan
-returns them.
+returns them. A line whose strings are not Unicode text (a lone surrogate
+escape such as ``\\ud800``, which no DynamoDB string can hold) is corrupt.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -88,6 +90,33 @@ def _parse_ion(line: bytes, incremental: bool) -> ExportRecord:
     return _record(fields, incremental, _ion_item)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate_in(value: Any) -> bool:
+    """True if a string or map key anywhere in ``value`` is not encodable as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate_in(k) or _lone_surrogate_in(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_lone_surrogate_in(v) for v in value)
+    return False
+
+
+def _check_text(record: ExportRecord, line: bytes) -> ExportRecord:
+    if _SURROGATE_ESCAPE.search(line) and _lone_surrogate_in(record):
+        raise CorruptRecord(
+            "a string holds a lone surrogate (an escape such as \\ud800 without its pair), "
+            "which is not text and which DynamoDB cannot store: the line was edited or damaged"
+        )
+    return record
+
+
 def record_parser(output_format: str, incremental: bool) -> Callable[[bytes], ExportRecord]:
     """A function ``line -> ExportRecord`` for the export's format and type.
 
@@ -96,6 +125,6 @@ def record_parser(output_format: str, incremental: bool) -> Callable[[bytes], Ex
     parse = _parse_ion if output_format == ION else _parse_json
 
     def parse_line(line: bytes) -> ExportRecord:
-        return parse(line, incremental)
+        return _check_text(parse(line, incremental), line)
 
     return parse_line
