@@ -54,6 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 __all__ = [
     "FIELDS",
     "CorruptDeadLetter",
+    "DeadLetterCounters",
     "DeadLetterSourceNotFound",
     "ReadDeadLetters",
     "WriteDeadLetters",
@@ -282,16 +283,17 @@ def read_dead_letters(pattern: str) -> Iterator[dict[str, Any]]:
         yield from _read_file(path)
 
 
-class _CountAndEncode(beam.DoFn):
-    """Counts dead letters (in total and per stage) and turns them into JSON lines,
-    each keyed by its identity (:func:`letter_identity`) and ``at``."""
+class DeadLetterCounters:
+    """The job's metrics of dead letters: ``dead_letters`` and ``dead_letters_<stage>``.
 
-    def setup(self) -> None:
+    Made in a DoFn's ``setup``; :meth:`count` counts one letter.
+    """
+
+    def __init__(self) -> None:
         self._total = Metrics.counter(METRICS_NAMESPACE, "dead_letters")
         self._by_stage: dict[str, Any] = {}
 
-    def process(self, letter: dict[str, Any]) -> Iterator[tuple[str, tuple[str, str]]]:
-        line = dumps_dead_letter(letter)
+    def count(self, letter: Mapping[str, Any]) -> None:
         stage = letter["stage"]
         counter = self._by_stage.get(stage)
         if counter is None:
@@ -300,6 +302,18 @@ class _CountAndEncode(beam.DoFn):
             )
         self._total.inc()
         counter.inc()
+
+
+class _CountAndEncode(beam.DoFn):
+    """Counts dead letters (in total and per stage) and turns them into JSON lines,
+    each keyed by its identity (:func:`letter_identity`) and ``at``."""
+
+    def setup(self) -> None:
+        self._counters = DeadLetterCounters()
+
+    def process(self, letter: dict[str, Any]) -> Iterator[tuple[str, tuple[str, str]]]:
+        line = dumps_dead_letter(letter)
+        self._counters.count(letter)
         yield letter_identity(letter), (letter["at"], line)
 
 

@@ -36,13 +36,12 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from transforms.dead_letters import (
     FILE_PREFIX,
     FILE_SUFFIX,
-    METRICS_NAMESPACE,
     CorruptDeadLetter,
+    DeadLetterCounters,
     dumps_dead_letter,
 )
 from transforms.journal.files import matching, read_bytes, write_atomically
@@ -64,8 +63,7 @@ class _WritePartFn(beam.DoFn):
         self._ref = ref
 
     def setup(self) -> None:
-        self._total = Metrics.counter(METRICS_NAMESPACE, "dead_letters")
-        self._by_stage: dict[str, Any] = {}
+        self._counters = DeadLetterCounters()
         self._progress = process_progress(self._ref)
         self._lines: list[str] = []
 
@@ -74,14 +72,7 @@ class _WritePartFn(beam.DoFn):
 
     def process(self, letter: dict[str, Any]) -> None:
         self._lines.append(dumps_dead_letter(letter))
-        stage = letter["stage"]
-        counter = self._by_stage.get(stage)
-        if counter is None:
-            counter = self._by_stage[stage] = Metrics.counter(
-                METRICS_NAMESPACE, f"dead_letters_{stage}"
-            )
-        self._total.inc()
-        counter.inc()
+        self._counters.count(letter)
 
     def finish_bundle(self) -> None:
         lines, self._lines = self._lines, []
