@@ -187,10 +187,9 @@ def load_model(spec: str) -> type:
 
     Raises :class:`ModelSpecError` when ``spec`` is not of that form,
     :class:`UsageError` when the module cannot be imported or does not hold
-    a dataclasses-json class of that name, and ``TypeError`` when a field's
-    type can be read from DynamoDB or written to JSON by neither the decoder
-    nor ``to_json()`` (:mod:`transforms.decode.writable`): before anything
-    is created.
+    a dataclasses-json class of that name, and one ``TypeError`` naming
+    every field whose type the decoder cannot read or ``to_json()`` cannot
+    write (:mod:`transforms.decode.writable`): before anything is created.
     """
     module_name, colon, class_name = spec.partition(":")
     module_name, class_name = module_name.strip(), class_name.strip()
@@ -215,8 +214,14 @@ def load_model(spec: str) -> type:
         raise UsageError(f"{spec!r} is not a dataclass in module {module_name!r}")
     if not hasattr(model, "from_dict"):
         raise UsageError(f"{spec!r} is not declared with dataclasses-json (@dataclass_json)")
-    compile_decoder(model)  # a field type the decoder cannot read
-    check_writable(model)  # a field type to_json() cannot write
+    problems = []
+    for check in (compile_decoder, check_writable):  # types it cannot read, or write
+        try:
+            check(model)
+        except TypeError as error:
+            problems.append(str(error))
+    if problems:
+        raise TypeError("; ".join(problems))
     return model
 
 

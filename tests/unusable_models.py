@@ -46,3 +46,15 @@ class IntKeyed:
 
     id: int
     title: str = ""
+
+
+@dataclass_json
+@dataclass
+class ManyUnusable:
+    """Several fields the command cannot use: each is named at once."""
+
+    id: str
+    hook: Callable[[], None] | None = None
+    other: Callable[[int], None] | None = None
+    day: date | None = None
+    prices: Prices | None = None

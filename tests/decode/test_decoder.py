@@ -814,6 +814,80 @@ def test_global_config_decoder_applies_to_field_type():
         del cfg.global_config.decoders[Cents]
 
 
+@dataclass_json
+@dataclass
+class Queued:
+    queue: collections.deque[int]
+    bare: collections.deque
+    ordered: typing.OrderedDict[str, int]
+    nested: list[collections.OrderedDict]
+
+
+QUEUED_ITEM = {
+    "queue": {"L": [{"N": "3"}, {"N": "1"}]},
+    "bare": {"L": [{"S": "b"}, {"S": "a"}]},
+    "ordered": {"M": {"z": {"N": "1"}, "a": {"N": "2"}}},
+    "nested": {"L": [{"M": {"k": {"S": "v"}}}]},
+}
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_deques_and_ordered_dicts_decode_as_from_dict_builds_them(generated):
+    decode = compile_decoder(Queued) if generated else interpreted_decoder(Queued)
+    record = decode(QUEUED_ITEM)
+    expected = Queued.from_dict(deserialize(QUEUED_ITEM))
+    assert repr(record) == repr(expected)
+    assert type(record.queue) is collections.deque and list(record.queue) == [3, 1]
+    assert type(record.ordered) is collections.OrderedDict and list(record.ordered) == ["z", "a"]
+    assert type(record.nested[0]) is collections.OrderedDict
+    assert record.to_json() == expected.to_json()
+    with pytest.raises(DecodeError) as failure:
+        decode({**QUEUED_ITEM, "ordered": {"M": {"z": {"S": "one"}}}})
+    assert failure.value.field == "ordered.z"
+
+
+_Label = NewType("_Label", str)
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_a_global_decoder_reaches_a_field_only_through_its_declared_type(generated):
+    """As in dataclasses-json: a field declared as a string (postponed
+    annotations) or a NewType takes no global decoder of its resolved type;
+    values of that type inside a collection or an Optional do."""
+    cfg.global_config.decoders[Decimal] = lambda value: Decimal(value).quantize(Decimal("0.01"))
+    cfg.global_config.decoders[str] = lambda value: f"<{value}>"
+    try:
+
+        @dataclass_json
+        @dataclass
+        class Priced:
+            pk: _Label
+            price: "Decimal"
+            prices: "list[Decimal]"
+            maybe: "Decimal | None"
+            declared: Decimal
+
+        item = {
+            "pk": {"S": "g1"},
+            "price": {"N": "1.005"},
+            "prices": {"L": [{"N": "2.005"}]},
+            "maybe": {"N": "3.005"},
+            "declared": {"S": "4.005"},
+        }
+        decode = compile_decoder(Priced) if generated else interpreted_decoder(Priced)
+        record = decode(item)
+        assert record == Priced.from_dict(deserialize(item))
+        assert (record.pk, record.price, record.prices) == (
+            "g1",
+            Decimal("1.005"),
+            [Decimal("2.00")],
+        )
+        assert (record.maybe, record.declared) == (Decimal("3.00"), Decimal("4.00"))
+    finally:
+        del cfg.global_config.decoders[Decimal]
+        del cfg.global_config.decoders[str]
+
+
 def test_undefined_raise_refuses_unknown_attributes():
     @dataclass_json(undefined=Undefined.RAISE)
     @dataclass

@@ -23,9 +23,11 @@ from hypothesis import given, settings
 from pipeline.local.sample_data import generate_items
 from pipeline.models import Work as CatalogueWork
 from tests.decode.test_decoder import (
+    QUEUED_ITEM,
     Agent,
     Contributor,
     Node,
+    Queued,
     Work,
     contributor,
     models_with_items,
@@ -125,6 +127,10 @@ def test_every_option_decodes_the_same_or_steps_aside(model, item):
     except (TypeError, ValueError, AttributeError, KeyError):
         return
     assert_same_or_aside(model, text)
+
+
+def test_deques_and_ordered_dicts_decode_the_same_or_step_aside():
+    assert_same_or_aside(Queued, item_text(QUEUED_ITEM))
 
 
 def test_the_sample_table_decodes_on_the_fast_path_entirely():

@@ -581,8 +581,18 @@ def test_options_that_cannot_go_together_are_usage_errors(
             "record holding one could be indexed: give each such field an encoder, "
             "field(metadata=dataclasses_json.config(encoder=...))",
         ),
+        (
+            "tests.unusable_models:ManyUnusable",
+            "error: ManyUnusable.hook: cannot decode type Callable[[], None]; give the field a "
+            "decoder with dataclasses_json.config(decoder=...); ManyUnusable.other: cannot "
+            "decode type Callable[[int], None]; give the field a decoder with "
+            "dataclasses_json.config(decoder=...); to_json() cannot write the values of "
+            "ManyUnusable.day (a date), Prices.by_amount (map keys of type Decimal: JSON keys "
+            "are strings), so no record holding one could be indexed: give each such field an "
+            "encoder, field(metadata=dataclasses_json.config(encoder=...))",
+        ),
     ],
-    ids=["undecodable", "key_type", "unwritable"],
+    ids=["undecodable", "key_type", "unwritable", "every_field_named"],
 )
 def test_model_that_cannot_be_used_is_refused_before_anything_is_created(
     dynamodb_server, small_table, tmp_path, model, message

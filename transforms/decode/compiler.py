@@ -51,12 +51,19 @@ class Compiler:
         self.pending: dict[type, list] = {}
         self.generated: dict[type, GeneratedDecoder] = {}
 
-    def plan(self, tp: Any, where: str) -> Plan:
+    def plan(self, tp: Any, where: str, as_field: bool = False) -> Plan:
         """The plan of type ``tp``; ``where`` (``Class.field``) names it in
-        the TypeError raised for a type that cannot be decoded."""
+        the TypeError raised for a type that cannot be decoded.
+
+        dataclasses-json applies a global decoder of ``tp`` to values of
+        ``tp`` inside collections and unions, but to a field only through the
+        field's declared type (:func:`~transforms.decode.models.field_options`):
+        not when that is a string (``from __future__ import annotations``) or
+        a ``NewType``. ``as_field`` says ``tp`` is a field's own type.
+        """
         tp = unwrap_new_type(tp)
         try:
-            decoder = self.global_decoders.get(tp)
+            decoder = None if as_field else self.global_decoders.get(tp)
         except TypeError:
             decoder = None
         if decoder is not None:

@@ -1,5 +1,5 @@
-"""Collections: ``list``, ``tuple``, ``set``, ``frozenset``, ``dict`` and their
-abstract and ``typing`` spellings.
+"""Collections: ``list``, ``tuple``, ``set``, ``frozenset``, ``dict``,
+``deque``, ``OrderedDict`` and their abstract and ``typing`` spellings.
 
 Lists and tuples read L, or SS/NS/BS when their element type takes S/N/B
 (wire order kept); sets read SS/NS/BS or L; dicts read M, with keys of type
@@ -13,6 +13,7 @@ position (``[i]``) or map key.
 
 from __future__ import annotations
 
+import collections
 import collections.abc as abc
 import uuid
 from collections.abc import Callable
@@ -61,6 +62,7 @@ SEQUENCES: dict[Any, Callable] = {
     tuple: tuple,
     abc.Sequence: tuple,
     abc.Collection: tuple,
+    collections.deque: collections.deque,
 }
 SETS: dict[Any, Callable] = {
     set: set,
@@ -68,7 +70,12 @@ SETS: dict[Any, Callable] = {
     frozenset: frozenset,
     abc.Set: frozenset,
 }
-MAPPINGS = {dict, abc.Mapping, abc.MutableMapping}
+MAPPINGS: dict[Any, Callable] = {
+    dict: dict,
+    abc.Mapping: dict,
+    abc.MutableMapping: dict,
+    collections.OrderedDict: collections.OrderedDict,
+}
 SET_TAGS = (("SS", "S"), ("NS", "N"), ("BS", "B"))
 
 
@@ -207,6 +214,15 @@ def read_map(value: Plan, convert_key: Callable | None) -> Callable[[dict], dict
     return read_map
 
 
+def _built(read: Callable[[dict], dict], build: Callable) -> Callable[[dict], Any]:
+    """``read`` whose dict becomes a ``build`` (e.g. an ``OrderedDict``), in wire order."""
+
+    def read_built(payload):
+        return build(read(payload))
+
+    return read_built
+
+
 def is_hashable_type(tp: Any) -> bool:
     return not (isinstance(tp, type) and getattr(tp, "__hash__", None) is None)
 
@@ -218,7 +234,9 @@ def generic_plan(tp: Any, origin: Any, args: tuple[Any, ...], where: str, plan: 
     if origin in MAPPINGS:
         key_type, value_type = args if len(args) == 2 else (Any, Any)
         value = plan(value_type, where)
-        return Plan({"M": read_map(value, key_reader(key_type, where, plan))}, expected)
+        read = read_map(value, key_reader(key_type, where, plan))
+        build = MAPPINGS[origin]
+        return Plan({"M": read if build is dict else _built(read, build)}, expected)
     if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
         return fixed_tuple_plan(args, expected, where, plan)
     if origin in SEQUENCES:

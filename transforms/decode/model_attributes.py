@@ -35,10 +35,15 @@ def attribute_names(model: type) -> dict[str, str]:
 def fields_for_attributes(model: type, attributes: Sequence[str]) -> tuple[str, ...]:
     """The model fields holding ``attributes`` (e.g. the table's key).
 
-    Raises ValueError naming the attributes the model does not hold, since a
-    document id cannot be made without them.
+    An attribute spelled as a field's Python name is that field's, as
+    dataclasses-json reads it, unless another field's attribute name is
+    spelled so. Raises ValueError naming the attributes the model does not
+    hold, since a document id cannot be made without them.
     """
-    by_attribute = {attr: name for name, attr in attribute_names(model).items()}
+    names = attribute_names(model)
+    by_attribute = {attr: name for name, attr in names.items()}
+    for name in names:
+        by_attribute.setdefault(name, name)
     missing = [attr for attr in attributes if attr not in by_attribute]
     if missing:
         raise ValueError(
@@ -65,7 +70,7 @@ def key_type_conflicts(model: type, attributes: Sequence[str], types: Sequence[s
         if options.get("decoder") is not None:
             continue
         tp = field_hints[name]
-        if tag not in compiler.plan(tp, f"{model.__qualname__}.{name}").handlers:
+        if tag not in compiler.plan(tp, f"{model.__qualname__}.{name}", as_field=True).handlers:
             conflicts.append(
                 f"field {model.__qualname__}.{name} is {type_name(tp)}, which cannot hold the "
                 f"table's key attribute {attribute} ({tag}, {_TYPE_NAMES.get(tag, tag)})"

@@ -59,13 +59,17 @@ class ModelSteps(NamedTuple):
 
 def model_steps(
     cls: type,
-    plan: Callable[[Any, str], Plan],
+    plan: Callable[..., Plan],
     global_decoders: dict[Any, Callable],
     forbid_unknown: bool,
 ) -> ModelSteps:
     """Reads a dataclass's fields and configuration; ``plan`` gives each
-    field type's plan, ``global_decoders`` are dataclasses-json's global ones."""
+    field type's plan, ``global_decoders`` are dataclasses-json's global ones.
+
+    Raises one ``TypeError`` naming every field whose type cannot be decoded.
+    """
     field_hints = hints(cls)
+    refused: list[str] = []
     class_config = getattr(cls, "dataclass_json_config", None) or {}
     undefined = class_config.get("undefined")
     steps = []
@@ -89,7 +93,11 @@ def model_steps(
             field_plan = custom_plan(decoder, tp, skip_same_type=True, nullable=nullable)
             default = decoded_default(spec, tp, decoder)
         else:
-            field_plan = plan(tp, where)
+            try:
+                field_plan = plan(tp, where, as_field=True)
+            except TypeError as error:
+                refused.append(str(error))
+                continue
         steps.append(field_step(spec, attr, field_plan, type_name(tp), default))
     for spec in cls.__dataclass_fields__.values():
         hint = field_hints.get(spec.name)
@@ -99,6 +107,8 @@ def model_steps(
             where = f"{cls.__qualname__}.{spec.name}"
             field_plan = plan(hint.type, where)
             steps.append(field_step(spec, attr, field_plan, type_name(hint.type)))
+    if refused:
+        raise TypeError("; ".join(dict.fromkeys(refused)))
     if undefined is Undefined.INCLUDE and catch_all is None:
         raise TypeError(f"{cls.__qualname__} uses Undefined.INCLUDE but has no CatchAll field")
     check_unknown = catch_all is None and (forbid_unknown or undefined is Undefined.RAISE)
