@@ -518,6 +518,20 @@ def test_dict_with_int_keys():
     assert decode_value(dict[int, str], {"M": {"7": {"S": "x"}}}) == {7: "x"}
 
 
+@pytest.mark.parametrize(
+    "tp, key, message",
+    [
+        (dict[int, str], "seven", "expected int, got map key 'seven' (not a number)"),
+        (dict[uuid.UUID, str], "zz", "expected UUID, got map key 'zz'"),
+    ],
+    ids=["int", "UUID"],
+)
+def test_a_map_key_that_does_not_decode_is_called_a_map_key(tp, key, message):
+    with pytest.raises(DecodeError) as failure:
+        decode_value(tp, {"M": {key: {"S": "x"}}})
+    assert (failure.value.field, failure.value.message) == (f"value.{key}", message)
+
+
 UUID_1 = uuid.UUID("abcdef12-1234-5678-1234-567812345678")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc as abc
+import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -281,6 +282,22 @@ def fixed_tuple_plan(args: tuple[Any, ...], expected: str, where: str, plan: Pla
     return Plan({"L": read_tuple}, expected)
 
 
+_FOUND_AS_VALUE = re.compile(r"\bgot [NS] ")
+
+
+def _map_key(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``read`` of a map key's text, whose errors call it a map key, not an S or N value."""
+
+    def read_key(key: str) -> Any:
+        try:
+            return read(key)
+        except DecodeError as error:
+            error.message = _FOUND_AS_VALUE.sub("got map key ", error.message, count=1)
+            raise
+
+    return read_key
+
+
 def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
     """The function of a map key's text for ``key_type``; None for ``str`` keys."""
     key_type = unwrap_new_type(key_type)
@@ -290,7 +307,7 @@ def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
         isinstance(key_type, type) and issubclass(key_type, Enum)
     ):
         read = plan(key_type, where).handlers
-        return read.get("S") or (lambda key: read["N"](key))
+        return _map_key(read.get("S") or read["N"])
     if key_type is uuid.UUID:
-        return read_uuid
+        return _map_key(read_uuid)
     raise TypeError(f"{where}: cannot decode map keys of type {type_name(key_type)}")
