@@ -226,7 +226,7 @@ class ReindexSummary:
         by_stage = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dead_lettered_by_stage.items()))
         holds = "" if self.index_count is None else f" (now holds {self.index_count:,} documents)"
         removed = (
-            f"; the documents of the {self.undecodable_removed:,} that no longer decode removed"
+            f"; the {self.undecodable_removed:,} that no longer decode have no document now"
             if self.undecodable_removed
             else ""
         )

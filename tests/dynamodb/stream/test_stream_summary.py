@@ -82,7 +82,7 @@ def test_documents_of_undecodable_items_removed_are_not_counted_as_deletes():
     report = summary(KEYS, counts)
     assert report.accounted_for, report.render()
     assert report.deleted == 0
-    assert "the documents of the 1 that no longer decode removed" in report.render()
+    assert "the 1 that no longer decode have no document now" in report.render()
 
 
 def test_credentials_in_the_index_uri_are_not_printed():
