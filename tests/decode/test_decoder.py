@@ -6,6 +6,7 @@ import collections.abc
 import dataclasses
 import keyword
 import pickle
+import re
 import typing
 import uuid
 from dataclasses import InitVar, dataclass, field
@@ -1365,3 +1366,21 @@ def test_a_malformed_value_of_another_tag_is_a_type_mismatch_with_its_path(tp, w
     error = decode_failure(tp, wire)
     assert (error.error_type, error.field) == ("TypeMismatch", "value")
     assert "malformed value" in error.message, error.message
+
+
+@dataclass
+class _Mutable:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "tp, fix",
+    [
+        (set[_Mutable], "declare it with @dataclass(frozen=True), or make the field a list"),
+        (frozenset[list], "make the field a list"),
+    ],
+    ids=["dataclass", "list"],
+)
+def test_a_set_of_unhashable_elements_is_refused_with_the_fix(tp, fix):
+    with pytest.raises(TypeError, match="are not hashable; " + re.escape(fix) + "$"):
+        compile_decoder(single_field_model(tp))

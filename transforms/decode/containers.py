@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc as abc
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable
@@ -247,7 +248,12 @@ def generic_plan(tp: Any, origin: Any, args: tuple[Any, ...], where: str, plan: 
         element_type = args[0] if args else Any
         if not is_hashable_type(element_type):
             raise TypeError(
-                f"{where}: set elements of type {type_name(element_type)} are not hashable"
+                f"{where}: set elements of type {type_name(element_type)} are not hashable; "
+                + (
+                    "declare it with @dataclass(frozen=True), or make the field a list"
+                    if dataclasses.is_dataclass(element_type)
+                    else "make the field a list"
+                )
             )
         build = SETS[origin]
     else:
