@@ -13,11 +13,12 @@ pipeline and returns a :class:`~pipeline.summary.ReindexSummary`. The source
 
 By default the job rebuilds: it fills a new index, verifies it and swaps
 it in behind the live name in one step (:func:`_rebuild`, with the target
-of :mod:`transforms.index.rebuild`), and runs :class:`RebuildHooks` when
+of :mod:`transforms.index.rebuild`), and runs :class:`RunHooks` when
 the build exists, between verification and swap, and after the swap.
 ``upsert`` writes into the live index in place instead
-(:mod:`transforms.index.upsert`). Either way an index that holds another
-table is refused unless ``force`` (:mod:`transforms.index.identity`).
+(:mod:`transforms.index.upsert`), and runs ``RunHooks.after_upsert``.
+Either way an index that holds another table is refused unless ``force``
+(:mod:`transforms.index.identity`).
 """
 
 from __future__ import annotations
@@ -62,19 +63,24 @@ from transforms.index.alias import check_alias
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.identity import IndexIdentity, refuse_other_table, shown_uri
 from transforms.index.index_config import check_configurable
-from transforms.index.rebuild import DEFAULT_SAMPLE_SIZE, IndexRebuild, prepare_rebuild
+from transforms.index.rebuild import (
+    DEFAULT_SAMPLE_SIZE,
+    IndexRebuild,
+    Verification,
+    prepare_rebuild,
+)
 from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert
 from transforms.index.write import WriteToIndex
-from transforms.journal import JournalRef, WriteDeadLetterParts
+from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tally import EndBranches, Tally
 
 __all__ = [
     "ModelSpecError",
-    "RebuildHooks",
     "ReindexConfig",
     "ReindexError",
+    "RunHooks",
     "build_reindex",
     "check_options",
     "load_model",
@@ -138,8 +144,10 @@ class ReindexConfig:
     progress_interval: float | None = None
 
 
-class RebuildHooks:
-    """Steps :func:`run_reindex` runs around a rebuild; each does nothing unless overridden.
+class RunHooks:
+    """Steps :func:`run_reindex` runs after the scan; each does nothing unless overridden.
+
+    A rebuild:
 
     * ``prepared(rebuild)``: the build exists and the job has not started
       (a journal records ``rebuild.build_name``, to reopen the build later
@@ -149,13 +157,20 @@ class RebuildHooks:
       verified (``summary.verification``); the live index has not moved (a
       catch-up applies the changes made to the table during the run to
       ``rebuild.build_uri``);
-    * ``after_swap(rebuild, summary)``: the build is live
-      (``summary.alias_swap``), e.g. to apply the changes made since the
-      catch-up to the live index.
+    * ``after_swap(rebuild, summary)``: the build is live, e.g. to apply the
+      changes made since the catch-up to the live index. ``rebuild`` is None
+      when the run this one resumes had swapped it in already.
 
     An exception in ``before_swap`` leaves the live index untouched and the
     build in place, and propagates to the caller. A build that fails
     verification is never swapped, and then neither swap hook runs.
+
+    A run with ``--upsert``: ``after_upsert(summary)``, once the job's counts
+    add up (``summary.accounted_for``).
+
+    A journaled run keeps its journal until the hooks have returned, and
+    records the stages a rebuild reached: a run stopped before then resumes
+    with ``--resume`` from there, and runs the hooks left.
     """
 
     def prepared(self, rebuild: IndexRebuild) -> None:
@@ -164,8 +179,11 @@ class RebuildHooks:
     def before_swap(self, rebuild: IndexRebuild, summary: ReindexSummary) -> None:
         """Verified, not yet swapped."""
 
-    def after_swap(self, rebuild: IndexRebuild, summary: ReindexSummary) -> None:
-        """Swapped: ``rebuild.build_name`` is live."""
+    def after_swap(self, rebuild: IndexRebuild | None, summary: ReindexSummary) -> None:
+        """Swapped: the build is live."""
+
+    def after_upsert(self, summary: ReindexSummary) -> None:
+        """An upsert's job finished and its counts add up."""
 
 
 class ReindexOutputs(NamedTuple):
@@ -447,7 +465,7 @@ def _run_job(
     """
     if run is not None:
         if run.nothing_left:
-            run.complete(remove=config.upsert)
+            run.complete()
             return run.summary_without_reading(check_index(config.index))
         run.start(source)
     try:
@@ -460,7 +478,7 @@ def _run_job(
     elapsed = time.monotonic() - started
     totals = run_totals(result, outputs.tally, config.dead_letters)
     if run is not None:
-        run.complete(pages_read=totals.get(("dynamodb", "pages"), 0), remove=config.upsert)
+        run.complete(pages_read=totals.get(("dynamodb", "pages"), 0))
         remove_beam_temp(config.dead_letters)
     index_count = check_index(config.index)
     summary = summarize(result, source, config, elapsed, index_count, totals=totals)
@@ -529,7 +547,7 @@ def _rebuild(
     model: type,
     source: ReindexSource,
     identity: IndexIdentity | None,
-    hooks: RebuildHooks,
+    hooks: RunHooks,
     run: JournaledRun | None = None,
     live_documents: int = 0,
 ) -> ReindexSummary:
@@ -542,12 +560,16 @@ def _rebuild(
     The steps, in order: refuse another table's index; create the build
     (``hooks.prepared``); run the job into it (dropped if the job fails);
     verify; ``hooks.before_swap`` (the catch-up point); swap;
-    ``hooks.after_swap``. A build that fails verification is not swapped
-    and stays for inspection; ``summary.verification`` and
-    ``summary.alias_swap`` say what happened. Neither is a build left empty
-    because every item was dead-lettered while the live index holds
-    ``live_documents`` (a wrong model would empty it), unless ``config.force``.
+    ``hooks.after_swap``. A journaled run records when its build was
+    verified and when it was swapped, and a resume goes on from there. A
+    build that fails verification is not swapped and stays for inspection;
+    ``summary.verification`` and ``summary.alias_swap`` say what happened.
+    Neither is a build left empty because every item was dead-lettered while
+    the live index holds ``live_documents`` (a wrong model would empty it),
+    unless ``config.force``.
     """
+    if run is not None and run.stage == SWAPPED:
+        return _after_interrupted_swap(config, hooks, run)
     try:
         refuse_other_table(config.index, identity, force=config.force, action="replace it")
         rebuild = prepare_rebuild(
@@ -593,17 +615,34 @@ def _rebuild(
         dead_letters_path=config.dead_letters
         if summary.dead_lettered_by_stage.get("index")
         else None,
+        verified_before=run is not None and run.stage == VERIFIED,  # then caught up, maybe
     )
     if not summary.verification.holds:
         summary.alias_swap = rebuild.not_swapped(summary.verification.reason)
         if run is not None:
             run.finish()
         return summary
+    if run is not None:  # the journal is kept until the hooks are done: --resume goes on
+        run.mark(VERIFIED)
     hooks.before_swap(rebuild, summary)
     summary.alias_swap = rebuild.swap()
-    if run is not None:  # kept until now: interrupted before the swap, --resume swaps
-        run.finish()
+    if run is not None:
+        run.mark(SWAPPED)
     hooks.after_swap(rebuild, summary)
+    if run is not None:
+        run.finish()
+    return summary
+
+
+def _after_interrupted_swap(config: ReindexConfig, hooks: RunHooks, run: JournaledRun):
+    """A resumed rebuild whose build the interrupted run swapped in: what was left after."""
+    run.complete()
+    summary = run.summary_without_reading(check_index(config.index))
+    summary.verification = Verification(
+        (Check(f"{run.build_index} was verified and swapped in by the run this one resumes", True),)
+    )
+    hooks.after_swap(None, summary)
+    run.finish()
     return summary
 
 
@@ -635,7 +674,7 @@ def _sample_folder(options: PipelineOptions) -> str:
 
 
 def run_reindex(
-    config: ReindexConfig, pipeline_args: list[str], hooks: RebuildHooks | None = None
+    config: ReindexConfig, pipeline_args: list[str], hooks: RunHooks | None = None
 ) -> ReindexSummary:
     """Checks the inputs, runs the job to its end and summarises it.
 
@@ -667,7 +706,7 @@ def run_reindex(
 
 
 def _reindex(
-    config: ReindexConfig, options: PipelineOptions, model: type, hooks: RebuildHooks | None
+    config: ReindexConfig, options: PipelineOptions, model: type, hooks: RunHooks | None
 ) -> ReindexSummary:
     """:func:`run_reindex` once the model is loaded (and the run's journal locked)."""
     asked = config
@@ -691,10 +730,15 @@ def _reindex(
     live_documents = check_index(config.index)
     identity = _identity(config, source)
     if not config.upsert:
-        hooks = hooks or RebuildHooks()
+        hooks = hooks or RunHooks()
         return _rebuild(config, options, model, source, identity, hooks, run, live_documents)
     _prepare_upsert(config, identity)
-    return _run_job(config, options, model, source, run=run)
+    summary = _run_job(config, options, model, source, run=run)
+    if summary.accounted_for:
+        (hooks or RunHooks()).after_upsert(summary)
+    if run is not None:  # kept until the hooks are done: --resume runs them
+        run.finish()
+    return summary
 
 
 def _journaled_run(config: ReindexConfig, options: PipelineOptions) -> JournaledRun | None:

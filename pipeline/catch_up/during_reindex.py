@@ -18,7 +18,10 @@ rebuild) be missing from the new index. With ``--catch-up``:
    ``python -m pipeline catch-up``.
 
 With ``--upsert`` there is no swap: one catch-up into the live index after
-the job, which writes the bookmark. A scan that outlasted the stream's
+the job, which writes the bookmark. The run journal is kept until the last
+catch-up has written the bookmark: a run stopped during a catch-up or the
+swap resumes with ``--resume`` at the stage it reached, and one stopped
+after the swap catches the live index up from the start time. A scan that outlasted the stream's
 24-hour retention is refused as a gap (``StreamGap``): the live index is left
 as it was. The guarantee: when the command returns, the index equals a
 consistent read of the table at the time the last catch-up read the
@@ -40,7 +43,7 @@ from pipeline.catch_up.job import (
     check_covered_since,
 )
 from pipeline.errors import ReindexError
-from pipeline.reindex import RebuildHooks, ReindexConfig, load_model, run_reindex
+from pipeline.reindex import ReindexConfig, RunHooks, load_model, run_reindex
 from pipeline.resume import default_journal_path
 from pipeline.sources import client_config
 from pipeline.summary import ReindexSummary
@@ -51,8 +54,9 @@ from transforms.journal import JournalError, RunJournal
 __all__ = ["reindex_with_catch_up"]
 
 
-class _CatchUpAroundSwap(RebuildHooks):
-    """Catches the build up before the swap, and the live index after it."""
+class _CatchUps(RunHooks):
+    """Catches the build up before the swap and the live index after it; or,
+    with ``--upsert``, the live index after the job."""
 
     def __init__(
         self,
@@ -77,10 +81,21 @@ class _CatchUpAroundSwap(RebuildHooks):
                 "the live index was left as it was"
             )
 
-    def after_swap(self, rebuild: IndexRebuild, summary: ReindexSummary) -> None:
+    def after_swap(self, rebuild: IndexRebuild | None, summary: ReindexSummary) -> None:
+        if not self.results:  # resumed after the swap: from the start, as nothing is known
+            self._since_start()
+            return
         first = self.results[-1]
         self.results.append(
             catch_up_from(first.bookmark, self._catch, self._args, bookmark_path=self._bookmark)
+        )
+
+    def after_upsert(self, summary: ReindexSummary) -> None:
+        self._since_start()
+
+    def _since_start(self) -> None:
+        self.results.append(
+            catch_up_since(self._start_time, self._catch, self._args, bookmark_path=self._bookmark)
         )
 
 
@@ -144,11 +159,7 @@ def reindex_with_catch_up(
     if safety_margin is not None:
         catch = dataclasses.replace(catch, safety_margin=timedelta(seconds=safety_margin))
     check_covered_since(catch, start_time)  # NoStream, StreamGap before the scan, not after it
-    hooks = _CatchUpAroundSwap(catch, start_time, bookmark, pipeline_args)
+    hooks = _CatchUps(catch, start_time, bookmark, pipeline_args)
     summary = run_reindex(config, list(pipeline_args), hooks)
-    if config.upsert and summary.accounted_for:
-        hooks.results.append(
-            catch_up_since(start_time, catch, list(pipeline_args), bookmark_path=bookmark)
-        )
     summary.catch_ups = [result.summary for result in hooks.results]
     return summary

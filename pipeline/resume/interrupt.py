@@ -30,6 +30,7 @@ from pipeline.resume.journaled_run import (
     last_started_run,
 )
 from transforms.dead_letters import FILE_SUFFIX
+from transforms.journal import SWAPPED, VERIFIED
 from transforms.journal.files import TEMPORARY_SUFFIX, delete_matching, is_local, matching
 
 __all__ = [
@@ -166,11 +167,18 @@ def _command(argv: Sequence[str], *, resume: bool) -> str:
     return "python -m pipeline " + shlex.join([*args, "--resume"] if resume else args)
 
 
+_STAGE_TEXT = {
+    VERIFIED: "; the new index was verified, the live index has not moved",
+    SWAPPED: "; the new index is live",
+}
+
+
 def _done_text(run: JournaledRun) -> str:
     state = run.state()
     done = sum(1 for s in state.values() if s.done)
     items = sum(s.items for s in state.values())
-    return f"{done} of {len(state)} segment(s) done, {items:,} items committed"
+    stage = _STAGE_TEXT.get(run.stage, "")
+    return f"{done} of {len(state)} segment(s) done, {items:,} items committed{stage}"
 
 
 def interruption_line(signum: int, config, argv: Sequence[str]) -> str:

@@ -15,11 +15,13 @@ invocation does:
 When the runner honours self-checkpoints and none is asked for, the scan
 checkpoints every :data:`DEFAULT_CHECKPOINT_SECONDS`, so a killed run reads
 again at most that long per segment in flight. After a successful pipeline
-:meth:`JournaledRun.complete` consolidates the dead letters of every attempt
-and, once every segment was read to its end, removes the journal (a rebuild
-keeps it until its build is swapped in or refused, :meth:`JournaledRun.finish`,
-so that a run stopped while verifying resumes without reading): a ``--resume``
-after that finds nothing to resume.
+:meth:`JournaledRun.complete` consolidates the dead letters of every attempt.
+The journal stays until the run has done what follows its scan: a rebuild's
+verification, catch-up before the swap, swap and catch-up after it (each
+stage recorded, :meth:`JournaledRun.mark`), an upsert's catch-up. Then
+:meth:`JournaledRun.finish` removes it, once every segment was read to its
+end: a ``--resume`` after that finds nothing to resume. A run stopped in
+between resumes without reading: from the stage it reached.
 """
 
 from __future__ import annotations
@@ -163,6 +165,8 @@ class JournaledRun:
         self.dead_letters_written = 0
         self.build_index = header.build_index if header is not None else None
         """The index a rebuild fills (None: the run writes in place); in the header."""
+        self.stage = journal.stage(header) if header is not None else None
+        """How far the run got after its scan: ``VERIFIED``, ``SWAPPED`` or None."""
 
     @property
     def resumed(self) -> bool:
@@ -217,15 +221,16 @@ class JournaledRun:
     def state(self) -> dict[int, SegmentState]:
         return self.journal.state(self.header)
 
-    def complete(self, pages_read: int = 0, *, remove: bool = True) -> int:
+    def complete(self, pages_read: int = 0) -> int:
         """After a successful pipeline: the dead letters of all attempts, consolidated.
 
-        Removes the journal when every segment was read to its end (with
-        ``remove``; a rebuild removes it with :meth:`finish` once the build is
-        swapped in or refused, so that a run interrupted in between resumes
-        without reading); keeps it while segments are left unread. Returns the
-        number of dead letters written.
+        The journal stays: :meth:`finish` removes it once the run has done
+        what follows the scan (a rebuild's verification, swap and catch-ups,
+        an upsert's catch-up), so that a run interrupted in between resumes
+        without reading. Returns the number of dead letters written.
         """
+        if self not in _STARTED:  # a resume with nothing to read: interrupted, it says so
+            _STARTED.append(self)
         state = self.state()
         done = [segment for segment, s in state.items() if s.done]
         written = consolidate_dead_letters(
@@ -240,10 +245,13 @@ class JournaledRun:
                 "position, so a resumed run would read every segment again",
                 self.journal.path,
             )
-        if remove and len(done) == len(state):
-            self.journal.remove()
         self.dead_letters_written = written
         return written
+
+    def mark(self, stage: str) -> None:
+        """Records that the run reached ``stage`` (``VERIFIED``, then ``SWAPPED``)."""
+        self.journal.mark_stage(self.header, stage)
+        self.stage = stage
 
     def finish(self) -> None:
         """Removes the journal if every segment was read to its end (see :meth:`complete`)."""

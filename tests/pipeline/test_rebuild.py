@@ -14,7 +14,7 @@ import json
 import pytest
 
 from pipeline.local.sample_data import create_table, generate_items, seed_table
-from pipeline.reindex import RebuildHooks, run_reindex
+from pipeline.reindex import RunHooks, run_reindex
 from tests.index_contents import BACKENDS, SERVERS, IndexUnderTest, expected_documents, rest
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
 from tests.reindex_runs import cli, index_rows, last_error_line, reindex_args, reindex_config
@@ -197,7 +197,7 @@ def test_a_resumed_wrong_model_run_does_not_empty_the_live_index_either(
     run_reindex(config, list(IN_PROCESS))
     wrong = dataclasses.replace(config, model="tests.unusable_models:NeedsIsbn")
 
-    class StopBeforeSwap(RebuildHooks):
+    class StopBeforeSwap(RunHooks):
         def before_swap(self, rebuild, summary):
             raise KeyboardInterrupt  # reached only with --force: the run is stopped there
 
@@ -376,7 +376,7 @@ def test_hooks_run_around_the_swap_and_a_catch_up_can_write_into_the_build(
     def live_ids() -> set[str]:
         return set(index_rows(tmp_path / "index.db"))
 
-    class Recorder(RebuildHooks):
+    class Recorder(RunHooks):
         def prepared(self, rebuild):
             with open_backend(rebuild.build_uri) as build:
                 events.append(("prepared", build.count(), live_ids()))
@@ -411,7 +411,7 @@ def test_a_run_stopped_between_its_scan_and_its_swap_resumes_without_reading(
     table, good = new_table(dynamodb_client, 30, seed=13)
     config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
 
-    class StopBeforeSwap(RebuildHooks):
+    class StopBeforeSwap(RunHooks):
         def before_swap(self, rebuild, summary):
             raise KeyboardInterrupt  # as a signal arriving there does
 
@@ -423,6 +423,68 @@ def test_a_run_stopped_between_its_scan_and_its_swap_resumes_without_reading(
     resumed = run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS))
     assert resumed.scanned == 0 and resumed.alias_swap.swapped
     assert index_rows(tmp_path / "index.db") == good
+    assert not (tmp_path / "dead" / "journal").exists()
+
+
+def test_a_run_stopped_in_its_catch_up_resumes_and_catches_up_again(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """Stopped after its catch-up changed the verified build: ``--resume`` does
+    not count the build's documents again, catches up again and swaps."""
+    table, good = new_table(dynamodb_client, 30, seed=15)
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
+    events = []
+
+    class StopInCatchUp(RunHooks):
+        def before_swap(self, rebuild, summary):
+            with open_backend(rebuild.build_uri) as build:
+                build.write_batch([Document("half", '{"id": "half"}')])
+            raise KeyboardInterrupt
+
+    class Recorder(RunHooks):
+        def before_swap(self, rebuild, summary):
+            events.append(("before_swap", summary.verification.holds))
+
+        def after_swap(self, rebuild, summary):
+            events.append(("after_swap", rebuild is not None))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_reindex(config, list(IN_PROCESS), hooks=StopInCatchUp())
+    resumed = run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS), Recorder())
+    assert events == [("before_swap", True), ("after_swap", True)]
+    assert resumed.scanned == 0 and resumed.alias_swap.swapped
+    assert "was verified by the run this one resumes: OK" in resumed.render()
+    assert set(index_rows(tmp_path / "index.db")) == {*good, "half"}
+    assert not (tmp_path / "dead" / "journal").exists()
+
+
+def test_a_run_stopped_after_its_swap_resumes_with_what_came_after_it(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """The journal stays until the hooks after the swap are done: ``--resume``
+    runs them (with no build: it is live already), and swaps nothing."""
+    table, good = new_table(dynamodb_client, 30, seed=16)
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
+    events = []
+
+    class StopAfterSwap(RunHooks):
+        def after_swap(self, rebuild, summary):
+            raise KeyboardInterrupt
+
+    class Recorder(RunHooks):
+        def before_swap(self, rebuild, summary):
+            events.append("before_swap")
+
+        def after_swap(self, rebuild, summary):
+            events.append(("after_swap", rebuild, set(index_rows(tmp_path / "index.db"))))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_reindex(config, list(IN_PROCESS), hooks=StopAfterSwap())
+    assert index_rows(tmp_path / "index.db") == good
+    resumed = run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS), Recorder())
+    assert events == [("after_swap", None, set(good))]
+    assert resumed.scanned == 0 and resumed.alias_swap is None and resumed.accounted_for
+    assert "verified and swapped in by the run this one resumes: OK" in resumed.render()
     assert not (tmp_path / "dead" / "journal").exists()
 
 

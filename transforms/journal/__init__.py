@@ -10,11 +10,20 @@
 
 from transforms.journal.commits import BundleCommits, SegmentCommit
 from transforms.journal.dead_letter_parts import WriteDeadLetterParts, consolidate_dead_letters
-from transforms.journal.journal import JournalError, JournalRef, RunHeader, RunJournal
+from transforms.journal.journal import (
+    SWAPPED,
+    VERIFIED,
+    JournalError,
+    JournalRef,
+    RunHeader,
+    RunJournal,
+)
 from transforms.journal.positions import PositionRecord, SegmentState, fold_positions
 from transforms.journal.progress import ProgressCounts, process_progress, read_progress
 
 __all__ = [
+    "SWAPPED",
+    "VERIFIED",
     "BundleCommits",
     "JournalError",
     "JournalRef",

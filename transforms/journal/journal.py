@@ -5,6 +5,8 @@ A journal is a folder, written through Beam's ``FileSystems`` (local,
 
     run.json                  the header: table, TotalSegments, segments, index,
                               build index, model, created, run id
+    stage.json                how far a rebuild got after its scan: its build
+                              ``verified``, or ``swapped`` in (absent before)
     positions/*.json          one record per committed bundle (append-only)
     dead-letters/*.jsonl      the dead letters of committed bundles, one part per bundle
     progress/*.json           this attempt's running counts, one file per worker process
@@ -42,12 +44,24 @@ from transforms.journal.files import (
 )
 from transforms.journal.positions import PositionRecord, SegmentState, fold_positions
 
-__all__ = ["JournalError", "JournalRef", "RunHeader", "RunJournal", "utc_now"]
+__all__ = [
+    "SWAPPED",
+    "VERIFIED",
+    "JournalError",
+    "JournalRef",
+    "RunHeader",
+    "RunJournal",
+    "utc_now",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 FORMAT = "reindex-journal/1"
 HEADER = "run.json"
+STAGE = "stage.json"
+VERIFIED = "verified"
+SWAPPED = "swapped"
+STAGES = (VERIFIED, SWAPPED)
 POSITIONS = "positions"
 DEAD_LETTERS = "dead-letters"
 PROGRESS = "progress"
@@ -171,9 +185,31 @@ class RunJournal:
         self.remove_files()
         write_json(self.join(HEADER), header.to_json())
 
+    def mark_stage(self, header: RunHeader, stage: str) -> None:
+        """Records that run ``header`` reached ``stage`` (one of :data:`STAGES`)."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown run stage {stage!r}")
+        write_json(self.join(STAGE), {"run": header.run_id, "stage": stage})
+
+    def stage(self, header: RunHeader) -> str | None:
+        """The last stage run ``header`` reached after its scan, or None."""
+        path = self.join(STAGE)
+        if not FileSystems.exists(path):
+            return None
+        try:
+            obj = read_json(path)
+            run, stage = obj["run"], obj["stage"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise JournalError(f"{path} is not a run stage ({error})") from error
+        if run != header.run_id:
+            return None
+        if stage not in STAGES:
+            raise JournalError(f"{path} names an unknown run stage {stage!r}")
+        return stage
+
     def remove_files(self) -> int:
         """Deletes everything the journal holds (an earlier run's header, records, parts)."""
-        removed = delete_matching(self.join(HEADER))
+        removed = delete_matching(self.join(HEADER)) + delete_matching(self.join(STAGE))
         for folder in (POSITIONS, DEAD_LETTERS, PROGRESS):
             removed += delete_matching(self.join(folder, "*"))
         return removed

@@ -283,3 +283,43 @@ def test_a_killed_reindex_resumed_catches_up_from_when_it_first_started(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "catch-up 1" in resumed.stdout and "MISMATCH" not in resumed.stdout
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "upsert, shard_iterators_before",
+    [(False, 1), (True, 0)],
+    ids=["rebuild_after_its_swap", "upsert_in_its_catch_up"],
+)
+def test_a_reindex_killed_in_its_last_catch_up_resumes_to_an_index_equal_to_the_table(
+    dynamodb_server, dynamodb_client, tmp_path, upsert, shard_iterators_before
+):
+    """Killed in the catch-up that writes the bookmark (a rebuild's after its
+    swap, an upsert's after its job): the journal is still there, ``--resume``
+    reads nothing again, catches up from the first start and writes the bookmark."""
+    table = seeded_stream_table(dynamodb_client, "KEYS_ONLY", SEEDED)
+    extra = ("--upsert",) if upsert else ()
+    with FaultProxy(
+        dynamodb_server.endpoint_url,
+        {"kill_sender": 1.0},
+        operations=("GetShardIterator",),
+        after_requests=shard_iterators_before,
+        max_faults=1,
+    ) as proxy:
+        killed = cli(*_reindex_catch_up_args(proxy.url, table, tmp_path, *extra))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    header = journal.read_header()
+    assert all(state.done for state in journal.state(header).values())
+    assert journal.stage(header) == (None if upsert else "swapped")
+    assert not (tmp_path / "bookmark.json").exists()
+    for op in writes(dynamodb_client, table, SEEDED, 0):  # deletes among them
+        op()
+
+    args = _reindex_catch_up_args(dynamodb_server.endpoint_url, table, tmp_path, *extra)
+    resumed = cli(*args, "--resume", timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "nothing left to scan" in resumed.stdout and "MISMATCH" not in resumed.stdout
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    assert read_bookmark(str(tmp_path / "bookmark.json")) is not None
+    assert not journal.exists()
