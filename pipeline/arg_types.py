@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 
 __all__ = [
+    "folder_path",
     "index_uri",
     "int_between",
     "non_negative_float",
@@ -53,6 +56,22 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def folder_path(text: str) -> str:
+    """A local path made absolute (worker processes may run in another
+    directory, as Dask's do), or a URI such as ``gs://...`` as given."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if _SCHEME.match(text):
+        return text
+    return os.path.abspath(os.path.expanduser(text))
+
+
+folder_path.__name__ = "path"
 
 
 def index_uri(text: str) -> str:

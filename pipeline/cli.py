@@ -43,6 +43,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.arg_types import folder_path as _folder_path
 from pipeline.arg_types import index_uri as _index_uri
 from pipeline.arg_types import int_between as _int_between
 from pipeline.arg_types import non_negative_float as _non_negative_float
@@ -239,6 +240,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dead-letters",
         required=True,
         metavar="PATH",
+        type=_folder_path,
         help="folder for what does not decode or index (local, gs://, s3://), or a .jsonl file",
     )
     source.add_argument(
@@ -302,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--journal",
         metavar="PATH",
+        type=_folder_path,
         help="folder of the run journal (default: DEAD_LETTERS/journal)",
     )
     run.add_argument(
@@ -499,7 +502,11 @@ def _parser() -> argparse.ArgumentParser:
         _BEAM_OPTIONS_HELP,
     )
     replay.add_argument(
-        "--dead-letters", required=True, metavar="PATH", help="file, folder or glob"
+        "--dead-letters",
+        required=True,
+        metavar="PATH",
+        type=_folder_path,
+        help="file, folder or glob",
     )
     replay.add_argument(
         "--model", required=True, metavar="MODULE:CLASS", help="the record dataclass"
@@ -514,6 +521,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--still-failing",
         metavar="PATH",
+        type=_folder_path,
         help="folder for what fails again (default: beside --dead-letters)",
     )
     replay.add_argument(

@@ -49,7 +49,13 @@ from pipeline.resume import (
     stop_requested,
 )
 from pipeline.resume.run_lock import run_lock
-from pipeline.run_counts import SPINE_COUNTERS, needs_tally, run_totals, tally_path
+from pipeline.run_counts import (
+    SPINE_COUNTERS,
+    check_tally_written,
+    fresh_tally_path,
+    needs_tally,
+    run_totals,
+)
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
@@ -324,7 +330,7 @@ def build_reindex(
         files = parts | "AllParts" >> beam.Flatten()
     tally = None
     if needs_tally(runner_capabilities(p)):
-        tally = tally_path(config.dead_letters)
+        tally = fresh_tally_path(config.dead_letters)
         outputs = {
             "upserts": read.upserts,
             "removals": read.removals,
@@ -507,6 +513,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
             note_job_started()
             result = pipeline.run()
             result.wait_until_finish()
+            check_tally_written(outputs.tally)
             return result, started, outputs
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised
             if stop_requested() or attempt == config.job_attempts:
@@ -599,7 +606,7 @@ def _rebuild(
         )
     except BaseException:
         if run is None:
-            rebuild.abandon()
+            _abandon(rebuild)
         raise
     indexed = summary.indexed
     if run is not None and run.nothing_left:  # no record was read, so none was sampled
@@ -632,6 +639,21 @@ def _rebuild(
     if run is not None:
         run.finish()
     return summary
+
+
+def _abandon(rebuild: IndexRebuild) -> None:
+    """Drops the build of a failed job; a failure to do so is logged, so that the
+    job's own error is the one reported."""
+    try:
+        rebuild.abandon()
+    except Exception as error:
+        _LOGGER.error(
+            "could not remove the new index %s (%s: %s); the live index is unchanged: "
+            "delete it when the server answers again",
+            rebuild.build_name,
+            type(error).__name__,
+            _first_line(error),
+        )
 
 
 def _after_interrupted_swap(config: ReindexConfig, hooks: RunHooks, run: JournaledRun):

@@ -27,6 +27,9 @@ from transforms.runners.tally import Counter, read_tally
 
 __all__ = [
     "SPINE_COUNTERS",
+    "JobNotFinished",
+    "check_tally_written",
+    "fresh_tally_path",
     "needs_tally",
     "run_totals",
     "tally_path",
@@ -48,6 +51,29 @@ def tally_path(dead_letters: str) -> str:
     if dead_letters.endswith(".jsonl"):
         return dead_letters[: -len(".jsonl")] + ".counts.json"
     return FileSystems.join(dead_letters, TALLY_NAME)
+
+
+def fresh_tally_path(dead_letters: str) -> str:
+    """:func:`tally_path`, with any tally an earlier run left there removed: the
+    launcher then reads this job's counts, or finds none."""
+    path = tally_path(dead_letters)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    return path
+
+
+class JobNotFinished(RuntimeError):
+    """The runner said the job finished, but its tally was never written."""
+
+
+def check_tally_written(tally: str | None) -> None:
+    """Raises :class:`JobNotFinished` when the job had to write ``tally`` and did not
+    (Beam's Dask runner ends a job whose scheduler was lost as if it had finished)."""
+    if tally is not None and not FileSystems.exists(tally):
+        raise JobNotFinished(
+            f"the job ended without writing its counts to {tally}, so it did not run to its "
+            "end: the Dask scheduler or its workers may have been lost"
+        )
 
 
 def _decoded(_) -> list[Counter]:

@@ -2,6 +2,7 @@
 parts of the Beam model, run here on the in-process runner (the DaskRunner runs them for real
 in ``tests/pipeline/test_dask_runner.py``)."""
 
+import os
 import threading
 
 import apache_beam as beam
@@ -11,6 +12,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.run_counts import (
+    JobNotFinished,
+    check_tally_written,
+    fresh_tally_path,
+    tally_path,
+)
 from tests.dask_cluster import dask_args
 from tests.runners import IN_PROCESS, MULTI_PROCESS, MULTI_THREAD, PORTABLE
 from transforms.runners import distribute
@@ -183,3 +190,17 @@ def test_tally_counts_and_writes_even_nothing(tmp_path):
     with pipeline() as p:
         _ = {"none": p | beam.Create([])} | Tally(empty, {"none": lambda _: [("t", "all")]})
     assert read_tally(empty) == {}
+
+
+def test_a_tally_left_by_an_earlier_run_is_removed_and_a_missing_one_is_an_error(tmp_path):
+    """A job that ended without writing its tally (a lost Dask scheduler) did not
+    finish, and a tally an earlier run left is never read as this job's."""
+    folder = str(tmp_path / "dead")
+    os.makedirs(folder)
+    path = tally_path(folder)
+    with open(path, "w") as stale:
+        stale.write('[["reindex", "indexed", 7]]')
+    assert fresh_tally_path(folder) == path and not os.path.exists(path)
+    with pytest.raises(JobNotFinished, match="did not run to its end"):
+        check_tally_written(path)
+    check_tally_written(None)  # a runner with metrics writes no tally

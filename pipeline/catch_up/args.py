@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from pipeline.arg_types import index_uri
+from pipeline.arg_types import folder_path, index_uri
 from pipeline.arg_types import non_negative_float as _seconds
 from pipeline.arg_types import positive_float as _positive_seconds
 from pipeline.arg_types import positive_int as _positive_int
@@ -45,6 +45,7 @@ def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dead-letters",
         required=True,
+        type=folder_path,
         help="folder (local, gs://, s3://); a catch-up that dead-letters writes "
         "catch-up-<UTC time>.jsonl there",
     )

@@ -181,3 +181,20 @@ def test_options_the_job_would_refuse_are_the_only_line(
 def test_the_command_lines_limits_are_the_scans():
     assert cli_module.MAX_TOTAL_SEGMENTS == MAX_TOTAL_SEGMENTS
     assert cli_module.MAX_PAGE_SIZE == MAX_PAGE_SIZE
+
+
+def test_local_folders_are_made_absolute_for_workers_elsewhere(tmp_path, monkeypatch):
+    """Worker processes (Dask's) may run in another directory: local paths the
+    workers write are absolute, URIs are kept as given."""
+    monkeypatch.chdir(tmp_path)
+    parser = cli_module._parser()
+    relative = ("--dead-letters", "out/dead", "--journal", "s3://bucket/journal")
+    args, _ = parser.parse_known_args([*reindex(tmp_path), *relative])
+    assert args.dead_letters == str(tmp_path / "out" / "dead")
+    assert args.journal == "s3://bucket/journal"
+    replay = ["replay", "--model", "m:C", "--index", "sqlite:///i.db"]
+    args, _ = parser.parse_known_args(
+        [*replay, "--dead-letters", "out/dead", "--still-failing", "~/again"]
+    )
+    assert args.dead_letters == str(tmp_path / "out" / "dead")
+    assert args.still_failing == os.path.expanduser("~/again")

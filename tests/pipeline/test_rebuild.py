@@ -526,3 +526,23 @@ def test_sets_verify_when_the_sample_is_written_in_another_worker_process(
         for item in items
     }
     assert index_rows(tmp_path / "index.db") == expected
+
+
+def test_a_build_that_cannot_be_dropped_is_logged_and_the_jobs_error_stands(caplog):
+    """A server that went down fails the job, then the drop of its build: the
+    job's error is the one raised, and the build left behind is named."""
+    from pipeline.reindex import _abandon
+
+    class Unreachable:
+        build_name = "works-20261201030000"
+
+        def abandon(self):
+            raise ConnectionError("Connection refused")
+
+    with pytest.raises(RuntimeError, match="the job's own error"):
+        try:
+            raise RuntimeError("the job's own error")
+        except RuntimeError:
+            _abandon(Unreachable())
+            raise
+    assert "could not remove the new index works-20261201030000 (ConnectionError" in caplog.text
