@@ -76,12 +76,10 @@ folder_path.__name__ = "path"
 
 def index_uri(text: str) -> str:
     """An index URI of a supported scheme (``sqlite:///...``, ``opensearch+https://...``)."""
-    from transforms.index import backend_class
-    from transforms.index.sqlite import SQLiteIndex, sqlite_path
+    from transforms.index import normalize_uri
 
     try:
-        if backend_class(text) is SQLiteIndex:
-            sqlite_path(text)  # a host, no file, a query string
+        normalize_uri(text)  # each backend's own checks, e.g. a SQLite host, credentials
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text

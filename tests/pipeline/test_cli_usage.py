@@ -66,10 +66,20 @@ def test_model_class_missing_from_its_module_is_named(tmp_path):
 @pytest.mark.parametrize(
     "uri, message",
     [
-        ("bogus://x", "unsupported index URI scheme 'bogus' in 'bogus://x'; supported: sqlite, "),
+        ("bogus://x", "unsupported index URI scheme 'bogus'; supported: sqlite, "),
         ("sqlite://host/x.db", "index URI 'sqlite://host/x.db' names a host; use "),
+        (
+            "opensearch+http://admin:S3cret@localhost:9200/works",
+            "opensearch+http URI must not carry credentials (user:password@host); set "
+            "INDEX_USERNAME and INDEX_PASSWORD in the environment instead",
+        ),
+        (
+            "elasticsearch+http://localhost:9200/works?api_key=S3cret",
+            "unknown option 'api_key' in index URI 'elasticsearch+http://localhost:9200/works' "
+            "(its value is not shown)",
+        ),
     ],
-    ids=["scheme", "sqlite_host"],
+    ids=["scheme", "sqlite_host", "credentials", "secret_option"],
 )
 @pytest.mark.parametrize("command", ["reindex", "replay", "search", "rollback", "catch-up"])
 def test_an_index_uri_that_cannot_be_is_a_usage_error_for_every_command(
@@ -84,6 +94,7 @@ def test_an_index_uri_that_cannot_be_is_a_usage_error_for_every_command(
     }[command]
     line = usage_error(command, *rest, "--index", uri)
     assert line.startswith(f"error: argument --index: {message}")
+    assert "S3cret" not in line
 
 
 def test_an_option_of_another_command_is_named_as_not_of_this_one(tmp_path):

@@ -198,8 +198,7 @@ def backend_class(uri: str) -> type[IndexBackend]:
     target = _BACKENDS.get(scheme)
     if target is None:
         raise ValueError(
-            f"unsupported index URI scheme {scheme!r} in {uri!r}; "
-            f"supported: {', '.join(SUPPORTED_SCHEMES)}"
+            f"unsupported index URI scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}"
         )
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)

@@ -238,9 +238,10 @@ def parse_server_uri(uri: str) -> ServerURI:
     location, _, query = rest.partition("?")
     netloc, _, path = location.partition("/")
     if "@" in netloc:
+        api_key = f" (or {ENV_API_KEY})" if _SCHEMES[scheme][0] == "elasticsearch" else ""
         raise ValueError(
             f"{scheme} URI must not carry credentials (user:password@host); set "
-            f"{ENV_USERNAME} and {ENV_PASSWORD} (or {ENV_API_KEY}) in the environment instead"
+            f"{ENV_USERNAME} and {ENV_PASSWORD}{api_key} in the environment instead"
         )
     example = f"{scheme}://localhost:9200/INDEX"
     hosts = tuple(part.strip() for part in netloc.split(","))
@@ -255,17 +256,19 @@ def parse_server_uri(uri: str) -> ServerURI:
         raise ValueError(f"index URI {uri!r}: the path must be one index name, e.g. {example}")
     check_index_name(index)
     options = []
+    shown = f"{scheme}://{location}"  # without the query, whose values may be secrets
     for key, text in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
         if key not in _OPTIONS:
             raise ValueError(
-                f"unknown option {key!r} in index URI {uri!r}; known: {', '.join(sorted(_OPTIONS))}"
+                f"unknown option {key!r} in index URI {shown!r} (its value is not shown); "
+                f"known: {', '.join(sorted(_OPTIONS))}"
             )
         if key in ("region", "service") and not _SCHEMES[scheme][1]:
             raise ValueError(f"option {key!r} applies only to opensearch+aws+https URIs")
         try:
             _OPTIONS[key](text)
         except ValueError as error:
-            raise ValueError(f"option {key!r} in index URI {uri!r}: {error}") from None
+            raise ValueError(f"option {key!r} in index URI {shown!r}: {error}") from None
         options.append((key, text))
     return ServerURI(scheme, hosts, index, tuple(sorted(options)))
 
