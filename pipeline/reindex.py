@@ -79,7 +79,7 @@ from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert
 from transforms.index.write import WriteToIndex
 from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts
-from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.capabilities import capabilities_of, runner_capabilities
 from transforms.runners.tally import EndBranches, Tally
 
 __all__ = [
@@ -772,7 +772,7 @@ def _journaled_run(config: ReindexConfig, options: PipelineOptions) -> Journaled
     continues: a rebuild goes on filling the index it was building, a run
     with ``--upsert`` goes on writing in place.
     """
-    if needs_tally(runner_capabilities(beam.Pipeline(options=options))):
+    if needs_tally(capabilities_of(options)):
         if config.resume:
             raise UsageError(
                 "--resume needs a runner that finalizes bundles; this one does not, so no "

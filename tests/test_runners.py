@@ -3,6 +3,7 @@ parts of the Beam model, run here on the in-process runner (the DaskRunner runs 
 in ``tests/pipeline/test_dask_runner.py``)."""
 
 import os
+import tempfile
 import threading
 
 import apache_beam as beam
@@ -21,7 +22,11 @@ from pipeline.run_counts import (
 from tests.dask_cluster import dask_args
 from tests.runners import IN_PROCESS, MULTI_PROCESS, MULTI_THREAD, PORTABLE
 from transforms.runners import distribute
-from transforms.runners.capabilities import reading_processes, runner_capabilities
+from transforms.runners.capabilities import (
+    capabilities_of,
+    reading_processes,
+    runner_capabilities,
+)
 from transforms.runners.distribute import Distribute
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 from transforms.runners.tally import Tally, read_tally
@@ -204,3 +209,9 @@ def test_a_tally_left_by_an_earlier_run_is_removed_and_a_missing_one_is_an_error
     with pytest.raises(JobNotFinished, match="did not run to its end"):
         check_tally_written(path)
     check_tally_written(None)  # a runner with metrics writes no tally
+
+
+def test_asking_a_runner_its_capabilities_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    capabilities = capabilities_of(PipelineOptions(IN_PROCESS))
+    assert capabilities.residuals and list(tmp_path.iterdir()) == []

@@ -66,7 +66,7 @@ from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
 from transforms.index.identity import IndexIdentity, refuse_other_table
-from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.capabilities import capabilities_of
 
 __all__ = [
     "CatchUpConfig",
@@ -233,7 +233,7 @@ def catch_up_runner_args(pipeline_args: Sequence[str]) -> list[str]:
     runner) the local engine's in this process: a catch-up counts what it
     applied with metrics, and reads only the changes."""
     args = list(pipeline_args)
-    capabilities = runner_capabilities(beam.Pipeline(options=PipelineOptions(args)))
+    capabilities = capabilities_of(PipelineOptions(args))
     if capabilities.metrics:
         return args
     _LOGGER.info(

@@ -31,7 +31,6 @@ import logging
 import time
 import uuid
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import ReindexError
@@ -53,7 +52,7 @@ from transforms.journal import (
 )
 from transforms.journal.dead_letter_parts import count_part_letters
 from transforms.journal.journal import utc_now
-from transforms.runners.capabilities import residuals_are_honoured
+from transforms.runners.capabilities import capabilities_of
 
 __all__ = [
     "DEFAULT_CHECKPOINT_SECONDS",
@@ -323,7 +322,7 @@ def open_journaled_run(config, options) -> JournaledRun | None:
         config = dataclasses.replace(resume_config(config), resume_from=None)
     path = config.journal or default_journal_path(config.dead_letters)
     journal = RunJournal(path)
-    honoured = residuals_are_honoured(beam.Pipeline(options=options))
+    honoured = capabilities_of(options).residuals
     if config.resume:
         header, before = _resume_point(config, journal)
         config = dataclasses.replace(

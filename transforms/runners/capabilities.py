@@ -56,14 +56,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PortableOptions
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    PipelineOptions,
+    PortableOptions,
+)
 
 from transforms.runners.local_workers import keep_residuals
 
 __all__ = [
     "RunnerCapabilities",
+    "capabilities_of",
     "reading_processes",
     "residuals_are_honoured",
     "runner_capabilities",
@@ -164,6 +171,16 @@ def runner_capabilities(pipeline: beam.Pipeline) -> RunnerCapabilities:
     if name in _RESIDUAL_RUNNERS:
         return RunnerCapabilities(name)
     return RunnerCapabilities(name, known=False, residuals=False, batches=False)
+
+
+def capabilities_of(options: PipelineOptions) -> RunnerCapabilities:
+    """:func:`runner_capabilities` of the runner ``options`` name, asked of a
+    pipeline that is never run (whose local temporary folder is removed)."""
+    pipeline = beam.Pipeline(options=options)
+    try:
+        return runner_capabilities(pipeline)
+    finally:
+        shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
 
 
 def residuals_are_honoured(pipeline: beam.Pipeline) -> bool:
