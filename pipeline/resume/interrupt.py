@@ -103,10 +103,16 @@ class SignalStop:
 
     def _handle(self, signum: int, frame) -> None:
         if self.signum is not None:
+            again = (
+                "run the same command with --resume to continue the run (it removes what "
+                "was left half-written)"
+                if last_started_run() is not None
+                else "run the same command again (this run kept no journal to resume; a new "
+                "index it was building is left: delete it)"
+            )
             print(
                 f"stopped at once by a second {signal.Signals(signum).name}, without cleaning "
-                "up: run the same command with --resume to continue the run (it removes "
-                "what was left half-written)",
+                f"up: {again}",
                 file=sys.stderr,
             )
             _flush_and_exit(128 + self.signum)

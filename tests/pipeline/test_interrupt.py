@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
@@ -135,12 +136,30 @@ def test_a_signal_inside_a_beam_step_logs_no_traceback():
     assert "Traceback" not in done.stderr and "stopped by" not in done.stderr, done.stderr
 
 
-def test_a_second_signal_ends_the_process_at_once_with_one_line():
+@pytest.mark.parametrize(
+    "journaled, advice",
+    [
+        (
+            True,
+            "run the same command with --resume to continue the run (it removes what was "
+            "left half-written)",
+        ),
+        (
+            False,
+            "run the same command again (this run kept no journal to resume; a new index it "
+            "was building is left: delete it)",
+        ),
+    ],
+    ids=["journal", "no_journal"],
+)
+def test_a_second_signal_ends_the_process_at_once_with_one_line(journaled, advice):
     script = textwrap.dedent(
-        """
+        f"""
         import signal
-        from pipeline.resume import RunInterrupted, SignalStop
+        from pipeline.resume import RunInterrupted, SignalStop, journaled_run
         with SignalStop():
+            if {journaled}:
+                journaled_run._STARTED.append(object())  # a run whose journal is kept
             try:
                 signal.raise_signal(signal.SIGINT)
             except RunInterrupted:
@@ -153,6 +172,5 @@ def test_a_second_signal_ends_the_process_at_once_with_one_line():
     )
     assert done.returncode == 130 and done.stdout == ""
     assert done.stderr.splitlines()[-1:] == [
-        "stopped at once by a second SIGTERM, without cleaning up: run the same command with "
-        "--resume to continue the run (it removes what was left half-written)"
+        f"stopped at once by a second SIGTERM, without cleaning up: {advice}"
     ]
