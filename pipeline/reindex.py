@@ -352,6 +352,21 @@ def _undecodable_key(letter: dict):
         yield letter["key"]
 
 
+_ENVIRONMENT_ERRORS = ("consistent-software-environments", "ModuleNotFoundError")
+
+
+def _hint(error: BaseException, config: ReindexConfig) -> str:
+    """What to check for a runner failure that says where: the workers' software."""
+    text = f"{type(error).__name__}: {error}"
+    if any(sign in text for sign in _ENVIRONMENT_ERRORS):
+        module = config.model.partition(":")[0]
+        return (
+            f"; the scheduler and the workers could not load the job: each must be able to "
+            f"import this project and the model's module {module!r}, at the same versions"
+        )
+    return ""
+
+
 def _first_line(error: BaseException) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
@@ -526,8 +541,8 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
                     else "the live index is unchanged and the new one is kept for --resume"
                 )
                 raise ReindexError(
-                    f"the runner failed the job{after} ({_first_line(error)}); {kept}: run "
-                    "again to finish (--job-attempts N runs it again itself)"
+                    f"the runner failed the job{after} ({_first_line(error)}){_hint(error, config)}"
+                    f"; {kept}: run again to finish (--job-attempts N runs it again itself)"
                 ) from error
             _LOGGER.warning(
                 "The job failed (%s); running it again, attempt %d of %d: documents "
