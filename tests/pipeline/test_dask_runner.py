@@ -11,6 +11,7 @@ every test checks content item by item, so none of that can go unnoticed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -362,3 +363,18 @@ def test_a_catch_up_asked_of_the_dask_runner_runs_in_this_process(
     result = catch_up_since(started, config, dask_args(dask_cluster))
     assert result.summary.accounted_for
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+
+
+def test_a_job_the_scheduler_cannot_load_names_the_models_module(tmp_path):
+    from pipeline.reindex import _hint
+
+    config = dataclasses.replace(
+        reindex_config("http://127.0.0.1:9", "works", tmp_path), model="books:Book"
+    )
+    error = RuntimeError(
+        "Error during deserialization of the task graph.\n"
+        "https://docs.dask.org/en/stable/deployment-considerations.html"
+        "#consistent-software-environments"
+    )
+    assert "import this project and the model's module 'books'" in _hint(error, config)
+    assert _hint(RuntimeError("IndexWriteError: 3 documents"), config) == ""
