@@ -771,6 +771,19 @@ def _catch_up_plan(client_config, table: str, scan_seconds: float | None):
     return CatchUpPlan(table, stream, scan_seconds)
 
 
+def _on_index(command, args) -> int:
+    """``command(args)``, an error of the index's server named with its URI."""
+    from transforms.index.identity import shown_uri
+
+    try:
+        return command(args)
+    except (ValueError, TypeError, _UsageError):
+        raise
+    except Exception as error:
+        print(f"error: {shown_uri(args.index)}: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _search(args) -> int:
     from pipeline.search_output import hit_json, hit_line, hits_summary
     from transforms.index import missing_index, open_backend
@@ -912,8 +925,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("search", "plan", "rollback"):
             if beam_args:
                 raise _UsageError(f"unknown option(s) for {args.command}: {' '.join(beam_args)}")
-            commands = {"search": _search, "plan": _plan, "rollback": _rollback}
-            return commands[args.command](args)
+            if args.command == "plan":
+                return _plan(args)
+            return _on_index({"search": _search, "rollback": _rollback}[args.command], args)
         if args.command == "reindex" and not args.catch_up and args.safety_margin:
             raise _UsageError("--safety-margin goes with --catch-up")
         if args.command == "reindex" and bool(args.catch_up) != bool(args.bookmark):

@@ -123,6 +123,8 @@ def configure_logging() -> None:
     root.setLevel(logging.WARNING)
     for name in ("pipeline", "transforms"):
         logging.getLogger(name).setLevel(logging.INFO)
+    for name in ("opensearch", "elasticsearch", "elastic_transport"):  # a traceback per failed
+        logging.getLogger(name).setLevel(logging.ERROR)  # request; errors say it in one line
     logging.getLogger(_BEAM_FILE_SINK).addFilter(_ReplacedFilesInOurWords())
     from transforms.dynamodb.log_redaction import (
         install_secret_redaction,  # imports Beam: after the handler

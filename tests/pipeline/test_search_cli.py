@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -76,3 +77,16 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     err = search.stderr.read()
     assert search.wait(timeout=60) == 0, err
     assert "Broken pipe" not in err and "error" not in err
+
+
+@pytest.mark.parametrize("scheme", ["elasticsearch+http", "opensearch+http"])
+@pytest.mark.parametrize("command", [("search", "words"), ("rollback",)])
+def test_a_server_that_does_not_answer_is_named_in_one_line(scheme, command):
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"{scheme}://127.0.0.1:{port}/works"
+    done = cli(command[0], "--index", uri, *command[1:], timeout=120)
+    assert done.returncode == 3, done.stderr[-3000:]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {uri}: "), done.stderr[-3000:]
