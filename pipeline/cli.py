@@ -716,13 +716,14 @@ def _rollback(args) -> int:
         missing = missing_index(args.index)
         if missing:
             raise ValueError(f"{missing}: check --index")
-        restored = rollback(args.index)
+        done = rollback(args.index)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    replaced = ", ".join(done.replaced) or "nothing"
     print(
-        f"{args.index}: {restored} is live again; the index it replaced is no longer live "
-        "nor kept for rollback (delete it when done)"
+        f"{args.index}: {done.restored} is live again; {replaced}, which it replaced, is no "
+        "longer live nor kept for rollback (delete it when done)"
     )
     return EXIT_OK
 

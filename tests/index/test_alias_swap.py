@@ -89,7 +89,7 @@ def test_sqlite_keep_prunes_the_oldest_and_rollback_restores_the_previous(tmp_pa
     assert first.new_index not in _tables(path) and f"{first.new_index}_fts" not in _tables(path)
     assert _search_ids(uri, "gamma") == {f"gamma{n}" for n in range(5)}
 
-    assert rollback(uri) == second.new_index
+    assert rollback(uri).restored == second.new_index
     assert set(index_rows(path)) == {f"beta{n}" for n in range(4)}
     assert _search_ids(uri, "beta") == {f"beta{n}" for n in range(4)}
     assert _search_ids(uri, "gamma") == set()
@@ -247,7 +247,7 @@ def test_server_swaps_move_the_alias_keep_one_and_roll_back(server):
     assert third.kept == (second.new_index,) and third.deleted == (first.new_index,)
     assert _aliases(url, f"{alias}-retired") == [second.new_index]
 
-    assert rollback(uri) == second.new_index
+    assert rollback(uri).restored == second.new_index
     assert _aliases(url, alias) == [second.new_index]
     assert _search_ids(uri, "beta") == {f"beta{n}" for n in range(4)}
 

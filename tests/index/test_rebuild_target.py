@@ -129,7 +129,7 @@ def test_metadata_follows_the_live_name_through_swaps_and_rollback(live_uri):
     with open_backend(live_uri) as live:
         assert read_identity(live) == OTHER and live.count() == 2
 
-    assert rollback(live_uri) == first.build_name
+    assert rollback(live_uri).restored == first.build_name
     with open_backend(live_uri) as live:
         assert read_identity(live) == WORKS and live.count() == 3
 

@@ -62,7 +62,7 @@ import logging
 import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from transforms.index import IndexOptionError, backend_class, normalize_uri, open_backend
 from transforms.index.search_server import SearchServerIndex, parse_server_uri
@@ -80,6 +80,7 @@ _LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "AliasSwap",
+    "RolledBack",
     "SwapResult",
     "check_alias",
     "concrete_index_advice",
@@ -327,7 +328,7 @@ class _ServerAliasSwap(AliasSwap):
         return tuple(name for name in ours if name not in placed and name != self.build_name)
 
 
-def _rollback_server(uri: str, alias: str) -> str:
+def _rollback_server(uri: str, alias: str) -> RolledBack:
     retired_alias = alias + RETIRED_SUFFIX
     pattern = re.compile(re.escape(alias) + "-" + _STAMP + "$")
     with open_backend(uri) as server:
@@ -344,7 +345,7 @@ def _rollback_server(uri: str, alias: str) -> str:
             {"remove": {"index": target, "alias": retired_alias}},
         ]
         server.update_aliases(actions)
-        return target
+        return RolledBack(target, tuple(current))
 
 
 # -- SQLite ----------------------------------------------------------------------------------
@@ -570,7 +571,7 @@ class _SQLiteAliasSwap(AliasSwap):
         )
 
 
-def _rollback_sqlite(uri: str) -> str:
+def _rollback_sqlite(uri: str) -> RolledBack:
     path = sqlite_path(uri)
     conn = _connect(path)
     try:
@@ -599,7 +600,7 @@ def _rollback_sqlite(uri: str) -> str:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return target
+        return RolledBack(target, (current,))
     finally:
         conn.close()
 
@@ -655,8 +656,16 @@ def check_alias(uri: str, alias: str | None) -> None:
         raise IndexOptionError(f"alias swaps are not supported for {uri!r}")
 
 
-def rollback(uri: str) -> str:
-    """Points the live name of ``uri`` back at the newest retired index; returns its name.
+class RolledBack(NamedTuple):
+    """What :func:`rollback` did: ``restored`` is live again; ``replaced`` (what was
+    live) is neither live nor kept, a leftover for you to inspect or delete."""
+
+    restored: str
+    replaced: tuple[str, ...]
+
+
+def rollback(uri: str) -> RolledBack:
+    """Points the live name of ``uri`` back at the newest retired index.
 
     The index it leaves stops being live and is not retired: it shows up as
     a leftover for you to inspect or delete.
