@@ -26,6 +26,13 @@ def test_segment_choice(size_bytes, item_count, workers, expected):
     assert str(expected) in choice.reason
 
 
+@pytest.mark.parametrize("size_bytes", [0, 300 * 1024 * 1024])
+def test_a_worker_count_the_runner_does_not_give_is_said_to_be_assumed(size_bytes):
+    reason = choose_total_segments(size_bytes, 10**6, None).reason
+    assert "4 per worker for 4 workers (assumed: --workers N to say)" in reason
+    assert "for 2 worker(s)" in choose_total_segments(size_bytes, 10**6, 2).reason
+
+
 def test_reason_explains_a_small_table():
     choice = choose_total_segments(100 * 1024, 300, 8)
     assert "more segments would be empty" in choice.reason

@@ -85,6 +85,8 @@ def choose_total_segments(
     segments than 1 MB pages or items, so a tiny table is not cut into empty
     segments.
     """
+    assumed = f"{DEFAULT_WORKERS} workers (assumed: --workers N to say)"
+    counted = f"{workers} worker(s)" if workers else assumed
     workers = workers or DEFAULT_WORKERS
     by_size = math.ceil(size_bytes / BYTES_PER_SEGMENT)
     by_workers = SEGMENTS_PER_WORKER * workers
@@ -92,7 +94,7 @@ def choose_total_segments(
         return SegmentChoice(
             by_workers,
             f"{by_workers} segments: DescribeTable reports no size yet (it refreshes about "
-            f"every 6 hours), so {SEGMENTS_PER_WORKER} per worker for {workers} worker(s)",
+            f"every 6 hours), so {SEGMENTS_PER_WORKER} per worker for {counted}",
         )
     wanted = max(by_size, by_workers, 1)
     pages = max(1, math.ceil(size_bytes / PAGE_BYTES))
@@ -107,7 +109,7 @@ def choose_total_segments(
         reason = f"{total} segments: one per 2 GB of the table's {size_bytes:,} bytes"
     else:
         reason = (
-            f"{total} segments: {SEGMENTS_PER_WORKER} per worker for {workers} worker(s), "
+            f"{total} segments: {SEGMENTS_PER_WORKER} per worker for {counted}, "
             "so that slow segments do not hold the job"
         )
     return SegmentChoice(total, reason)
