@@ -28,7 +28,9 @@ from apache_beam.options.pipeline_options import (
 __all__ = [
     "DEFAULT_RUNNER",
     "BadBeamOption",
+    "SchedulerUnreachable",
     "check_beam_args",
+    "check_dask_scheduler",
     "chooses_workers",
     "in_this_process",
     "resolve_runner",
@@ -125,6 +127,39 @@ def _flag_value(args: Sequence[str], flag: str) -> tuple[int, str] | None:
         elif arg == flag and position + 1 < len(args):
             found = (position, args[position + 1])
     return found
+
+
+class SchedulerUnreachable(RuntimeError):
+    """The dask scheduler named by ``--dask_client_address`` does not answer as one."""
+
+
+SCHEDULER_TIMEOUT = 10.0
+
+
+def check_dask_scheduler(args: Sequence[str], timeout: float = SCHEDULER_TIMEOUT) -> None:
+    """Raises :class:`SchedulerUnreachable` when ``--dask_client_address`` names an
+    address where no dask scheduler answers within ``timeout`` seconds: the
+    job would wait there (a dashboard's port never answers dask's handshake)."""
+    address = _flag_value(args, "--dask_client_address")
+    if address is None:
+        return
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address[1], timeout=timeout), timeout + 1)
+        await comm.close()
+
+    try:
+        asyncio.run(handshake())
+    except Exception as error:
+        reason = str(error) or type(error).__name__
+        raise SchedulerUnreachable(
+            f"no dask scheduler answered at {address[1]} within {timeout:.0f} s ({reason}): "
+            "check --dask_client_address, the scheduler's own port (8786 by default), "
+            "not its dashboard's (8787)"
+        ) from None
 
 
 def _runner_value(args: Sequence[str]) -> tuple[int, str] | None:

@@ -913,6 +913,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.beam_args import (
         BadBeamOption,
         check_beam_args,
+        check_dask_scheduler,
         chooses_workers,
         resolve_runner_args,
         with_default_runner,
@@ -963,6 +964,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cores is None and chooses_workers(beam_args) and _small_table(args):
             checked = resolve_runner_args(with_default_runner(beam_args, 1))
         beam_args = checked
+        check_dask_scheduler(beam_args)
     except (_UsageError, BadBeamOption) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

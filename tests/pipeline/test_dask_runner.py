@@ -12,10 +12,12 @@ every test checks content item by item, so none of that can go unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import os
 import re
 import shutil
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -378,3 +380,23 @@ def test_a_job_the_scheduler_cannot_load_names_the_models_module(tmp_path):
     )
     assert "import this project and the model's module 'books'" in _hint(error, config)
     assert _hint(RuntimeError("IndexWriteError: 3 documents"), config) == ""
+
+
+def test_an_address_where_no_scheduler_answers_is_refused_in_one_line(tmp_path):
+    """A dashboard's port (HTTP) never answers dask's handshake: the job would wait
+    forever there. The command says so within seconds."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = cli(
+            *reindex_args("http://127.0.0.1:9", "works", tmp_path), *dask_args(address), timeout=120
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 3, done.stderr[-3000:]
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: no dask scheduler answered at {address} within 10 s")
+    assert "not its dashboard's (8787)" in line
+    assert list(tmp_path.iterdir()) == []
