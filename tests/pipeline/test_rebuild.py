@@ -296,6 +296,28 @@ def test_settings_and_mappings_are_carried_over_and_index_config_applies(
 
 
 @pytest.mark.parametrize("server", sorted(SERVERS))
+def test_an_index_config_the_server_refuses_is_named_in_one_line(
+    dynamodb_server, dynamodb_client, tmp_path, request, server
+):
+    scheme, fixture = SERVERS[server]
+    url = request.getfixturevalue(fixture)
+    index = IndexUnderTest(server, f"{scheme}://{url.split('://', 1)[1]}/{unique_index()}", url=url)
+    config = {"mappings": {"properties": {"title": {"type": "no_such_type"}}}}
+    (tmp_path / "index.json").write_text(json.dumps(config))
+    table, _ = new_table(dynamodb_client, 5, seed=9)
+    done = reindex(
+        dynamodb_server, table, index, tmp_path, "--index-config", str(tmp_path / "index.json")
+    )
+    assert done.returncode == 3, done.stderr[-3000:]
+    line = last_error_line(done.stderr)
+    assert (
+        "refused to create index" in line
+        and "with the settings and mappings of --index-config" in line
+    )
+    assert index.live_targets() == []  # no alias was made
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
 def test_an_index_where_the_alias_should_be_is_explained_and_upsert_writes_into_it(
     dynamodb_server, dynamodb_client, tmp_path, request, server
 ):

@@ -709,11 +709,24 @@ class SearchServerIndex(IndexBackend):
     # -- index and alias management (used by transforms.index.alias) -----------------------
 
     def create_index(self, name: str, body: dict[str, Any] | None = None) -> None:
-        """Creates the index ``name``, with ``body`` (``settings``, ``mappings``) when given."""
-        if body:
-            self._client.indices.create(index=check_index_name(name), body=body)
-        else:
+        """Creates the index ``name``, with ``body`` (``settings``, ``mappings``) when given.
+
+        A body the server refuses (HTTP 400) is a ``ValueError`` naming ``--index-config``.
+        """
+        if not body:
             self._client.indices.create(index=check_index_name(name))
+            return
+        try:
+            self._client.indices.create(index=check_index_name(name), body=body)
+        except Exception as error:
+            meta = getattr(error, "meta", None)
+            status = getattr(error, "status_code", None) or getattr(meta, "status", None)
+            if status != 400:
+                raise
+            raise ValueError(
+                f"the server refused to create index {name} with the settings and mappings "
+                f"of --index-config: {' '.join(str(error).split())[:400]}"
+            ) from error
 
     def index_config(self, name: str) -> dict[str, Any]:
         """``{"settings": ..., "mappings": ...}`` of the index ``name`` as the server reports them.
