@@ -100,6 +100,25 @@ def _reindex_while_writing(server, client, table, tmp_path, *extra):
     return subprocess.CompletedProcess(args, process.returncode, out, "".join(stderr))
 
 
+def _killed(server, table, tmp_path, extra, **when) -> RunJournal:
+    """Runs ``reindex --catch-up`` through a proxy that kills it once, ``when`` it
+    says (its FaultProxy options); returns the journal the killed run left."""
+    with FaultProxy(server.endpoint_url, {"kill_sender": 1.0}, max_faults=1, **when) as proxy:
+        killed = cli(*_reindex_catch_up_args(proxy.url, table, tmp_path, *extra))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    return RunJournal(str(tmp_path / "dead" / "journal"))
+
+
+def _resumed_to_the_table(server, client, table, tmp_path, extra):
+    """The same command with ``--resume``: it succeeds and the index equals the table."""
+    args = _reindex_catch_up_args(server.endpoint_url, table, tmp_path, *extra)
+    resumed = cli(*args, "--resume", timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "MISMATCH" not in resumed.stdout
+    assert index_rows(tmp_path / "index.db") == expected_rows(client, table)
+    return resumed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("upsert", [False, True], ids=["rebuild", "upsert"])
 @pytest.mark.parametrize("view_type", ["KEYS_ONLY", "NEW_AND_OLD_IMAGES"])
@@ -268,21 +287,13 @@ def test_a_killed_reindex_resumed_catches_up_from_when_it_first_started(
     brings their changes; the index ends equal to the table."""
     table = seeded_stream_table(dynamodb_client, "NEW_AND_OLD_IMAGES", SEEDED)
     extra = ("--checkpoint-every-pages", "1", *(("--upsert",) if upsert else ()))
-    with FaultProxy(
-        dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=10, max_faults=1
-    ) as proxy:
-        killed = cli(*_reindex_catch_up_args(proxy.url, table, tmp_path, *extra))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    journal = _killed(dynamodb_server, table, tmp_path, extra, after_requests=10)
     committed = journal.state(journal.read_header()).values()
     assert sum(state.items for state in committed) > 0  # pages the resumed run skips
     for op in writes(dynamodb_client, table, SEEDED, 0):
         op()
-    args = _reindex_catch_up_args(dynamodb_server.endpoint_url, table, tmp_path, *extra)
-    resumed = cli(*args, "--resume", timeout=240)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "catch-up 1" in resumed.stdout and "MISMATCH" not in resumed.stdout
-    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    resumed = _resumed_to_the_table(dynamodb_server, dynamodb_client, table, tmp_path, extra)
+    assert "catch-up 1" in resumed.stdout
 
 
 @pytest.mark.slow
@@ -299,16 +310,14 @@ def test_a_reindex_killed_in_its_last_catch_up_resumes_to_an_index_equal_to_the_
     reads nothing again, catches up from the first start and writes the bookmark."""
     table = seeded_stream_table(dynamodb_client, "KEYS_ONLY", SEEDED)
     extra = ("--upsert",) if upsert else ()
-    with FaultProxy(
-        dynamodb_server.endpoint_url,
-        {"kill_sender": 1.0},
+    journal = _killed(
+        dynamodb_server,
+        table,
+        tmp_path,
+        extra,
         operations=("GetShardIterator",),
         after_requests=shard_iterators_before,
-        max_faults=1,
-    ) as proxy:
-        killed = cli(*_reindex_catch_up_args(proxy.url, table, tmp_path, *extra))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    )
     header = journal.read_header()
     assert all(state.done for state in journal.state(header).values())
     assert journal.stage(header) == (None if upsert else "swapped")
@@ -316,10 +325,7 @@ def test_a_reindex_killed_in_its_last_catch_up_resumes_to_an_index_equal_to_the_
     for op in writes(dynamodb_client, table, SEEDED, 0):  # deletes among them
         op()
 
-    args = _reindex_catch_up_args(dynamodb_server.endpoint_url, table, tmp_path, *extra)
-    resumed = cli(*args, "--resume", timeout=240)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "nothing left to scan" in resumed.stdout and "MISMATCH" not in resumed.stdout
-    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+    resumed = _resumed_to_the_table(dynamodb_server, dynamodb_client, table, tmp_path, extra)
+    assert "nothing left to scan" in resumed.stdout
     assert read_bookmark(str(tmp_path / "bookmark.json")) is not None
     assert not journal.exists()
