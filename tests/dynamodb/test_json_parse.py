@@ -125,3 +125,28 @@ def test_without_orjson_it_is_json_loads(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(json_parse)
+
+
+@pytest.mark.parametrize(
+    "text, known",
+    [
+        (b'{"S": "\\ud83d\\ude00 caf\\u00e9"}', True),
+        (b'{"S": "a\\ud800"}', False),  # a lone surrogate: json.loads keeps it
+        (b'{"N": NaN}', False),
+        (b'{"n": 12345678901234567890}', False),  # left to json.loads
+    ],
+)
+def test_loads_noting_text_says_when_every_string_is_known_to_be_text(text, known):
+    pytest.importorskip("orjson")
+    value, text_known = json_parse.loads_noting_text(text)
+    assert json.dumps(value) == json.dumps(json.loads(text)) and text_known is known
+
+
+def test_without_orjson_no_text_is_known(monkeypatch):
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    try:
+        reloaded = importlib.reload(json_parse)
+        assert reloaded.loads_noting_text(b'{"S": "x"}') == ({"S": "x"}, False)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(json_parse)

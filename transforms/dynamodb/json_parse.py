@@ -24,7 +24,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by tests that hide orjson
     orjson = None
 
-__all__ = ["FAST_PARSER", "loads"]
+__all__ = ["FAST_PARSER", "loads", "loads_noting_text"]
 
 FAST_PARSER = "orjson" if orjson is not None else None
 """The parser :func:`loads` tries first, or None when only ``json`` is there."""
@@ -40,6 +40,11 @@ def _has_long_digit_run(text: bytes) -> bool:
 
 if orjson is None:
     loads = json.loads
+
+    def loads_noting_text(text: bytes) -> tuple[Any, bool]:
+        """``(json.loads(text), False)``: the strings are not known to be Unicode text."""
+        return json.loads(text), False
+
 else:
     _orjson_loads = orjson.loads
     _OrjsonError = orjson.JSONDecodeError
@@ -52,3 +57,13 @@ else:
             except _OrjsonError:
                 pass
         return json.loads(text)
+
+    def loads_noting_text(text: bytes) -> tuple[Any, bool]:
+        """``(json.loads(text), text_known)``: ``text_known`` is True when orjson
+        parsed it, which refuses lone surrogates, so every string is Unicode text."""
+        if not _has_long_digit_run(text):
+            try:
+                return _orjson_loads(text), True
+            except _OrjsonError:
+                pass
+        return json.loads(text), False

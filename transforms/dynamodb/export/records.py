@@ -17,13 +17,13 @@ escape such as ``\\ud800``, which no DynamoDB string can hold) is corrupt.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from transforms.dynamodb.export.ion import parse_ion_line
 from transforms.dynamodb.export.manifest import ION
+from transforms.dynamodb.json_parse import loads_noting_text
 from transforms.dynamodb.wire import Item, Key, item_from_json
 
 __all__ = ["CorruptRecord", "ExportRecord", "record_parser"]
@@ -76,10 +76,11 @@ def _record(fields: Any, incremental: bool, to_item: Callable[[Any, str], Item])
 
 def _parse_json(line: bytes, incremental: bool) -> ExportRecord:
     try:
-        fields = json.loads(line)
+        fields, text_known = loads_noting_text(line)
     except (ValueError, UnicodeDecodeError) as error:
         raise CorruptRecord(f"not JSON ({error})") from error
-    return _record(fields, incremental, _wire_item)
+    record = _record(fields, incremental, _wire_item)
+    return record if text_known else _check_text(record, line)
 
 
 def _parse_ion(line: bytes, incremental: bool) -> ExportRecord:
@@ -87,10 +88,13 @@ def _parse_ion(line: bytes, incremental: bool) -> ExportRecord:
         fields = parse_ion_line(line.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise CorruptRecord(f"not Ion ({error})") from error
-    return _record(fields, incremental, _ion_item)
+    return _check_text(_record(fields, incremental, _ion_item), line)
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"  # a high one without a low one
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a low one alone
+)
 
 
 def _lone_surrogate_in(value: Any) -> bool:
@@ -109,7 +113,8 @@ def _lone_surrogate_in(value: Any) -> bool:
 
 
 def _check_text(record: ExportRecord, line: bytes) -> ExportRecord:
-    if _SURROGATE_ESCAPE.search(line) and _lone_surrogate_in(record):
+    maybe = b"\\ud" in line or b"\\uD" in line  # a fast test first: most lines have none
+    if maybe and _LONE_SURROGATE_ESCAPE.search(line) and _lone_surrogate_in(record):
         raise CorruptRecord(
             "a string holds a lone surrogate (an escape such as \\ud800 without its pair), "
             "which is not text and which DynamoDB cannot store: the line was edited or damaged"
@@ -125,6 +130,6 @@ def record_parser(output_format: str, incremental: bool) -> Callable[[bytes], Ex
     parse = _parse_ion if output_format == ION else _parse_json
 
     def parse_line(line: bytes) -> ExportRecord:
-        return _check_text(parse(line, incremental), line)
+        return parse(line, incremental)
 
     return parse_line
