@@ -37,7 +37,7 @@ class ExportFolder:
     item_count: int
 
     def data_path(self, index: int) -> str:
-        return os.path.join(self.root, self.data_files[index])
+        return os.path.normpath(os.path.join(self.root, self.data_files[index]))
 
     def key_prefix(self) -> str:
         return f"{self.prefix}/{EXPORTS}/{self.export_id}"
@@ -147,12 +147,19 @@ def write_export(
     """Writes ``records`` as an export under ``base``; returns where.
 
     Records go round-robin into ``files`` data files; ``empty_files`` more
-    files hold nothing (as DynamoDB writes for empty partitions).
+    files hold nothing (as DynamoDB writes for empty partitions). As AWS
+    writes them, an incremental export's data files are in the
+    ``AWSDynamoDB/data/`` folder incremental exports share, its manifest
+    summary has no ``exportTime`` and its checksums are ``manifest-*.md5``.
     """
     export_id = export_id or f"0170000000{next(_ids):04d}-a1b2c3d4"
     root = os.path.join(os.fspath(base), prefix, EXPORTS, export_id)
-    os.makedirs(os.path.join(root, "data"), exist_ok=True)
+    # a full export's data files are in its folder; incremental exports share AWSDynamoDB/data/
+    data_folder = "../data" if incremental else "data"
+    os.makedirs(root, exist_ok=True)
+    os.makedirs(os.path.normpath(os.path.join(root, data_folder)), exist_ok=True)
     key_prefix = f"{prefix}/{EXPORTS}/{export_id}"
+    data_key_prefix = f"{prefix}/{EXPORTS}" if incremental else key_prefix
     to_line = _ion_line if output_format == "ION" else _json_line
     suffix = ".ion.gz" if output_format == "ION" else ".json.gz"
     groups: list[list[Mapping[str, Any]]] = [[] for _ in range(files + empty_files)]
@@ -160,16 +167,17 @@ def write_export(
         groups[position % files].append(record)
     manifest_lines, data_files = [], []
     for number, group in enumerate(groups):
-        name = f"data/{number:04d}{export_id[-6:]}exmpl{suffix}"
+        file_name = f"{number:04d}{export_id[-6:]}exmpl{suffix}"
+        name = f"{data_folder}/{file_name}"
         text = "".join(to_line(record) + "\n" for record in group)
         content = gzip.compress(text.encode("utf-8"), mtime=0)
-        with open(os.path.join(root, name), "wb") as out:
+        with open(os.path.normpath(os.path.join(root, name)), "wb") as out:
             out.write(content)
         entry: dict[str, Any] = {"itemCount": len(group)}
         if md5_in_manifest:
             entry["md5Checksum"] = base64.b64encode(_md5(content)).decode("ascii")
         entry["etag"] = _md5(content).hex()
-        entry["dataFileS3Key"] = f"{key_prefix}/{name}"
+        entry["dataFileS3Key"] = f"{data_key_prefix}/data/{file_name}"
         manifest_lines.append(json.dumps(entry))
         data_files.append(name)
     files_manifest = ("\n".join(manifest_lines) + "\n").encode("utf-8")
@@ -181,7 +189,7 @@ def write_export(
         "endTime": "2026-11-04T07:33:43.897Z",
         "tableArn": arn,
         "tableId": "12345a12-abcd-123a-ab12-1234abc12345",
-        "exportTime": export_time,
+        **({} if incremental else {"exportTime": export_time}),  # AWS writes it for full ones
         "s3Bucket": "reindex-exports",
         "s3Prefix": prefix,
         "s3SseAlgorithm": "AES256",
@@ -204,9 +212,12 @@ def write_export(
     ):
         with open(os.path.join(root, name), "wb") as out:
             out.write(content)
-        checksum = os.path.join(root, name.replace(".json", ".checksum"))
-        with open(checksum, "w") as out:
-            out.write(_md5(content).hex())
+        if incremental:  # as AWS writes them: manifest-*.md5, the MD5 in base64
+            with open(os.path.join(root, name.replace(".json", ".md5")), "w") as out:
+                out.write(base64.b64encode(_md5(content)).decode("ascii"))
+        else:  # as AWS's guide names them: manifest-*.checksum, the MD5 in hex
+            with open(os.path.join(root, name.replace(".json", ".checksum")), "w") as out:
+                out.write(_md5(content).hex())
     open(os.path.join(root, "_started"), "wb").close()
     return ExportFolder(root, export_id, prefix, data_files, len(records))
 
@@ -220,8 +231,13 @@ def rewrite_manifest_files(folder: ExportFolder, change) -> None:
     content = ("\n".join(json.dumps(e) for e in entries) + "\n").encode("utf-8")
     with open(path, "wb") as out:
         out.write(content)
-    with open(os.path.join(folder.root, "manifest-files.checksum"), "w") as out:
-        out.write(_md5(content).hex())
+    md5 = os.path.join(folder.root, "manifest-files.md5")
+    if os.path.exists(md5):
+        with open(md5, "w") as out:
+            out.write(base64.b64encode(_md5(content)).decode("ascii"))
+    else:
+        with open(os.path.join(folder.root, "manifest-files.checksum"), "w") as out:
+            out.write(_md5(content).hex())
 
 
 def upload_folder(s3_client, bucket: str, base: str | os.PathLike) -> int:

@@ -7,7 +7,7 @@ rebuild) be missing from the new index. With ``--catch-up``:
 1. before the first Scan, the table's stream is checked (``NoStream`` if it
    has none) and the start time noted (with ``--resume``: the interrupted
    run's start, from its journal); from an export, the start time is the
-   export's ``exportTime``;
+   export's ``exportTime`` (an incremental export's ``exportToTime``);
 2. the reindex runs;
 3. a rebuild, once verified and before the swap, catches up the new index
    with every change since the start time (less the safety margin): the
@@ -110,12 +110,15 @@ def _start(config: ReindexConfig) -> tuple[str, datetime]:
 
     manifest = read_export_manifest(config.from_export, verify_checksums=False)
     table = config.table or manifest.table_name
-    if not manifest.export_time or not table:
+    # a full export holds the table as of its exportTime, an incremental one as of exportToTime
+    time_field = "exportToTime" if manifest.incremental else "exportTime"
+    exported = manifest.export_to_time if manifest.incremental else manifest.export_time
+    if not exported or not table:
         raise ReindexError(
             f"the export at {config.from_export!r} names no "
-            f"{'exportTime' if table else 'table'}, which --catch-up needs"
+            f"{time_field if table else 'table'}, which --catch-up needs"
         )
-    moment = datetime.fromisoformat(manifest.export_time.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(exported.replace("Z", "+00:00"))
     return table, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -47,6 +47,7 @@ from transforms.dynamodb.export.manifest import (
     ExportManifestError,
     read_export_manifest,
     relative_data_path,
+    resolve_in_export,
 )
 from transforms.dynamodb.export.restriction import (
     DataFileRestriction,
@@ -138,6 +139,16 @@ def test_data_file_keys_are_resolved_against_the_export_folder():
     assert relative_data_path("data/x.json.gz") == "data/x.json.gz"
     assert relative_data_path("elsewhere/x.json.gz") is None
     assert relative_data_path("AWSDynamoDB/0170-ab/../../secret") is None
+    # incremental exports share AWSDynamoDB/data/, beside their folders
+    assert relative_data_path("AWSDynamoDB/data/x.json.gz") == "../data/x.json.gz"
+    assert relative_data_path("p/AWSDynamoDB/data/x.json.gz") == "../data/x.json.gz"
+    assert relative_data_path("AWSDynamoDB/data/../x.json.gz") is None
+    assert resolve_in_export("s3://b/p/AWSDynamoDB/0170-ab", "../data/x.json.gz") == (
+        "s3://b/p/AWSDynamoDB/data/x.json.gz"
+    )
+    assert resolve_in_export("/e/AWSDynamoDB/0170-ab", "data/x.json.gz") == (
+        "/e/AWSDynamoDB/0170-ab/data/x.json.gz"
+    )
 
 
 def test_export_type_defaults_to_full_when_the_summary_has_none(tmp_path, items_120):
@@ -211,11 +222,24 @@ def test_corrupt_manifests_are_clear_errors(tmp_path, items_120, case):
         ReadFromDynamoDBExport(folder.root)
 
 
-def test_manifest_that_does_not_match_its_checksum(tmp_path, items_120):
-    folder = write_export(tmp_path, full_records(items_120), files=4)
+@pytest.mark.parametrize(
+    "incremental, checksum", [(False, "checksum"), (True, "md5")], ids=["full", "incremental"]
+)
+def test_manifest_that_does_not_match_its_checksum(tmp_path, items_120, incremental, checksum):
+    """Checksum files as AWS's guide names them (hex MD5) and as exports hold them
+    (``manifest-*.md5``, a base64 MD5)."""
+    records = (
+        [incremental_record({"id": item["id"]}, item) for item in items_120]
+        if incremental
+        else full_records(items_120)
+    )
+    folder = write_export(tmp_path, records, files=4, incremental=incremental)
+    assert os.path.exists(os.path.join(folder.root, f"manifest-files.{checksum}"))
+    read_export_manifest(folder.root)
     _edit(os.path.join(folder.root, "manifest-files.json"), lambda c: c.replace(b"30", b"31", 1))
     with pytest.raises(
-        ExportManifestError, match=r"manifest-files.json does not match its checksum"
+        ExportManifestError,
+        match=rf"manifest-files.json does not match its checksum file .*\.{checksum} ",
     ):
         read_export_manifest(folder.root)
 

@@ -2,6 +2,7 @@
 end the index equals a consistent read of the table, and ``catch-up
 --bookmark`` keeps it so."""
 
+import dataclasses
 import signal
 import subprocess
 import threading
@@ -11,9 +12,9 @@ import pytest
 
 from pipeline.local.sample_data import seed_table
 from tests.conftest import REGION
-from tests.export_folders import full_records, write_export
+from tests.export_folders import full_records, incremental_record, write_export
 from tests.fault_proxy import FaultProxy
-from tests.reindex_runs import cli, index_rows, reindex_args, start_cli
+from tests.reindex_runs import cli, index_rows, reindex_args, reindex_config, start_cli
 from tests.stream_tables import (
     catch_up_args,
     create_stream_table,
@@ -329,3 +330,15 @@ def test_a_reindex_killed_in_its_last_catch_up_resumes_to_an_index_equal_to_the_
     assert "nothing left to scan" in resumed.stdout
     assert read_bookmark(str(tmp_path / "bookmark.json")) is not None
     assert not journal.exists()
+
+
+def test_a_reindex_from_an_incremental_export_catches_up_from_its_export_to_time(tmp_path):
+    """AWS writes no exportTime for an incremental export: the table is as of exportToTime."""
+    from pipeline.catch_up.during_reindex import _start
+
+    keys = {"id": {"S": "w1"}}
+    export = write_export(tmp_path, [incremental_record(keys, {**keys})], incremental=True)
+    config = dataclasses.replace(
+        reindex_config("http://127.0.0.1:9", "", tmp_path), from_export=export.root
+    )
+    assert _start(config) == ("works", datetime(2026, 11, 4, 7, 0, tzinfo=timezone.utc))

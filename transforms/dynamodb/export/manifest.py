@@ -50,6 +50,7 @@ __all__ = [
     "export_root",
     "read_export_manifest",
     "relative_data_path",
+    "resolve_in_export",
 ]
 
 FULL_EXPORT = "FULL_EXPORT"
@@ -169,22 +170,44 @@ def export_root(uri: str) -> str:
     return root or "/"
 
 
-def relative_data_path(key: str) -> str | None:
-    """The part of an S3 key after ``AWSDynamoDB/<export id>/``, or None.
+SHARED_DATA = "../data/"
+"""Where an incremental export's data files are, relative to its folder: AWS
+writes them to ``AWSDynamoDB/data/``, beside the exports' folders."""
 
-    ``prefix/AWSDynamoDB/0123-ab/data/x.json.gz`` gives ``data/x.json.gz``; a
+
+def relative_data_path(key: str) -> str | None:
+    """The path of the S3 object ``key`` relative to its export's folder
+    ``AWSDynamoDB/<export id>/``, or None.
+
+    ``prefix/AWSDynamoDB/0123-ab/data/x.json.gz`` gives ``data/x.json.gz``;
+    ``prefix/AWSDynamoDB/data/x.json.gz`` (an incremental export's data file,
+    in the folder incremental exports share) gives ``../data/x.json.gz``; a
     key that already starts with ``data/`` is returned as it is.
     """
     parts = key.split("/")
     for position in range(len(parts) - 3, -1, -1):
         if parts[position] == EXPORTS_FOLDER and parts[position + 1]:
             relative = parts[position + 2 :]
+            if parts[position + 1] == "data":  # AWSDynamoDB/data/<file>: no export id
+                return _relative(relative, SHARED_DATA)
             break
     else:
         relative = parts if parts[0] == "data" else None
-    if not relative or any(part in ("", ".", "..") for part in relative):
+    return _relative(relative, "")
+
+
+def _relative(parts: list[str] | None, above: str) -> str | None:
+    if not parts or any(part in ("", ".", "..") for part in parts):
         return None
-    return "/".join(relative)
+    return above + "/".join(parts)
+
+
+def resolve_in_export(root: str, relative: str) -> str:
+    """The path of ``relative`` (from :func:`relative_data_path`) for the export at ``root``."""
+    if relative.startswith(SHARED_DATA):
+        parent = root.rstrip("/").rsplit("/", 1)[0] or "/"
+        return FileSystems.join(parent, relative[len("../") :])
+    return FileSystems.join(root, relative)
 
 
 def _read_text(path: str, what: str) -> bytes:
@@ -205,13 +228,18 @@ def _exists(path: str) -> bool:
 
 
 def _check_checksum(path: str, content: bytes) -> None:
-    """Compares ``content`` with the MD5 in ``<name>.checksum`` beside it, if any.
+    """Compares ``content`` with the MD5 in ``<name>.checksum`` (as AWS's guide
+    names it) or ``<name>.md5`` (as exports are written) beside it, if any.
 
     The checksum file holds the MD5 as hex or base64; anything else is not
     understood and only logged.
     """
-    checksum_path = path[: -len(".json")] + ".checksum"
-    if not _exists(checksum_path):
+    stem = path[: -len(".json")]
+    checksum_path = next(
+        (name for name in (stem + ".checksum", stem + ".md5") if _exists(name)), None
+    )
+    if checksum_path is None:
+        _LOGGER.info("%s has no .checksum or .md5 file beside it: not checked", path)
         return
     text = _read_text(checksum_path, "checksum file").decode("ascii", "replace").strip()
     digest = hashlib.md5(content).digest()
@@ -284,7 +312,7 @@ def _data_file(root: str, obj: dict[str, Any], index: int, where: str) -> Export
             )
     return ExportDataFile(
         index=index,
-        path=FileSystems.join(root, relative),
+        path=resolve_in_export(root, relative),
         key=key,
         item_count=_field(obj, "itemCount", int, where),
         md5_checksum=md5_checksum,
@@ -330,7 +358,7 @@ def read_export_manifest(uri: str, *, verify_checksums: bool = True) -> ExportMa
     item_count = _field(summary, "itemCount", int, summary_path)
     files_key = _field(summary, "manifestFilesS3Key", str, summary_path, None)
     files_relative = relative_data_path(files_key) if files_key else None
-    files_path = FileSystems.join(root, files_relative or FILES_NAME)
+    files_path = resolve_in_export(root, files_relative or FILES_NAME)
     files_bytes = _read_text(files_path, "files manifest")
     if verify_checksums:
         _check_checksum(files_path, files_bytes)
