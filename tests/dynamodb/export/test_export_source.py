@@ -244,6 +244,17 @@ def test_manifest_that_does_not_match_its_checksum(tmp_path, items_120, incremen
         read_export_manifest(folder.root)
 
 
+def test_a_summary_changed_after_the_export_is_read_with_a_warning(tmp_path, items_120, caplog):
+    """Its figures are checked against manifest-files.json and the data files anyway
+    (exports shared with their account ids masked have such summaries)."""
+    folder = write_export(tmp_path, full_records(items_120), files=4)
+    summary = os.path.join(folder.root, "manifest-summary.json")
+    _edit(summary, lambda c: c.replace(b"123456789012", b"000000000000"))
+    assert read_export_manifest(folder.root).item_count == 120
+    assert "manifest-summary.json does not match its checksum file" in caplog.text
+    assert "changed after the export" in caplog.text
+
+
 def test_not_an_export_folder(tmp_path):
     with pytest.raises(ExportManifestError, match=r"no manifest-summary.json in .*AWSDynamoDB"):
         read_export_manifest(str(tmp_path))

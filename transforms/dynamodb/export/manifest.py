@@ -227,9 +227,10 @@ def _exists(path: str) -> bool:
         return False
 
 
-def _check_checksum(path: str, content: bytes) -> None:
+def _check_checksum(path: str, content: bytes, *, strict: bool = True) -> None:
     """Compares ``content`` with the MD5 in ``<name>.checksum`` (as AWS's guide
-    names it) or ``<name>.md5`` (as exports are written) beside it, if any.
+    names it) or ``<name>.md5`` (as exports are written) beside it, if any; a
+    mismatch is an error, or only a warning where not ``strict``.
 
     The checksum file holds the MD5 as hex or base64; anything else is not
     understood and only logged.
@@ -253,12 +254,22 @@ def _check_checksum(path: str, content: bytes) -> None:
         if len(expected) != len(digest):
             _LOGGER.warning("%s does not hold an MD5 checksum; not checked", checksum_path)
             return
-    if expected != digest:
-        raise ExportManifestError(
-            f"{path} does not match its checksum file {checksum_path} "
-            f"(MD5 {digest.hex()}, expected {expected.hex()}): the manifest is corrupt "
-            "or was changed after the export"
+    if expected == digest:
+        return
+    mismatch = (
+        f"{path} does not match its checksum file {checksum_path} "
+        f"(MD5 {digest.hex()}, expected {expected.hex()})"
+    )
+    if not strict:
+        _LOGGER.warning(
+            "%s: it was changed after the export; its itemCount is still checked against "
+            "manifest-files.json and the data files",
+            mismatch,
         )
+        return
+    raise ExportManifestError(
+        f"{mismatch}: the manifest is corrupt or was changed after the export"
+    )
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str, default: Any = ...) -> Any:
@@ -352,8 +363,8 @@ def read_export_manifest(uri: str, *, verify_checksums: bool = True) -> ExportMa
             f".../{EXPORTS_FOLDER}/<export id>/ and check that the export has completed"
         )
     summary_bytes = _read_text(summary_path, "export summary")
-    if verify_checksums:
-        _check_checksum(summary_path, summary_bytes)
+    if verify_checksums:  # the summary's figures are checked against the files' anyway
+        _check_checksum(summary_path, summary_bytes, strict=False)
     summary = _parse_json_object(summary_bytes, summary_path)
     item_count = _field(summary, "itemCount", int, summary_path)
     files_key = _field(summary, "manifestFilesS3Key", str, summary_path, None)
