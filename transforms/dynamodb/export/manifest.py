@@ -357,16 +357,23 @@ def read_export_manifest(uri: str, *, verify_checksums: bool = True) -> ExportMa
     """
     root = export_root(uri)
     summary_path = FileSystems.join(root, SUMMARY_NAME)
-    if not _exists(summary_path):
+    try:
+        found = FileSystems.exists(summary_path)
+    except Exception as error:  # not "missing": the store did not answer
+        raise ExportManifestError(
+            f"cannot look for {SUMMARY_NAME} in {root}: {' '.join(str(error).split())[:300]} "
+            "(check the store's endpoint, region and credentials)"
+        ) from error
+    if not found:
         raise ExportManifestError(
             f"no {SUMMARY_NAME} in {root}: point at the export's folder "
             f".../{EXPORTS_FOLDER}/<export id>/ and check that the export has completed"
         )
     summary_bytes = _read_text(summary_path, "export summary")
-    if verify_checksums:  # the summary's figures are checked against the files' anyway
-        _check_checksum(summary_path, summary_bytes, strict=False)
     summary = _parse_json_object(summary_bytes, summary_path)
     item_count = _field(summary, "itemCount", int, summary_path)
+    if verify_checksums:  # read whole: its figures are checked against the files' anyway
+        _check_checksum(summary_path, summary_bytes, strict=False)
     files_key = _field(summary, "manifestFilesS3Key", str, summary_path, None)
     files_relative = relative_data_path(files_key) if files_key else None
     files_path = resolve_in_export(root, files_relative or FILES_NAME)
