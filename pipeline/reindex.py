@@ -65,7 +65,7 @@ from transforms.decode.transform import DecodeItems
 from transforms.decode.writable import check_writable
 from transforms.dynamodb.source import Check, ReindexSource
 from transforms.index import IndexOptionError, open_backend
-from transforms.index.alias import check_alias
+from transforms.index.alias import check_alias, live_index
 from transforms.index.delete import DeleteFromIndex
 from transforms.index.identity import IndexIdentity, refuse_other_table, shown_uri
 from transforms.index.index_config import check_configurable
@@ -590,7 +590,7 @@ def _rebuild(
     the live index holds ``live_documents`` (a wrong model would empty it),
     unless ``config.force``.
     """
-    if run is not None and run.stage == SWAPPED:
+    if run is not None and run.stage is not None and _swapped_before(config, run):
         return _after_interrupted_swap(config, hooks, run)
     try:
         refuse_other_table(config.index, identity, force=config.force, action="replace it")
@@ -669,6 +669,22 @@ def _abandon(rebuild: IndexRebuild) -> None:
             type(error).__name__,
             _first_line(error),
         )
+
+
+def _swapped_before(config: ReindexConfig, run: JournaledRun) -> bool:
+    """Whether the run this one resumes swapped its build in (a stop can come
+    between the swap and its record). Raises when the build it swapped in is no
+    longer live (a rollback): what followed the swap would apply to another index."""
+    live = live_index(config.index)
+    if live == run.build_index:
+        return True
+    if run.stage == SWAPPED:
+        raise ReindexError(
+            f"the run this one resumes swapped in {run.build_index}, which is no longer live "
+            f"({live or 'nothing'} is; a rollback?): run the command again without --resume, "
+            "and with --catch-up give it a new bookmark"
+        )
+    return False
 
 
 def _after_interrupted_swap(config: ReindexConfig, hooks: RunHooks, run: JournaledRun):

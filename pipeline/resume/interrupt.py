@@ -174,7 +174,7 @@ def _command(argv: Sequence[str], *, resume: bool) -> str:
 
 
 _STAGE_TEXT = {
-    VERIFIED: "; the new index was verified, the live index has not moved",
+    VERIFIED: "; the new index was verified",
     SWAPPED: "; the new index is live",
 }
 

@@ -14,13 +14,15 @@ import json
 import pytest
 
 from pipeline.local.sample_data import create_table, generate_items, seed_table
-from pipeline.reindex import RunHooks, run_reindex
+from pipeline.reindex import ReindexError, RunHooks, run_reindex
 from tests.index_contents import BACKENDS, SERVERS, IndexUnderTest, expected_documents, rest
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
 from tests.reindex_runs import cli, index_rows, last_error_line, reindex_args, reindex_config
 from tests.runners import IN_PROCESS
 from tests.tables import seeded_table, unique_name
 from transforms.index import Document, open_backend
+from transforms.index.alias import live_index, rollback
+from transforms.journal import SWAPPED, VERIFIED, RunJournal
 
 ITEMS = 120
 CHANGED = 15
@@ -481,11 +483,13 @@ def test_a_run_stopped_in_its_catch_up_resumes_and_catches_up_again(
     assert not (tmp_path / "dead" / "journal").exists()
 
 
+@pytest.mark.parametrize("recorded", [SWAPPED, VERIFIED], ids=["recorded", "not_yet_recorded"])
 def test_a_run_stopped_after_its_swap_resumes_with_what_came_after_it(
-    dynamodb_server, dynamodb_client, tmp_path
+    dynamodb_server, dynamodb_client, tmp_path, recorded
 ):
     """The journal stays until the hooks after the swap are done: ``--resume``
-    runs them (with no build: it is live already), and swaps nothing."""
+    runs them (with no build: it is live already), and swaps nothing; also when
+    the stop came before the swap was recorded."""
     table, good = new_table(dynamodb_client, 30, seed=16)
     config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
     events = []
@@ -504,11 +508,34 @@ def test_a_run_stopped_after_its_swap_resumes_with_what_came_after_it(
     with pytest.raises(KeyboardInterrupt):
         run_reindex(config, list(IN_PROCESS), hooks=StopAfterSwap())
     assert index_rows(tmp_path / "index.db") == good
+    journal = RunJournal(str(tmp_path / "dead" / "journal"))
+    journal.mark_stage(journal.read_header(), recorded)
     resumed = run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS), Recorder())
     assert events == [("after_swap", None, set(good))]
     assert resumed.scanned == 0 and resumed.alias_swap is None and resumed.accounted_for
     assert "verified and swapped in by the run this one resumes: OK" in resumed.render()
     assert not (tmp_path / "dead" / "journal").exists()
+
+
+def test_a_resume_refuses_to_catch_up_a_build_rolled_back_since_its_swap(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    table, _ = new_table(dynamodb_client, 30, seed=17)
+    config = reindex_config(dynamodb_server.endpoint_url, table, tmp_path, total_segments=2)
+    run_reindex(config, list(IN_PROCESS))
+
+    class StopAfterSwap(RunHooks):
+        def after_swap(self, rebuild, summary):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_reindex(config, list(IN_PROCESS), hooks=StopAfterSwap())
+    rolled = rollback(config.index)
+    with pytest.raises(
+        ReindexError, match=r"which is no longer live \(documents__\d+ is; a rollback"
+    ):
+        run_reindex(dataclasses.replace(config, resume=True), list(IN_PROCESS))
+    assert live_index(config.index) == rolled.restored
 
 
 def test_sets_verify_when_the_sample_is_written_in_another_worker_process(

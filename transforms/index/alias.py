@@ -59,6 +59,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import logging
+import os
 import re
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -84,6 +85,7 @@ __all__ = [
     "SwapResult",
     "check_alias",
     "concrete_index_advice",
+    "live_index",
     "prepare_swap",
     "rollback",
 ]
@@ -654,6 +656,34 @@ def check_alias(uri: str, alias: str | None) -> None:
             )
     else:
         raise IndexOptionError(f"alias swaps are not supported for {uri!r}")
+
+
+def live_index(uri: str) -> str | None:
+    """The physical index the live name of ``uri`` points at now (a SQLite
+    build table, a search server's index behind the alias), or None."""
+    cls = backend_class(uri)
+    if issubclass(cls, SearchServerIndex):
+        location = parse_server_uri(normalize_uri(uri))
+        with open_backend(str(location)) as server:
+            if server.kind_of(location.index) != "alias":
+                return None
+            targets = server.alias_targets(location.index)
+        return targets[0] if len(targets) == 1 else None
+    if cls is SQLiteIndex:
+        path = sqlite_path(normalize_uri(uri))
+        if not os.path.exists(path):
+            return None
+        conn = _connect(path)
+        try:
+            if GENERATIONS_TABLE not in _tables(conn):
+                return None
+            row = conn.execute(
+                f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'"
+            ).fetchone()
+            return row[0] if row else None
+        finally:
+            conn.close()
+    return None
 
 
 class RolledBack(NamedTuple):
