@@ -125,6 +125,9 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
     for name in ("opensearch", "elasticsearch", "elastic_transport"):  # a traceback per failed
         logging.getLogger(name).setLevel(logging.ERROR)  # request; errors say it in one line
+    # dask.distributed's client logs its start and, when the scheduler goes, tracebacks of
+    # every lost connection: the job's failure is one error line
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     logging.getLogger(_BEAM_FILE_SINK).addFilter(_ReplacedFilesInOurWords())
     from transforms.dynamodb.log_redaction import (
         install_secret_redaction,  # imports Beam: after the handler

@@ -43,6 +43,8 @@ from transforms.dynamodb.wire import dumps_item
 from transforms.index import normalize_uri
 from transforms.index.identity import shown_uri
 from transforms.journal import (
+    SWAPPED,
+    VERIFIED,
     JournalError,
     JournalRef,
     RunHeader,
@@ -373,16 +375,23 @@ def _warn_if_replacing(journal: RunJournal) -> None:
             return
         header = journal.read_header()
         state = journal.state(header)
+        stage = journal.stage(header)
     except (JournalError, ValueError, OSError):
         return
     done = sum(1 for s in state.values() if s.done)
     items = sum(s.items for s in state.values())
+    after = {
+        VERIFIED: ", its new index verified",
+        SWAPPED: ", its new index swapped in but not caught up",
+    }.get(stage, "")
     _LOGGER.warning(
         "Replacing the journal at %s of an unfinished run of table %r (%d of %d segment(s) "
-        "done, %d items committed): this run starts afresh; add --resume to continue it instead",
+        "done, %d items committed%s): this run starts afresh; add --resume to continue it "
+        "instead",
         journal.path,
         header.table,
         done,
         len(state),
         items,
+        after,
     )

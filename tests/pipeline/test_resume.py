@@ -395,12 +395,19 @@ def test_a_refused_run_neither_replaces_nor_says_it_replaces_a_journal(
     assert journal_of(tmp_path).read_header() == header
 
 
-def test_a_new_run_replaces_an_unfinished_journal(dynamodb_server, works, tmp_path):
+@pytest.mark.parametrize(
+    "stage, said",
+    [(None, "items committed)"), ("swapped", "its new index swapped in but not caught up")],
+)
+def test_a_new_run_replaces_an_unfinished_journal(dynamodb_server, works, tmp_path, stage, said):
     table, good, bad = works
-    written_header(tmp_path, table)
+    header = written_header(tmp_path, table)
+    if stage:
+        journal_of(tmp_path).mark_stage(header, stage)
     done = cli(*command(dynamodb_server.endpoint_url, table, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Replacing the journal at" in done.stderr and "add --resume" in done.stderr
+    assert said in done.stderr
     assert not journal_of(tmp_path).exists()
     assert_exact(tmp_path, good, bad)
 
