@@ -76,7 +76,7 @@ from transforms.index.rebuild import (
     prepare_rebuild,
 )
 from transforms.index.sample import SampleDocuments
-from transforms.index.upsert import prepare_upsert
+from transforms.index.upsert import prepare_upsert, record_current_to
 from transforms.index.write import WriteToIndex
 from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts
 from transforms.runners.capabilities import capabilities_of, runner_capabilities
@@ -466,7 +466,9 @@ def _check_index_options(config: ReindexConfig) -> None:
 def _identity(config: ReindexConfig, source: ReindexSource) -> IndexIdentity | None:
     if not source.table:
         return None
-    return IndexIdentity(source.table, source.key_attributes, config.model, source.table_arn)
+    return IndexIdentity(
+        source.table, source.key_attributes, config.model, source.table_arn, source.current_to
+    )
 
 
 def _run_job(
@@ -554,11 +556,20 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _prepare_upsert(config: ReindexConfig, identity: IndexIdentity | None) -> None:
-    """Checks that the live index holds this table (or none), creates it with
-    ``--index-config`` if asked, and records what it holds."""
+def _prepare_upsert(
+    config: ReindexConfig, identity: IndexIdentity | None, changes: tuple[str, str | None] | None
+) -> None:
+    """Checks that the live index holds this table (or none) and, for ``changes``
+    (an incremental export's window), that they follow what it holds; creates
+    it with ``--index-config`` if asked, and records what it holds."""
     try:
-        prepare_upsert(config.index, identity, force=config.force, index_config=config.index_config)
+        prepare_upsert(
+            config.index,
+            identity,
+            force=config.force,
+            index_config=config.index_config,
+            changes=changes,
+        )
     except ValueError as error:
         raise ReindexError(str(error)) from error
 
@@ -785,9 +796,11 @@ def _reindex(
     if not config.upsert:
         hooks = hooks or RunHooks()
         return _rebuild(config, options, model, source, identity, hooks, run, live_documents)
-    _prepare_upsert(config, identity)
+    changes = (source.changes_since, source.current_to) if source.changes_since else None
+    _prepare_upsert(config, identity, changes)
     summary = _run_job(config, options, model, source, run=run)
     if summary.accounted_for:
+        record_current_to(config.index, identity)
         (hooks or RunHooks()).after_upsert(summary)
     if run is not None:  # kept until the hooks are done: --resume runs them
         run.finish()

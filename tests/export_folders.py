@@ -143,11 +143,15 @@ def write_export(
     md5_in_manifest: bool = True,
     export_type_field: bool = True,
     export_time: str = "2026-11-04T07:28:34.028Z",
+    export_from_time: str = "2026-11-04T07:28:34.028Z",
+    export_to_time: str = "2026-11-04T08:28:34.028Z",
 ) -> ExportFolder:
     """Writes ``records`` as an export under ``base``; returns where.
 
     Records go round-robin into ``files`` data files; ``empty_files`` more
-    files hold nothing (as DynamoDB writes for empty partitions). As AWS
+    files hold nothing (as DynamoDB writes for empty partitions); an
+    incremental export's window starts where a full one's ``exportTime`` is, by
+    default, so that it applies after it. As AWS
     writes them, an incremental export's data files are in the
     ``AWSDynamoDB/data/`` folder incremental exports share, its manifest
     summary has no ``exportTime`` and its checksums are ``manifest-*.md5``.
@@ -200,8 +204,8 @@ def write_export(
         "outputFormat": output_format,
     }
     if incremental:
-        summary["exportFromTime"] = "2026-11-04T06:00:00.000Z"
-        summary["exportToTime"] = "2026-11-04T07:00:00.000Z"
+        summary["exportFromTime"] = export_from_time
+        summary["exportToTime"] = export_to_time
         summary["outputView"] = "NEW_AND_OLD_IMAGES"
     if export_type_field or incremental:
         summary["exportType"] = "INCREMENTAL_EXPORT" if incremental else "FULL_EXPORT"

@@ -107,6 +107,12 @@ class ReindexSource(abc.ABC):
     """Whether the spine removes the document of an item that no longer decodes
     even in a rebuild (a source that only ever updates an index in place); a
     run with ``--upsert`` removes them whatever its source."""
+    current_to: str | None = None
+    """The moment (ISO 8601) the index holds the table as of once this source is
+    applied, where the source says (an export); None for a read of the table."""
+    changes_since: str | None = None
+    """For a source of the changes made since a moment (an incremental export):
+    that moment, which the index must be current to."""
 
     @abc.abstractmethod
     def read(self, pipeline: beam.Pipeline) -> SourceRead:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from transforms.index import IndexBackend, open_backend
@@ -36,6 +37,7 @@ _LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "IndexIdentity",
+    "changes_conflict",
     "read_identity",
     "refuse_other_table",
     "shown_uri",
@@ -46,12 +48,18 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class IndexIdentity:
-    """The table an index holds, its key attributes (hash key first) and the model."""
+    """The table an index holds, its key attributes (hash key first) and the model.
+
+    ``current_to``: the moment (ISO 8601) the index holds the table as of, when
+    it was filled from exports (a full export's ``exportTime``, then the last
+    incremental export's ``exportToTime``); None when a run read the table itself.
+    """
 
     table: str
     key_attributes: tuple[str, ...]
     model: str
     table_arn: str | None = None
+    current_to: str | None = None
 
     def to_meta(self) -> dict[str, Any]:
         """The identity as a JSON object."""
@@ -60,6 +68,7 @@ class IndexIdentity:
             "table_arn": self.table_arn,
             "key_attributes": list(self.key_attributes),
             "model": self.model,
+            "current_to": self.current_to,
         }
 
     @classmethod
@@ -69,11 +78,13 @@ class IndexIdentity:
             return None
         keys = meta.get("key_attributes")
         arn = meta.get("table_arn")
+        current_to = meta.get("current_to")
         return cls(
             table=meta["table"],
             key_attributes=tuple(str(k) for k in keys) if isinstance(keys, list) else (),
             model=str(meta.get("model") or ""),
             table_arn=arn if isinstance(arn, str) and arn else None,
+            current_to=current_to if isinstance(current_to, str) and current_to else None,
         )
 
     def same_table(self, other: IndexIdentity) -> bool:
@@ -128,6 +139,37 @@ def table_conflict(
             f"the index {where} holds {held.describe()} keyed by {', '.join(held_key)}, "
             f"not by {', '.join(incoming_key)}: its records would be written again under "
             f"other document ids; check {check} and the key attributes{force}"
+        )
+    return None
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def changes_conflict(
+    held: IndexIdentity | None, since: str, until: str | None, where: str
+) -> str | None:
+    """One line when the changes made from ``since`` to ``until`` (an incremental
+    export's window) do not follow what ``where`` holds: it is current to a
+    moment before ``since`` (the changes in between would be missing), or after
+    ``until`` (older states would replace newer ones). None when they follow,
+    or when the index does not record the moment it is current to."""
+    if held is None or held.current_to is None:
+        return None
+    current, start = _moment(held.current_to), _moment(since)
+    if start > current:
+        return (
+            f"the index {where} holds the table as of {held.current_to}, but this incremental "
+            f"export starts at {since}: the changes in between would be missing; apply the "
+            "incremental export that starts there first, or pass --force"
+        )
+    if until is not None and _moment(until) < current:
+        return (
+            f"the index {where} holds the table as of {held.current_to}, after this "
+            f"incremental export's end {until}: it would bring back older states; apply the "
+            "exports in order, or pass --force"
         )
     return None
 

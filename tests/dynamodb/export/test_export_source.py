@@ -727,6 +727,53 @@ def test_full_then_incremental_export_gives_the_expected_index(tmp_path, works):
     )
 
 
+def test_incremental_exports_must_follow_what_the_index_is_current_to(tmp_path):
+    """A full export makes the index current to its exportTime, each incremental
+    export applied to its exportToTime: one that starts later (a gap) or ends
+    earlier (older states) is refused unless --force; a scan forgets the moment."""
+    items = [s.item for s in generate_items(20, malformed_fraction=0.0, seed=3)]
+    full = write_export(tmp_path / "full", full_records(items), export_time="2026-11-04T07:00:00Z")
+    run_export_reindex(export_config(tmp_path, full.root, key_attributes=("id",)), IN_PROCESS)
+
+    def incremental(name: str, start: str, end: str):
+        changed = dict(items[0], title={"S": f"changed in {name}"})
+        return write_export(
+            tmp_path / name,
+            [incremental_record({"id": items[0]["id"]}, changed)],
+            incremental=True,
+            export_from_time=start,
+            export_to_time=end,
+        ).root
+
+    def apply(root: str, force: bool = False):
+        return run_export_reindex(
+            export_config(tmp_path, root, upsert=True, force=force), IN_PROCESS
+        )
+
+    first = incremental("first", "2026-11-04T07:00:00Z", "2026-11-04T08:00:00Z")
+    gap = incremental("gap", "2026-11-04T09:00:00Z", "2026-11-04T10:00:00Z")
+    older = incremental("older", "2026-11-04T06:00:00Z", "2026-11-04T06:30:00Z")
+    overlapping = incremental("overlapping", "2026-11-04T07:30:00Z", "2026-11-04T09:00:00Z")
+    assert apply(first).accounted_for
+    with pytest.raises(
+        ReindexError,
+        match=r"as of 2026-11-04T08:00:00Z, but this incremental "
+        r"export starts at 2026-11-04T09:00:00Z: the changes in between",
+    ):
+        apply(gap)
+    with pytest.raises(
+        ReindexError,
+        match=r"after this incremental export's end "
+        r"2026-11-04T06:30:00Z: it would bring back older states",
+    ):
+        apply(older)
+    assert "changed in first" in index_rows(tmp_path / "index.db")[items[0]["id"]["S"]]
+    assert apply(overlapping).accounted_for  # its changes are as of 09:00: newer
+    assert apply(gap).accounted_for  # now it follows
+    assert apply(older, force=True).accounted_for
+    assert "changed in older" in index_rows(tmp_path / "index.db")[items[0]["id"]["S"]]
+
+
 def test_composite_keys_must_be_named(tmp_path):
     record = incremental_record({"pk": {"S": "a"}, "sk": {"N": "1"}})
     folder = write_export(tmp_path, [record], incremental=True, files=1)

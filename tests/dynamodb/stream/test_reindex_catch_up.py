@@ -341,4 +341,4 @@ def test_a_reindex_from_an_incremental_export_catches_up_from_its_export_to_time
     config = dataclasses.replace(
         reindex_config("http://127.0.0.1:9", "", tmp_path), from_export=export.root
     )
-    assert _start(config) == ("works", datetime(2026, 11, 4, 7, 0, tzinfo=timezone.utc))
+    assert _start(config) == ("works", datetime(2026, 11, 4, 8, 28, 34, 28000, tzinfo=timezone.utc))

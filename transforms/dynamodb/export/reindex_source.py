@@ -56,6 +56,10 @@ class ExportSource(ReindexSource):
         self.key_attributes = tuple(key_attributes)
         self.table = table or manifest.table_name
         self.table_arn = manifest.table_arn if self.table == manifest.table_name else None
+        if manifest.incremental:
+            self.current_to, self.changes_since = manifest.export_to_time, manifest.export_from_time
+        else:
+            self.current_to = manifest.export_time
 
     @property
     def approximate_items(self) -> int | None:
