@@ -215,8 +215,9 @@ def _run(
         result = _apply(source, config, pipeline_args, path)
         _remove_if_empty(path)
     bookmark = Bookmark(config.table, stream.stream_arn, read_at, changes.positions)
+    written = path if FileSystems.exists(path) else config.dead_letters  # none: the folder
     summary = summarize(
-        result, source, _spine_config(config, path), time.monotonic() - started, index_count=None
+        result, source, _spine_config(config, written), time.monotonic() - started, index_count=None
     )
     if bookmark_path is not None:
         if summary.accounted_for:

@@ -143,6 +143,7 @@ def test_a_catch_up_since_before_every_write_builds_the_whole_index_and_is_idemp
     idle = catch_up_from(again.bookmark, config, IN_PROCESS)
     assert idle.summary.records_read == 0 and idle.summary.keys_changed == 0
     assert idle.bookmark.shards == again.bookmark.shards
+    assert f"(none) -> {config.dead_letters}\n" in idle.summary.render()  # no file named
 
 
 def test_a_table_without_a_stream_is_refused_with_how_to_enable_one(
