@@ -245,10 +245,13 @@ class ReindexSummary:
             f"  indexed        {self.indexed:>10,}  -> {self.index}{holds}",
         ]
         if self.removals or self.deleted:
-            found = f"{self.deleted_existing:,}"
+            found = f"{self.deleted_existing:,} were in the index"
             if self.undecodable_removed:  # they go through the same deletes
-                found += f" of these and of the {self.undecodable_removed:,} removals above"
-            lines.append(f"  deleted        {self.deleted:>10,}  ({found} were in the index)")
+                found += (
+                    f", counting the {self.undecodable_removed:,} removals of items that no "
+                    "longer decode"
+                )
+            lines.append(f"  deleted        {self.deleted:>10,}  ({found})")
         lines.extend(self.source.tail)
         lines.extend(f"  {check.render()}" for check in self.checks())
         if self.verification is not None:
