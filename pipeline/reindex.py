@@ -52,9 +52,10 @@ from pipeline.resume.run_lock import run_lock
 from pipeline.run_counts import (
     SPINE_COUNTERS,
     check_tally_written,
-    fresh_tally_path,
     needs_tally,
+    remove_stale_tally,
     run_totals,
+    tally_path,
 )
 from pipeline.sources import open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
@@ -330,7 +331,7 @@ def build_reindex(
         files = parts | "AllParts" >> beam.Flatten()
     tally = None
     if needs_tally(runner_capabilities(p)):
-        tally = fresh_tally_path(config.dead_letters)
+        tally = tally_path(config.dead_letters)
         outputs = {
             "upserts": read.upserts,
             "removals": read.removals,
@@ -528,6 +529,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
         )
         try:
             note_job_started()
+            remove_stale_tally(outputs.tally)
             result = pipeline.run()
             result.wait_until_finish()
             check_tally_written(outputs.tally)

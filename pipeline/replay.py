@@ -20,7 +20,13 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.reindex import ReindexError, load_model
-from pipeline.run_counts import check_tally_written, fresh_tally_path, needs_tally, run_totals
+from pipeline.run_counts import (
+    check_tally_written,
+    needs_tally,
+    remove_stale_tally,
+    run_totals,
+    tally_path,
+)
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
@@ -273,11 +279,12 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     )
     tally = None
     if needs_tally(runner_capabilities(pipeline)):
-        tally = fresh_tally_path(config.still_failing)
+        tally = tally_path(config.still_failing)
         counted = {"read": letters, "indexed": written.indexed} | "Tally" >> Tally(
             tally, {"read": _read, "indexed": _indexed}
         )
         _ = (counted, files) | "End" >> EndBranches()
+    remove_stale_tally(tally)
     result = pipeline.run()
     result.wait_until_finish()
     check_tally_written(tally)

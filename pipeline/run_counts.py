@@ -29,8 +29,8 @@ __all__ = [
     "SPINE_COUNTERS",
     "JobNotFinished",
     "check_tally_written",
-    "fresh_tally_path",
     "needs_tally",
+    "remove_stale_tally",
     "run_totals",
     "tally_path",
 ]
@@ -53,13 +53,11 @@ def tally_path(dead_letters: str) -> str:
     return FileSystems.join(dead_letters, TALLY_NAME)
 
 
-def fresh_tally_path(dead_letters: str) -> str:
-    """:func:`tally_path`, with any tally an earlier run left there removed: the
-    launcher then reads this job's counts, or finds none."""
-    path = tally_path(dead_letters)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    return path
+def remove_stale_tally(tally: str | None) -> None:
+    """Removes a tally an earlier run left at ``tally``, before the job starts:
+    the launcher then reads this job's counts, or finds none."""
+    if tally is not None and FileSystems.exists(tally):
+        FileSystems.delete([tally])
 
 
 class JobNotFinished(RuntimeError):

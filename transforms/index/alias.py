@@ -385,6 +385,12 @@ def _drop_index(conn: sqlite3.Connection, name: str) -> None:
     drop_meta(conn, name)
 
 
+def _live_generation(conn: sqlite3.Connection) -> str | None:
+    """The build table the generations table records as live, or None."""
+    row = conn.execute(f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'").fetchone()
+    return row[0] if row else None
+
+
 def _is_placeholder(conn: sqlite3.Connection) -> bool:
     """True when the live ``documents`` is empty and records nothing: the schema
     created with the file, not an index worth keeping for rollback."""
@@ -515,12 +521,12 @@ class _SQLiteAliasSwap(AliasSwap):
             return SwapResult(self.alias, self.build_name, False, expected, found, reason=reason)
         conn.execute(_GENERATIONS_SCHEMA)
         now = _now_text()
-        row = conn.execute(f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'").fetchone()
+        live = _live_generation(conn)
         previous: tuple[str, ...] = ()
-        if LIVE_TABLE in tables and row is None and _is_placeholder(conn):
+        if LIVE_TABLE in tables and live is None and _is_placeholder(conn):
             _drop_index(conn, LIVE_TABLE)
         elif LIVE_TABLE in tables:
-            retired = row[0] if row else _earlier_table_name(self.build_name, tables)
+            retired = live or _earlier_table_name(self.build_name, tables)
             check_table_name(retired)
             _rename_index(conn, LIVE_TABLE, retired)
             conn.execute(
@@ -585,12 +591,10 @@ def _rollback_sqlite(uri: str) -> RolledBack:
                 f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'retired' "
                 "ORDER BY changed_at DESC, name DESC LIMIT 1"
             ).fetchone()
-            live = conn.execute(
-                f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'"
-            ).fetchone()
+            live = _live_generation(conn)
             if row is None or live is None:
                 raise ValueError(f"{path} has no retired index to roll back to")
-            target, current = check_table_name(row[0]), check_table_name(live[0])
+            target, current = check_table_name(row[0]), check_table_name(live)
             _rename_index(conn, LIVE_TABLE, current)
             _rename_index(conn, target, LIVE_TABLE)
             conn.execute(f"DELETE FROM {GENERATIONS_TABLE} WHERE name = ?", (current,))
@@ -675,12 +679,7 @@ def live_index(uri: str) -> str | None:
             return None
         conn = _connect(path)
         try:
-            if GENERATIONS_TABLE not in _tables(conn):
-                return None
-            row = conn.execute(
-                f"SELECT name FROM {GENERATIONS_TABLE} WHERE state = 'live'"
-            ).fetchone()
-            return row[0] if row else None
+            return _live_generation(conn) if GENERATIONS_TABLE in _tables(conn) else None
         finally:
             conn.close()
     return None
