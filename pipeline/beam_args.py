@@ -15,6 +15,7 @@ such a short name as its dotted path, so that Beam finds the runner too.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     _BeamArgumentParser,
 )
+
+from transforms.runners.capabilities import capabilities_of
 
 __all__ = [
     "DEFAULT_RUNNER",
@@ -35,6 +38,7 @@ __all__ = [
     "in_this_process",
     "resolve_runner",
     "resolve_runner_args",
+    "runner_with_metrics",
     "small_for_workers",
     "usable_cores",
     "with_default_runner",
@@ -198,6 +202,22 @@ def in_this_process(args: Sequence[str]) -> list[str]:
         if not arg.startswith("--runner=") and not any(_given([arg], f) for f in _WORKER_FLAGS)
     ]
     return resolve_runner_args([f"--runner={DEFAULT_RUNNER}", *kept])
+
+
+def runner_with_metrics(args: Sequence[str], job: str) -> list[str]:
+    """``args``, or on a runner that reports no metrics (Beam's Dask runner) the
+    local engine's in this process, for a small ``job`` ("The catch-up") that
+    counts what it did with metrics; says so in a log line."""
+    args = list(args)
+    capabilities = capabilities_of(PipelineOptions(args))
+    if capabilities.metrics:
+        return args
+    logging.getLogger(__name__).info(
+        "%s runs in this process: %s reports no metrics, with which it counts what it applies",
+        job,
+        capabilities.runner,
+    )
+    return in_this_process(args)
 
 
 def _given(args: Sequence[str], flag: str) -> bool:

@@ -536,6 +536,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write even into an index that holds another table than the dead letters'",
     )
+    reread = replay.add_argument_group(
+        "re-read",
+        "index the items as the table holds them now, not as the dead letters hold them",
+    )
+    reread.add_argument(
+        "--reread",
+        action="store_true",
+        help="re-read each dead letter's key from the table (strongly consistent): an item "
+        "changed since is indexed as it is now, a deleted one has no document; for a "
+        "table that keeps changing, or after a catch-up",
+    )
+    reread.add_argument(
+        "--table", metavar="NAME", help="with --reread: the table (default: the dead letters')"
+    )
+    reread.add_argument("--endpoint-url", metavar="URL", help="with --reread: DynamoDB endpoint")
+    reread.add_argument(
+        "--region", metavar="REGION", help="with --reread: AWS region (default: boto3's)"
+    )
     _add_catch_up_parser(commands)
     return parser
 
@@ -818,7 +836,8 @@ def _search(args) -> int:
 
 
 def _replay(args, beam_args) -> int:
-    from pipeline.replay import ReplayConfig, run_replay
+    from pipeline.replay import ReplayConfig, run_replay, run_reread
+    from transforms.dynamodb.client import DynamoDBClientConfig
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     source = args.dead_letters.rstrip("/")
@@ -827,17 +846,17 @@ def _replay(args, beam_args) -> int:
     else:
         default = f"{source}-replay-{stamp}"
     still_failing = args.still_failing or default
-    summary = run_replay(
-        ReplayConfig(
-            args.dead_letters,
-            args.model,
-            args.index,
-            still_failing,
-            args.key_attributes,
-            force=args.force,
-        ),
-        beam_args,
+    config = ReplayConfig(
+        args.dead_letters,
+        args.model,
+        args.index,
+        still_failing,
+        args.key_attributes,
+        force=args.force,
+        table=args.table,
+        client_config=DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url),
     )
+    summary = (run_reread if args.reread else run_replay)(config, beam_args)
     print(summary.render())
     return EXIT_OK if summary.accounted_for else EXIT_MISMATCH
 
@@ -864,6 +883,28 @@ def _catch_up(args, beam_args) -> int:
     if outcome.interrupted:
         return 128 + (outcome.signum or 2)  # 130 for SIGINT, 143 for SIGTERM
     return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH
+
+
+def _check_replay_args(args) -> None:
+    """Refuses the table's options without ``--reread``, and ``--key-attributes`` with it."""
+    given = [
+        flag
+        for flag, value in (
+            ("--table", args.table),
+            ("--endpoint-url", args.endpoint_url),
+            ("--region", args.region),
+        )
+        if value is not None
+    ]
+    if given and not args.reread:
+        verb = "goes" if len(given) == 1 else "go"
+        raise _UsageError(f"{', '.join(given)} {verb} with --reread")
+    if args.reread and args.key_attributes:
+        raise _UsageError(
+            "--key-attributes does not go with --reread, which takes the key from the table"
+        )
+    if args.reread:
+        _check_dynamodb_location(args.endpoint_url, args.region)
 
 
 def _one_line(error: BaseException) -> str:
@@ -922,7 +963,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
-        if getattr(args, "table", None):
+        if args.command == "replay":
+            _check_replay_args(args)
+        elif getattr(args, "table", None):
             _check_dynamodb_location(args.endpoint_url, args.region)
         if args.command in ("search", "plan", "rollback"):
             if beam_args:

@@ -6,6 +6,12 @@ model; index-stage dead letters without an item are rebuilt from their
 nothing is dropped: ``read == indexed + still failing``. Where the runner
 reports no metrics the counts are tallied in the pipeline, as for the
 reindex (:mod:`pipeline.run_counts`).
+
+:func:`run_reread` (``replay --reread``) indexes the items as the table holds
+them now instead: the letters' keys are re-read with strongly consistent
+reads (:class:`~transforms.dynamodb.keys.KeysSource`) and go through the
+reindex spine in place, so an item changed or deleted since it was
+dead-lettered is indexed as it is, or has no document.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.reindex import ReindexError, load_model
+from pipeline.beam_args import runner_with_metrics
+from pipeline.reindex import ReindexConfig, ReindexError, build_reindex, load_model
 from pipeline.run_counts import (
     check_tally_written,
     needs_tally,
@@ -27,19 +34,24 @@ from pipeline.run_counts import (
     run_totals,
     tally_path,
 )
+from pipeline.summary import ReindexSummary, summarize
 from transforms.dead_letters import ReadDeadLetters, WriteDeadLetters, read_dead_letters
 from transforms.decode.keyed_record import KeyedRecord
 from transforms.decode.model_attributes import fields_for_attributes
 from transforms.decode.transform import DecodeItems
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.keys import KeysSource
 from transforms.dynamodb.scan.source import SegmentItem
+from transforms.dynamodb.table_description import describe_table
 from transforms.index import open_backend
+from transforms.index.delete import key_document_id
 from transforms.index.identity import IndexIdentity, refuse_other_table, write_identity
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 from transforms.runners.tally import EndBranches, Tally
 
-__all__ = ["ReplayConfig", "ReplayKeyError", "ReplaySummary", "run_replay"]
+__all__ = ["ReplayConfig", "ReplayKeyError", "ReplaySummary", "run_replay", "run_reread"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +71,10 @@ class ReplayConfig:
     key_attributes: tuple[str, ...] | None = None
     force: bool = False
     """Write even into an index that records another table than the letters'."""
+    table: str | None = None
+    """For :func:`run_reread`: the table to re-read (default: the letters')."""
+    client_config: DynamoDBClientConfig = dataclasses.field(default_factory=DynamoDBClientConfig)
+    """For :func:`run_reread`: where the table is."""
 
 
 class ReplayKeyError(ValueError):
@@ -197,6 +213,26 @@ def _key_attributes(survey: _Survey, given: tuple[str, ...] | None) -> tuple[str
     return survey.keys[0]
 
 
+def _claim_index(config: ReplayConfig, table: str, key_attributes: tuple[str, ...]) -> None:
+    """Refuses an index that records another table (unless ``force``); an index
+    new to this table says so from now on."""
+    identity = IndexIdentity(table, key_attributes, config.model)
+    try:
+        held = refuse_other_table(
+            config.index,
+            identity,
+            force=config.force,
+            action="write into it",
+            check="--index and --dead-letters",
+            same_key=True,
+        )
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
+    if held is None:
+        with open_backend(config.index) as index:
+            write_identity(index, identity)
+
+
 def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     model = load_model(config.model)
     survey = _survey(config.dead_letters)
@@ -216,21 +252,7 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         raise ReindexError(str(error)) from error
     table = survey.tables[0] if len(survey.tables) == 1 else None
     if table is not None:
-        identity = IndexIdentity(table, key_attributes, config.model)
-        try:
-            held = refuse_other_table(
-                config.index,
-                identity,
-                force=config.force,
-                action="write into it",
-                check="--index and --dead-letters",
-                same_key=True,
-            )
-        except ValueError as error:
-            raise ReindexError(str(error)) from error
-        if held is None:  # an index new to this table says so from now on
-            with open_backend(config.index) as index:
-                write_identity(index, identity)
+        _claim_index(config, table, key_attributes)
     if survey.unreplayable:
         _LOGGER.warning(
             "%d dead letter(s) carry neither the item nor the document (the record could "
@@ -296,3 +318,92 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         still_failing_path=config.still_failing,
         elapsed_seconds=time.monotonic() - started,
     )
+
+
+REREAD_STAGES = ("decode", "index")
+"""Stages whose letters name an item of the table by its key."""
+
+
+@dataclasses.dataclass
+class _Rereads:
+    """The dead letters split for a re-read: distinct keys, and the letters kept."""
+
+    keys: dict[str, dict] = dataclasses.field(default_factory=dict)
+    kept: list[dict] = dataclasses.field(default_factory=list)
+    letters: int = 0
+
+
+def _rereads(pattern: str, key_attributes: tuple[str, ...]) -> _Rereads:
+    found = _Rereads()
+    for letter in read_dead_letters(pattern):
+        found.letters += 1
+        key = letter.get("key")
+        if key and letter.get("stage") in REREAD_STAGES:
+            found.keys.setdefault(key_document_id(key, key_attributes), key)
+        else:
+            found.kept.append(letter)
+    return found
+
+
+def _reread_table(config: ReplayConfig, survey: _Survey) -> str:
+    if config.table:
+        return config.table
+    if len(survey.tables) == 1:
+        return survey.tables[0]
+    if not survey.tables:
+        raise ReindexError(
+            f"the dead letters in {config.dead_letters!r} name no table: pass --table"
+        )
+    raise ReindexError(
+        f"the dead letters name several tables ({', '.join(survey.tables)}): replay each "
+        "table's dead letters on their own, or pass --table"
+    )
+
+
+def run_reread(config: ReplayConfig, pipeline_args: list[str]) -> ReindexSummary:
+    """Re-reads the keys of the dead letters from the table and applies them in place.
+
+    Each key of a decode or index dead letter is read again (strongly
+    consistent): an item that now decodes is indexed as the table holds it,
+    a deleted item's document is removed, and an item that still does not
+    decode (or that the index refuses) is dead-lettered again to
+    ``still_failing``, as are the letters without a key (unread segments),
+    which are kept as they were. The table is ``config.table`` or the one the
+    letters name; its key, from ``DescribeTable``, must be the letters'.
+    On a runner that reports no metrics the job runs in this process.
+    """
+    model = load_model(config.model)
+    survey = _survey(config.dead_letters)
+    if not survey.letters:
+        raise ReindexError(f"no dead letters in {config.dead_letters!r}: nothing to replay")
+    table = _reread_table(config, survey)
+    description = describe_table(config.client_config, table)
+    key_attributes = tuple(description.key_attributes)
+    if survey.keys:
+        _key_attributes(survey, key_attributes)
+    try:
+        fields_for_attributes(model, key_attributes)
+    except ValueError as error:
+        raise ReindexError(str(error)) from error
+    rereads = _rereads(config.dead_letters, key_attributes)
+    if not rereads.keys:
+        raise ReindexError(
+            f"none of the {rereads.letters:,} dead letter(s) in {config.dead_letters!r} "
+            "names an item by its key (unread segments, corrupt export lines): there is "
+            "nothing to re-read; reindex the table (or resume the run) to index them"
+        )
+    _claim_index(config, table, key_attributes)
+    source = KeysSource(
+        list(rereads.keys.values()), table, key_attributes, config.client_config, rereads.kept
+    )
+    spine = ReindexConfig(
+        table=table, model=config.model, index=config.index, dead_letters=config.still_failing
+    )
+    started = time.monotonic()
+    pipeline = beam.Pipeline(
+        options=PipelineOptions(runner_with_metrics(pipeline_args, "The re-read"))
+    )
+    build_reindex(pipeline, spine, model, source)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return summarize(result, source, spine, time.monotonic() - started, index_count=None)

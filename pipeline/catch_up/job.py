@@ -41,7 +41,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.beam_args import in_this_process
+from pipeline.beam_args import runner_with_metrics
 from pipeline.errors import ReindexError
 from pipeline.reindex import ReindexConfig, build_reindex
 from pipeline.summary import ReindexSummary, summarize
@@ -66,7 +66,6 @@ from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
 from transforms.index.identity import IndexIdentity, refuse_other_table
-from transforms.runners.capabilities import capabilities_of
 
 __all__ = [
     "CatchUpConfig",
@@ -233,16 +232,7 @@ def catch_up_runner_args(pipeline_args: Sequence[str]) -> list[str]:
     """``pipeline_args``, or on a runner that reports no metrics (Beam's Dask
     runner) the local engine's in this process: a catch-up counts what it
     applied with metrics, and reads only the changes."""
-    args = list(pipeline_args)
-    capabilities = capabilities_of(PipelineOptions(args))
-    if capabilities.metrics:
-        return args
-    _LOGGER.info(
-        "The catch-up runs in this process: %s reports no metrics, with which it counts "
-        "what it applies",
-        capabilities.runner,
-    )
-    return in_this_process(args)
+    return runner_with_metrics(pipeline_args, "The catch-up")
 
 
 def _refuse_other_table(config: CatchUpConfig, key_attributes: tuple[str, ...]) -> None:

@@ -8,11 +8,12 @@
 Modules: :mod:`.table_stream` (the table's stream), :mod:`.shards`
 (DescribeStream, lineage), :mod:`.bookmark`, :mod:`.positions` (where to
 read from, gaps), :mod:`.reader` (GetRecords: the keys changed),
-:mod:`.reread` (consistent BatchGetItem), :mod:`.reindex_source` (the keys
-as a source of the reindex spine). The catch-up job itself is
+:mod:`.reindex_source` (the keys as a source of the reindex spine, re-read
+by :mod:`transforms.dynamodb.keys`). The catch-up job itself is
 ``pipeline.catch_up``; ``docs/catch-up.md`` states its guarantee.
 """
 
+from transforms.dynamodb.keys import Reread, RereadIncomplete, ReReadKeys, reread_keys
 from transforms.dynamodb.stream.bookmark import (
     Bookmark,
     BookmarkError,
@@ -30,8 +31,7 @@ from transforms.dynamodb.stream.positions import (
     check_retention,
 )
 from transforms.dynamodb.stream.reader import StreamChanges, read_changes
-from transforms.dynamodb.stream.reindex_source import ReReadKeys, StreamSource
-from transforms.dynamodb.stream.reread import Reread, RereadIncomplete, reread_keys
+from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import Shard, StreamDescription, describe_stream
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
 

@@ -5,7 +5,7 @@ from botocore.stub import Stubber
 
 from tests.stream_responses import dynamodb_client
 from tests.tables import create_table, unique_name
-from transforms.dynamodb.stream.reread import Reread, RereadIncomplete, reread_keys
+from transforms.dynamodb.keys.reread import Reread, RereadIncomplete, reread_keys
 
 
 def key(n):

@@ -2,9 +2,9 @@
 
 For each key the result is the item as it is now, or ``None`` when the
 table holds no item with that key (it was deleted). Indexing that result
-makes a catch-up independent of the order of the stream's records and
-idempotent: applying a key twice writes the same document, and a key
-changed again after it was read is read again by the next catch-up.
+makes a catch-up independent of the order of the stream's records, and any
+re-read idempotent: applying a key twice writes the same document, and a
+key changed again after it was read is read again by the next catch-up.
 
 Keys go out 100 to a request (the API's maximum), each key once: keys that
 name the same item (``{"N": "1.0"}`` and ``{"N": "1"}``) are one key, as
@@ -118,5 +118,6 @@ def _read_batch(
     raise RereadIncomplete(
         f"{len(request[table]['Keys'])} of {len(batch)} keys of table {table!r} still "
         f"unprocessed after {max_attempts} BatchGetItem requests (throttled?): run the "
-        "catch-up again, nothing was applied past the bookmark"
+        "command again (a catch-up's bookmark stays where it was; applying a key twice "
+        "does no harm)"
     )
