@@ -516,16 +516,27 @@ def test_dict_from_m():
 
 
 def test_dict_with_int_keys():
-    assert decode_value(dict[int, str], {"M": {"7": {"S": "x"}}}) == {7: "x"}
+    keys = {"7": {"S": "x"}, "-3": {"S": "y"}, "+4": {"S": "z"}, "12345678901234567890": {"S": "w"}}
+    assert decode_value(dict[int, str], {"M": keys}) == {
+        7: "x",
+        -3: "y",
+        4: "z",
+        12345678901234567890: "w",
+    }
 
 
 @pytest.mark.parametrize(
     "tp, key, message",
     [
-        (dict[int, str], "seven", "expected int, got map key 'seven' (not a number)"),
+        (dict[int, str], "seven", "expected int, got map key 'seven' (not written as an integer)"),
+        (dict[int, str], "1.0", "expected int, got map key '1.0' (not written as an integer)"),
+        (dict[int, str], "1e0", "expected int, got map key '1e0' (not written as an integer)"),
+        (dict[int, str], " 1", "expected int, got map key ' 1' (not written as an integer)"),
+        (dict[int, str], "1_0", "expected int, got map key '1_0' (not written as an integer)"),
+        (dict[Decimal, str], "x", "expected Decimal, got map key 'x' (not a number)"),
         (dict[uuid.UUID, str], "zz", "expected UUID, got map key 'zz'"),
     ],
-    ids=["int", "UUID"],
+    ids=["int", "int-point", "int-exponent", "int-space", "int-underscore", "Decimal", "UUID"],
 )
 def test_a_map_key_that_does_not_decode_is_called_a_map_key(tp, key, message):
     with pytest.raises(DecodeError) as failure:

@@ -33,7 +33,7 @@ from transforms.decode.errors import (
 )
 from transforms.decode.hints import unwrap_new_type
 from transforms.decode.plans import Plan, converter
-from transforms.decode.scalars import read_uuid
+from transforms.decode.scalars import number_error, parse_int, read_uuid
 
 __all__ = [
     "MAPPINGS",
@@ -304,12 +304,26 @@ def _map_key(read: Callable[[str], Any]) -> Callable[[str], Any]:
     return read_key
 
 
+_INT_KEY = re.compile(r"[+-]?[0-9]+")
+
+
+def _int_key(text: str) -> int:
+    """A map key as an ``int``: digits with an optional sign only. Map keys are
+    text that DynamoDB keeps as written, so ``"1.0"`` or ``"1e0"`` (which
+    ``int()`` and dataclasses-json refuse) is not taken for ``1``."""
+    if _INT_KEY.fullmatch(text):
+        return parse_int(text)
+    raise number_error("int", text, "not written as an integer")
+
+
 def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
     """The function of a map key's text for ``key_type``; None for ``str`` keys."""
     key_type = unwrap_new_type(key_type)
     if key_type in (str, Any, object) or isinstance(key_type, TypeVar):
         return None
-    if key_type in (int, float, Decimal) or (
+    if key_type is int:
+        return _map_key(_int_key)
+    if key_type in (float, Decimal) or (
         isinstance(key_type, type) and issubclass(key_type, Enum)
     ):
         read = plan(key_type, where).handlers
