@@ -81,6 +81,7 @@ from transforms.index.upsert import prepare_upsert, record_current_to
 from transforms.index.write import WriteToIndex
 from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts
 from transforms.runners.capabilities import capabilities_of, runner_capabilities
+from transforms.runners.cluster_watch import wait_until_finish
 from transforms.runners.tally import EndBranches, Tally
 
 __all__ = [
@@ -531,7 +532,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
             note_job_started()
             remove_stale_tally(outputs.tally)
             result = pipeline.run()
-            result.wait_until_finish()
+            wait_until_finish(result)
             check_tally_written(outputs.tally)
             return result, started, outputs
         except Exception as error:  # the runner's failure: a lost worker, a bundle that raised

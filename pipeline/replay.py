@@ -48,6 +48,7 @@ from transforms.index.delete import key_document_id
 from transforms.index.identity import IndexIdentity, refuse_other_table, write_identity
 from transforms.index.write import WriteToIndex
 from transforms.runners.capabilities import runner_capabilities
+from transforms.runners.cluster_watch import wait_until_finish
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 from transforms.runners.tally import EndBranches, Tally
 
@@ -308,7 +309,7 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         _ = (counted, files) | "End" >> EndBranches()
     remove_stale_tally(tally)
     result = pipeline.run()
-    result.wait_until_finish()
+    wait_until_finish(result)
     check_tally_written(tally)
     totals = run_totals(result, tally, config.still_failing)
     return ReplaySummary(

@@ -323,9 +323,7 @@ def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
         return None
     if key_type is int:
         return _map_key(_int_key)
-    if key_type in (float, Decimal) or (
-        isinstance(key_type, type) and issubclass(key_type, Enum)
-    ):
+    if key_type in (float, Decimal) or (isinstance(key_type, type) and issubclass(key_type, Enum)):
         read = plan(key_type, where).handlers
         return _map_key(read.get("S") or read["N"])
     if key_type is uuid.UUID:

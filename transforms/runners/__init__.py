@@ -10,4 +10,6 @@ are the shapes the transforms take where a capability is missing:
 - ``tally``: counts made in the pipeline where the runner reports no metrics.
 - ``local_workers``: the local engine's worker processes keep what a
   self-checkpoint leaves to read (Beam 2.77 drops it there).
+- ``cluster_watch``: a wait for a job on a Dask cluster that says when the
+  cluster has no workers (dask waits for one, silently).
 """
