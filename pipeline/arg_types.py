@@ -7,6 +7,7 @@ import os
 import re
 
 __all__ = [
+    "endpoint_url",
     "folder_path",
     "index_uri",
     "int_between",
@@ -15,6 +16,18 @@ __all__ = [
     "positive_float",
     "positive_int",
 ]
+
+
+def endpoint_url(text: str) -> str:
+    """An endpoint URL that holds no credentials (``user:password@``): requests are
+    signed with boto3's credentials, and the URL is logged and pickled. The
+    message does not repeat the URL."""
+    if "@" in text:  # a password may hold a "/" too: no endpoint's path holds an "@"
+        raise argparse.ArgumentTypeError(
+            "must not hold credentials (user:password@host): requests are signed with the "
+            "credentials of boto3's default chain (environment, profile or role)"
+        )
+    return text
 
 
 def positive_int(text: str) -> int:

@@ -43,6 +43,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline.arg_types import endpoint_url as _endpoint_url
 from pipeline.arg_types import folder_path as _folder_path
 from pipeline.arg_types import index_uri as _index_uri
 from pipeline.arg_types import int_between as _int_between
@@ -86,7 +87,10 @@ def _segment_list(text: str) -> tuple[int, ...]:
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, metavar="NAME", help="DynamoDB table to read")
     parser.add_argument(
-        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+        "--endpoint-url",
+        metavar="URL",
+        type=_endpoint_url,
+        help="DynamoDB endpoint, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument(
         "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
@@ -112,7 +116,10 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
         "(s3://, gs:// or local)",
     )
     parser.add_argument(
-        "--endpoint-url", metavar="URL", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000"
+        "--endpoint-url",
+        metavar="URL",
+        type=_endpoint_url,
+        help="DynamoDB endpoint, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument(
         "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
@@ -550,7 +557,9 @@ def _parser() -> argparse.ArgumentParser:
     reread.add_argument(
         "--table", metavar="NAME", help="with --reread: the table (default: the dead letters')"
     )
-    reread.add_argument("--endpoint-url", metavar="URL", help="with --reread: DynamoDB endpoint")
+    reread.add_argument(
+        "--endpoint-url", metavar="URL", type=_endpoint_url, help="with --reread: DynamoDB endpoint"
+    )
     reread.add_argument(
         "--region", metavar="REGION", help="with --reread: AWS region (default: boto3's)"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from pipeline.arg_types import folder_path, index_uri
+from pipeline.arg_types import endpoint_url, folder_path, index_uri
 from pipeline.arg_types import non_negative_float as _seconds
 from pipeline.arg_types import positive_float as _positive_seconds
 from pipeline.arg_types import positive_int as _positive_int
@@ -76,6 +76,8 @@ def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--streams-endpoint-url",
+        metavar="URL",
+        type=endpoint_url,
         help="DynamoDB Streams endpoint (default: --endpoint-url, as local servers serve both)",
     )
     parser.add_argument(

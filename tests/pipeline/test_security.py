@@ -116,6 +116,46 @@ def test_credential_options_are_refused_without_echoing_them(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        ["plan", "--table", "works", "--region", "us-east-1", "--endpoint-url"],
+        [
+            "replay",
+            "--dead-letters",
+            "dl",
+            "--model",
+            "pipeline.models:Work",
+            "--index",
+            "sqlite:///i.db",
+            "--reread",
+            "--endpoint-url",
+        ],
+        [
+            "catch-up",
+            "--table",
+            "works",
+            "--model",
+            "pipeline.models:Work",
+            "--index",
+            "sqlite:///i.db",
+            "--dead-letters",
+            "dl",
+            "--bookmark",
+            "b.json",
+            "--streams-endpoint-url",
+        ],
+    ],
+    ids=["plan", "replay", "catch-up"],
+)
+def test_an_endpoint_url_with_credentials_is_refused_without_echoing_it(tmp_path, command):
+    url = f"http://{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}@127.0.0.1:9"
+    done = cli(*command, url)
+    assert done.returncode == 2
+    assert "must not hold credentials (user:password@host)" in done.stderr
+    assert_no_secret(done.stdout + done.stderr, "the error")
+
+
+@pytest.mark.parametrize(
     "logged",
     [
         "headers={'X-Amz-Security-Token': b'TOKEN', 'Authorization': b'AWS4-HMAC-SHA256 "
