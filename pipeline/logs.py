@@ -128,6 +128,9 @@ def configure_logging() -> None:
     # dask.distributed's client logs its start and, when the scheduler goes, tracebacks of
     # every lost connection: the job's failure is one error line
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # Beam's Dask runner warns, for each in-memory input it makes a bag of, that its
+    # default partition size has changed since an earlier Beam version
+    logging.getLogger("apache_beam.runners.dask.transform_evaluator").setLevel(logging.ERROR)
     logging.getLogger(_BEAM_FILE_SINK).addFilter(_ReplacedFilesInOurWords())
     from transforms.dynamodb.log_redaction import (
         install_secret_redaction,  # imports Beam: after the handler
