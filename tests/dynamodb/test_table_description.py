@@ -17,6 +17,8 @@ MB = 1 << 20
         (100 * GB, 10**8, 4, 50),  # one per 2 GB
         (10**9 * GB, 10**12, 4, 1_000_000),  # DynamoDB's maximum
         (0, 0, 3, 12),  # size not reported yet: 4 per worker
+        (0, 10**6, 3, 12),  # the same, with an item count
+        (0, 5, 3, 5),  # no size, but fewer items than segments: no more than the items
         (10 * MB, 3, 4, 3),  # no more segments than items
     ],
 )

@@ -90,6 +90,12 @@ def choose_total_segments(
     workers = workers or DEFAULT_WORKERS
     by_size = math.ceil(size_bytes / BYTES_PER_SEGMENT)
     by_workers = SEGMENTS_PER_WORKER * workers
+    if size_bytes <= 0 and 0 < item_count < by_workers:
+        return SegmentChoice(
+            item_count,
+            f"{item_count} segment(s): DescribeTable reports no size yet, and {item_count} "
+            "item(s); more segments would be empty",
+        )
     if size_bytes <= 0:
         return SegmentChoice(
             by_workers,
