@@ -226,3 +226,27 @@ def test_since_a_start_time_the_split_stream_is_read_whole_parents_first():
         LEFT: ShardPosition(None),
         RIGHT: ShardPosition(seq(210, "33")),
     }
+
+
+def test_keys_naming_one_item_in_two_number_texts_are_one_key():
+    """A server that keeps number text as written gives ``1E+2`` and ``100`` for one
+    item: one key to re-read, as they make one document id."""
+
+    def numbered(sequence_number: str, number: str) -> dict:
+        found = record(sequence_number, "unused", at(-1))
+        found["dynamodb"]["Keys"] = {"n": {"N": number}, "s": {"S": "x"}}
+        return found
+
+    plan = ReadPlan((ShardRead(OPEN),), {})
+    client = streams_client()
+    with Stubber(client) as stub:
+        iterator(stub, OPEN.shard_id, "o1")
+        found = [numbered(seq(1), "1E+2"), numbered(seq(2), "100"), numbered(seq(3), "100.5")]
+        records(stub, "o1", found, "o2")
+        records(stub, "o2", [], "o3")
+        changes = read(client, plan)
+    assert changes.keys == [
+        {"n": {"N": "1E+2"}, "s": {"S": "x"}},
+        {"n": {"N": "100.5"}, "s": {"S": "x"}},
+    ]
+    assert changes.records_read == 3

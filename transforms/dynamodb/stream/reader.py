@@ -16,8 +16,9 @@ shard by shard in lineage order (parents first). Each shard is read with
 Each record read moves the shard's position to its sequence number; its
 ``dynamodb.Keys`` is collected unless the record was created before the
 plan's ``skip_before``. Only keys are used, so any stream view type
-(``KEYS_ONLY`` included) will do. Keys are distinct by their exact
-wire-format value, in the order first seen.
+(``KEYS_ONLY`` included) will do. Keys are distinct by the item they
+name (``{"N": "1E+2"}`` and ``{"N": "100"}`` are one key, as their
+document ids are one id), in the order first seen.
 
 ``TrimmedDataAccessException`` (the position is older than the stream's
 retention) and a required shard gone from the stream are
@@ -40,6 +41,7 @@ from transforms.dynamodb.stream.bookmark import ShardPosition
 from transforms.dynamodb.stream.errors import StreamGap
 from transforms.dynamodb.stream.positions import ReadPlan, ShardRead
 from transforms.dynamodb.wire import Key, dumps_item
+from transforms.index.documents import key_document_id
 
 __all__ = ["GET_RECORDS_LIMIT", "StreamChanges", "read_changes"]
 
@@ -153,7 +155,7 @@ def _read_shard(
                     changes.records_before_start += 1
                     continue
             key = data["Keys"]
-            keys.setdefault(dumps_item(key), key)
+            keys.setdefault(_identity(key), key)
         iterator = response.get("NextShardIterator")
         if stopped:
             return ShardPosition(position, finished=False)
@@ -161,6 +163,14 @@ def _read_shard(
             return ShardPosition(position, finished=True)
         if not records and not read.shard.closed:
             return ShardPosition(position, finished=False)
+
+
+def _identity(key: Key) -> str:
+    """What names the item of ``key``: its document id (in attribute-name order)."""
+    try:
+        return key_document_id(key, sorted(key))
+    except ValueError:  # not S, N or B: only its exact text can tell it apart
+        return dumps_item(key)
 
 
 def read_changes(
