@@ -397,6 +397,18 @@ def test_ion_numbers_strings_and_blobs():
     }
 
 
+@pytest.mark.parametrize(
+    "payload", [b"\xff\xff", b"\xff\xf0", b"\xff\xff\xff", b"\xfc\x00", b"\xff" * 1024]
+)
+def test_ion_blobs_whose_base64_starts_with_slashes(payload):
+    """Inside ``{{ }}`` a ``//`` or ``/*`` is base64, not a comment."""
+    encoded = base64.b64encode(payload).decode()
+    assert encoded.startswith("/")
+    for spaced in (encoded, f" {encoded} ", f"\n{encoded}\n"):
+        item = parse_ion_line(f"$ion_1_0 {{Item:{{k:{{{{{spaced}}}}}, s:[{{{{{spaced}}}}}]}}}}")
+        assert item["Item"]["M"] == {"k": {"B": payload}, "s": {"L": [{"B": payload}]}}
+
+
 def test_ion_round_trip_of_every_type(items_120):
     for item in items_120[:10]:
         assert parse_ion_line(f"$ion_1_0 {{Item:{ion_struct(item)}}}")["Item"]["M"] == item

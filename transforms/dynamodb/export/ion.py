@@ -96,6 +96,12 @@ class _Parser:
             else:
                 return
 
+    def skip_whitespace(self) -> None:
+        """Whitespace only: inside a lob's ``{{ }}``, where ``//`` is base64, not a comment."""
+        text = self.text
+        while self.pos < len(text) and text[self.pos] in " \t\r\n\v\f":
+            self.pos += 1
+
     def peek(self) -> str:
         self.skip_space()
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -233,7 +239,7 @@ class _Parser:
 
     def lob(self) -> dict[str, Any]:
         self.pos += 2
-        self.skip_space()
+        self.skip_whitespace()
         if self.text.startswith('"', self.pos) or self.text.startswith("'''", self.pos):
             text = self.quoted('"') if self.text[self.pos] == '"' else self.long_string()
             try:
@@ -250,7 +256,7 @@ class _Parser:
             except (binascii.Error, ValueError):
                 self.fail("bad base64 in a blob")
             self.pos = end
-        self.skip_space()
+        self.skip_whitespace()
         if not self.text.startswith("}}", self.pos):
             self.fail("expected '}}'")
         self.pos += 2
