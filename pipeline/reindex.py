@@ -48,7 +48,7 @@ from pipeline.resume import (
     remove_beam_temp,
     stop_requested,
 )
-from pipeline.resume.run_lock import run_lock
+from pipeline.resume.run_lock import index_lock, run_lock
 from pipeline.run_counts import (
     SPINE_COUNTERS,
     check_tally_written,
@@ -763,12 +763,13 @@ def run_reindex(
     model = load_model(config.model)
     options = PipelineOptions(pipeline_args)
     FileSystems.set_options(options)  # an export on s3:// is read before the pipeline
-    with contextlib.ExitStack() as locks:  # one run at a time per dead letters and journal
+    with contextlib.ExitStack() as locks:  # one run at a time per dead letters, journal, index
         beside = default_journal_path(config.dead_letters)
         what = f"the dead letters at {config.dead_letters}"
         locks.enter_context(run_lock(beside, what, other="--dead-letters"))
         if config.journal and os.path.abspath(config.journal) != os.path.abspath(beside):
             locks.enter_context(run_lock(config.journal))
+        locks.enter_context(index_lock(config.index))
         return _reindex(config, options, model, hooks)
 
 

@@ -1,4 +1,4 @@
-"""One run at a time per dead-letter location and per run journal.
+"""One run at a time per dead-letter location, per run journal and per embedded index.
 
 Two runs that share a journal would remove each other's positions and dead
 letters: the first to finish consolidates and removes the journal, parts
@@ -11,8 +11,12 @@ one held is refused in one line. The operating system releases the lock
 when the process ends, however it ends, so a killed run never blocks the
 next one or its ``--resume``.
 
-Only local paths are locked: object stores have no locks, and a journal on
-one is shared at the caller's risk (the docs say so).
+A reindex also holds ``<index file>.lock`` (:func:`index_lock`): two runs
+writing one embedded index would each swap in their own build, or a
+rebuild would swap out what an upsert wrote meanwhile.
+
+Only local paths are locked: object stores and search servers have no
+locks, and a journal on one is shared at the caller's risk (the docs say so).
 """
 
 from __future__ import annotations
@@ -25,23 +29,30 @@ from collections.abc import Iterator
 from transforms.journal.files import is_local
 from transforms.journal.journal import utc_now
 
-__all__ = ["RunLocked", "run_lock"]
+__all__ = ["RunLocked", "index_lock", "run_lock"]
 
 
 class RunLocked(RuntimeError):
     """Another run holds the journal's lock."""
 
 
+SHARED_DEAD_LETTERS = "two runs sharing it would lose each other's dead letters"
+
+
 @contextlib.contextmanager
 def run_lock(
-    journal_path: str, what: str | None = None, other: str = "--journal"
+    journal_path: str,
+    what: str | None = None,
+    other: str = "--journal",
+    why: str = SHARED_DEAD_LETTERS,
 ) -> Iterator[None]:
     """Holds the lock of the journal at ``journal_path`` while the block runs.
 
     Raises :class:`RunLocked` naming ``what`` is shared (default: the journal),
-    the holder (process id and start time), and the option (``other``) that
-    gives this run its own. The lock file is removed on the way out, and so is
-    the folder made for it if the run left it empty.
+    the holder (process id and start time), ``why`` two runs must not share it,
+    and the option (``other``) that gives this run its own. The lock file is
+    removed on the way out, and so is the folder made for it if the run left
+    it empty.
     """
     what = what or f"the journal {journal_path}"
     if not is_local(journal_path):
@@ -62,9 +73,8 @@ def run_lock(
         except BlockingIOError:
             holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
             raise RunLocked(
-                f"another run is using {what} ({holder or 'starting'}): two runs sharing "
-                "it would lose each other's dead letters; wait for it to end, or give this "
-                f"run another {other}"
+                f"another run is using {what} ({holder or 'starting'}): {why}; wait for "
+                f"it to end, or give this run another {other}"
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"process {os.getpid()} since {utc_now()}".encode(), 0)
@@ -78,3 +88,25 @@ def run_lock(
         if created:  # a run refused before it wrote anything leaves no folder behind
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
+
+
+@contextlib.contextmanager
+def index_lock(uri: str) -> Iterator[None]:
+    """Holds the lock of the embedded index at ``uri`` (``<file>.lock``) while the
+    block runs: two reindexes of one index would each swap in their own build,
+    and a rebuild would swap out what an upsert wrote meanwhile. Search-server
+    indexes are not locked (the docs say so)."""
+    if not uri.lower().startswith("sqlite:///"):
+        yield
+        return
+    from transforms.index.sqlite import sqlite_path
+
+    path = os.path.realpath(sqlite_path(uri))
+    with run_lock(
+        path,
+        f"the index {uri}",
+        other="--index",
+        why="two reindexes of one index would each put their own build in place, or "
+        "replace what the other wrote",
+    ):
+        yield

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +21,7 @@ import pytest
 from pipeline.local.sample_data import create_table, generate_items, seed_table
 from tests.bulk_fault_proxy import FaultPlan, FaultProxy
 from tests.index_servers import elasticsearch_url, opensearch_url, unique_index  # noqa: F401
-from tests.reindex_runs import cli, index_rows, reindex_args
+from tests.reindex_runs import ROOT, cli, index_rows, reindex_args
 from tests.tables import unique_name
 from transforms.index import Document, open_backend
 from transforms.index.alias import prepare_swap, rollback
@@ -197,6 +200,36 @@ def test_sqlite_tables_are_named_in_build_order(tmp_path):
     assert same_second.build_name == "documents__20200101000001"
     clock_went_back = prepare_swap(uri, now=past - timedelta(days=1))
     assert clock_went_back.build_name == "documents__20200101000002"
+
+
+PREPARE_AT = (
+    "import sys, time\n"
+    "from datetime import datetime, timezone\n"
+    "from transforms.index.alias import prepare_swap\n"
+    "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+    "print(prepare_swap(sys.argv[1], now=datetime(2020, 1, 1, tzinfo=timezone.utc)).build_name)\n"
+)
+
+
+def test_sqlite_builds_prepared_at_once_take_distinct_names(tmp_path):
+    """A name is chosen and its table created in one write transaction: two processes
+    preparing a build of one new index at the same moment never take one name (they
+    did in about half of such races, when the table was created after the choice)."""
+    for race in range(6):
+        folder = tmp_path / str(race)
+        folder.mkdir()
+        start = time.time() + 2.5  # both processes started and imported by then
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", PREPARE_AT, f"sqlite:///{folder}/index.db", str(start)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        names = sorted(process.communicate(timeout=120)[0].strip() for process in processes)
+        assert names == ["documents__20200101000000", "documents__20200101000001"], race
 
 
 def test_sqlite_alias_other_than_documents_is_refused(tmp_path):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pipeline.resume.run_lock import RunLocked, run_lock
+from pipeline.resume.run_lock import RunLocked, index_lock, run_lock
 from tests.reindex_runs import ROOT, cli, last_error_line, reindex_args
 from tests.runners import IN_PROCESS
 from tests.tables import seeded_table
@@ -94,3 +94,33 @@ def test_a_journal_elsewhere_does_not_let_two_runs_share_a_dead_letter_folder(
     assert last_error_line(other.stderr).endswith("give this run another --journal")
     done = cli(*args, "--journal", str(tmp_path / "own-journal"), *IN_PROCESS)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_reindex_of_an_index_another_reindex_writes_is_refused(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """Two rebuilds of one embedded index would each swap in their own build (and,
+    started in the same second, could take one build name): the second waits its turn."""
+    table = seeded_table(dynamodb_client, "locked", [{"id": {"S": "w1"}}])
+    index = tmp_path / "index.db"
+    with index_lock(f"sqlite:///{index}"):
+        other = tmp_path / "other"
+        args = reindex_args(dynamodb_server.endpoint_url, table, other, index=f"sqlite:///{index}")
+        done = cli(*args, *IN_PROCESS)
+    assert done.returncode == 3, done.stderr[-3000:]
+    line = last_error_line(done.stderr)
+    assert line.startswith(f"error: another run is using the index sqlite:///{index} (process ")
+    assert line.endswith("wait for it to end, or give this run another --index")
+    assert not index.exists() and not (tmp_path / "index.db.lock").exists()
+    free = cli(*reindex_args(dynamodb_server.endpoint_url, table, tmp_path), *IN_PROCESS)
+    assert free.returncode == 0, free.stderr[-3000:]
+
+
+def test_the_index_lock_is_the_files_whatever_the_uri_says(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with index_lock("sqlite:///index.db"):
+        with pytest.raises(RunLocked, match="another run is using the index"):
+            with index_lock(f"sqlite:///{tmp_path}/./index.db"):
+                pass
+    with index_lock("elasticsearch://127.0.0.1:9/works"), index_lock("sqlite:///index.db"):
+        pass

@@ -73,6 +73,7 @@ from transforms.index.sqlite_table import (
     LIVE_TABLE,
     SQLiteTableIndex,
     check_table_name,
+    table_schema,
     table_triggers,
     table_uri,
 )
@@ -441,13 +442,23 @@ class _SQLiteAliasSwap(AliasSwap):
         SQLiteIndex(self.path).close()
         conn = _connect(self.path)
         try:
-            taken = _tables(conn)
-            if GENERATIONS_TABLE in taken:  # the live index is named after its build
-                taken |= {name for (name,) in conn.execute(f"SELECT name FROM {GENERATIONS_TABLE}")}
-            if build_name is None:
-                self.build_name = _next_table_name(now, taken)
-            else:
-                self.build_name = self._reopened(conn, taken, build_name)
+            conn.execute("BEGIN IMMEDIATE")  # the name is taken as it is chosen
+            try:
+                taken = _tables(conn)
+                if GENERATIONS_TABLE in taken:  # the live index is named after its build
+                    taken |= {
+                        name for (name,) in conn.execute(f"SELECT name FROM {GENERATIONS_TABLE}")
+                    }
+                if build_name is None:
+                    self.build_name = _next_table_name(now, taken)
+                    for statement in table_schema(self.build_name):
+                        conn.execute(statement)
+                else:
+                    self.build_name = self._reopened(conn, taken, build_name)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         finally:
             conn.close()
         self.build_uri = table_uri(self.path, self.build_name)
