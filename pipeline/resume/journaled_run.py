@@ -36,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.errors import ReindexError
 from pipeline.resume.progress import ProgressReporter
 from pipeline.sources import resume_config
-from pipeline.summary import ReindexSummary
+from pipeline.summary import ITEM_STAGES, ReindexSummary
 from transforms.dead_letters import FILE_SUFFIX
 from transforms.dynamodb.source import Check, ReindexSource, SourceReport
 from transforms.dynamodb.wire import dumps_item
@@ -164,6 +164,7 @@ class JournaledRun:
         self._reporter: ProgressReporter | None = None
         self._started = time.monotonic()
         self.dead_letters_written = 0
+        self.item_letters_written = 0  # of those, the letters of items (decode, index)
         self.build_index = header.build_index if header is not None else None
         """The index a rebuild fills (None: the run writes in place); in the header."""
         self.stage = journal.stage(header) if header is not None else None
@@ -234,12 +235,14 @@ class JournaledRun:
             _STARTED.append(self)
         state = self.state()
         done = [segment for segment, s in state.items() if s.done]
-        written = consolidate_dead_letters(
+        by_stage = consolidate_dead_letters(
             self.journal.parts_folder,
             self.header.run_id,
             self.config.dead_letters,
             read_segments=done,
         )
+        written = by_stage.total()
+        self.item_letters_written = sum(by_stage[stage] for stage in ITEM_STAGES)
         if pages_read and not any(s.pages for s in state.values()):
             _LOGGER.warning(
                 "The runner did not finalize any bundle: the journal at %s records no "
@@ -260,7 +263,19 @@ class JournaledRun:
             self.journal.remove()
 
     def annotate(self, summary: ReindexSummary) -> ReindexSummary:
-        """Adds what earlier attempts did to the summary of a resumed run."""
+        """Adds what earlier attempts did to the summary of a resumed run, and the check
+        that the journal held every dead letter the job counted."""
+        counted = summary.item_dead_letters
+        written = self.item_letters_written
+        if written < counted or (written != counted and not self.resumed):
+            summary.source.checks.append(
+                Check(
+                    f"dead letters written {written:,} == dead-lettered {counted:,}",
+                    False,
+                    f"the journal at {self.journal.path} lost dead letters while the run "
+                    "wrote it (was it removed?): run the reindex again, without --resume",
+                )
+            )
         if self.resumed:
             done = sum(1 for state in self.before.values() if state.done)
             started = sum(1 for s in self.before.values() if s.started and not s.done)

@@ -66,7 +66,8 @@ def test_each_problem_once_the_latest_kept(tmp_path):
     )
     write_part(parts, "other-run-1", [decode_letter(9, "T9")])
     dead = tmp_path / "dead"
-    assert consolidate_dead_letters(str(parts), RUN, str(dead)) == 4
+    written = consolidate_dead_letters(str(parts), RUN, str(dead))
+    assert written == {"decode": 2, "index": 2} and written.total() == 4
     letters = list(read_dead_letters(str(dead)))
     decode = {x["key"]["id"]["S"]: x["field"] for x in letters if x["stage"] == "decode"}
     assert decode == {"w1": "subtitle", "w2": "title"}
@@ -84,7 +85,7 @@ def test_scan_letters_of_segments_read_later_are_dropped(tmp_path):
         [scan_letter(1, "T1", {"id": {"S": "w5"}}), scan_letter(2, "T1"), scan_letter(1, "T2")],
     )
     dead = tmp_path / "dead"
-    assert consolidate_dead_letters(str(parts), RUN, str(dead), read_segments=[2]) == 1
+    assert consolidate_dead_letters(str(parts), RUN, str(dead), read_segments=[2]) == {"scan": 1}
     (letter,) = read_dead_letters(str(dead))
     assert (letter["segment"], letter["key"], letter["at"]) == (1, None, "T2")
 
@@ -102,7 +103,7 @@ def test_files_of_an_earlier_run_are_replaced_and_the_journal_is_not_read(tmp_pa
 
 def test_no_dead_letters_still_writes_a_file(tmp_path):
     dead = tmp_path / "dead.jsonl"
-    assert consolidate_dead_letters(str(tmp_path / "none"), RUN, str(dead)) == 0
+    assert consolidate_dead_letters(str(tmp_path / "none"), RUN, str(dead)).total() == 0
     assert dead.read_text() == ""
 
 

@@ -175,6 +175,38 @@ def resume_and_check(server, works, tmp_path, read_before: int, runner=IN_PROCES
     return figures
 
 
+def test_dead_letters_lost_from_the_journal_fail_the_run(dynamodb_server, works, tmp_path):
+    """The journal's dead-letter parts removed while the run writes (its folder deleted
+    by hand): the run counted more dead letters than it can write, and says so."""
+    table, _, bad = works
+    journal = journal_of(tmp_path)
+    parts = tmp_path / "dead" / "journal" / "dead-letters"
+    with start_cli(*command(dynamodb_server.endpoint_url, table, tmp_path)) as run:
+        deadline = time.monotonic() + 120
+        while not journal.exists():
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        parts.mkdir(parents=True, exist_ok=True)
+        held = parts / f"{journal.read_header().run_id}-{'9' * 20}-held.jsonl"
+        os.mkfifo(held)  # the consolidation waits there, once every segment is read
+        while unfinished(tmp_path):
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        lost = [part for part in parts.iterdir() if part != held]
+        assert lost
+        for part in lost:
+            part.unlink()
+        with open(held, "w"):  # lets the consolidation read on
+            pass
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 5, stderr[-3000:]
+    assert (
+        f"check: dead letters written 0 == dead-lettered {len(bad)}: MISMATCH: the journal at "
+        f"{journal.path} lost dead letters while the run wrote it" in stdout
+    ), stdout
+    assert "verify: the run's checks above hold: FAILED" in stdout
+
+
 @pytest.mark.parametrize("point", KILL_POINTS, ids=lambda point: point.__name__)
 def test_sigkill_then_resume_is_exact_and_rereads_at_most_one_interval(
     dynamodb_server, works, reference, tmp_path, point

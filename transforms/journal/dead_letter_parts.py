@@ -27,6 +27,7 @@ The letters are held in memory on the launcher while they are consolidated.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import time
@@ -139,17 +140,19 @@ def consolidate_dead_letters(
     destination: str,
     *,
     read_segments: Iterable[int] = (),
-) -> int:
+) -> collections.Counter:
     """Writes the de-duplicated dead letters of run ``run_id``'s parts to ``destination``.
 
     ``destination`` is a folder (``dead-letters-SSSSS-of-NNNNN.jsonl`` files;
     dead-letter files of an earlier run are removed) or a ``.jsonl`` file.
     ``read_segments``: segments read to their end, whose ``scan`` letters
-    (unread) are dropped. Returns how many dead letters were written; at
-    least one file is written even when there are none.
+    (unread) are dropped. Returns how many dead letters were written, by
+    stage (``.total()`` for all); at least one file is written even when
+    there are none.
     """
     read = set(read_segments)
     kept: dict[tuple, tuple[str, str]] = {}
+    stages: dict[tuple, str | None] = {}
     parts = matching(FileSystems.join(parts_folder, f"{run_id}-*{FILE_SUFFIX}"))
     for letter, line in _part_lines(parts):
         if letter.get("stage") == SCAN_STAGE and letter.get("segment") in read:
@@ -158,9 +161,10 @@ def consolidate_dead_letters(
         at = str(letter.get("at") or "")
         if identity not in kept or at >= kept[identity][0]:
             kept[identity] = (at, line)
-    lines = [line for _, (_, line) in sorted(kept.items(), key=lambda entry: repr(entry[0]))]
-    _write_files(destination, lines)
-    return len(lines)
+            stages[identity] = letter.get("stage")
+    ordered = sorted(kept.items(), key=lambda entry: repr(entry[0]))
+    _write_files(destination, [line for _, (_, line) in ordered])
+    return collections.Counter(stages[identity] for identity, _ in ordered)
 
 
 def _basename(path: str) -> str:
