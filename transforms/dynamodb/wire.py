@@ -68,14 +68,20 @@ def _b64(data: bytes) -> str:
 
 
 def _plain_to_json(value: Any) -> Any:
-    """Any value botocore may hand on, with ``bytes`` as base64 text."""
-    if isinstance(value, bytes):
-        return _b64(value)
+    """Any value an item may hold, JSON-serialisable: binaries (``bytes``,
+    ``bytearray``, ``memoryview``, boto3's ``Binary``) as base64 text, other
+    values JSON has no type for (a ``Decimal`` in a malformed item) as text."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _b64(bytes(value))
+    if type(value).__name__ == "Binary" and isinstance(getattr(value, "value", None), bytes):
+        return _b64(value.value)  # boto3.dynamodb.types.Binary
     if isinstance(value, Mapping):
         return {str(key): _plain_to_json(inner) for key, inner in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain_to_json(inner) for inner in value]
-    return value
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
 
 
 def item_to_json(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
