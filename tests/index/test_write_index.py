@@ -11,8 +11,10 @@ from dataclasses_json import dataclass_json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.key_type_models import PoisonTitles
 from tests.reindex_runs import index_rows
 from tests.runners import reindex_counters, run_pipeline
+from transforms.dead_letters import WriteDeadLetters, read_dead_letters
 from transforms.index import document_id, open_backend
 from transforms.index.write import WriteToIndex
 
@@ -224,6 +226,24 @@ def test_record_without_id_becomes_a_dead_letter_with_its_document(tmp_path):
     result = run_pipeline(build)
     assert index_rows(path) == {b.id: b.to_json() for b in records[:10]}
     assert reindex_counters(result) == {"indexed": 10, "index_refused": 1}
+
+
+def test_records_that_do_not_encode_are_each_a_dead_letter_once_written(tmp_path):
+    """Without the item's key, a letter of a record that cannot be encoded names the
+    record's id: written to files, each stays a failure of its own."""
+    path, folder = tmp_path / "index.db", tmp_path / "dead"
+    records = [PoisonTitles(f"p{n}", ("poison " if n % 2 else "") + str(n)) for n in range(6)]
+
+    def build(p):
+        written = p | beam.Create(records) | WriteToIndex(f"sqlite:///{path}", table="t")
+        _ = written.dead_letters | WriteDeadLetters(str(folder))
+
+    run_pipeline(build)
+    letters = read_dead_letters(str(folder))
+    assert sorted(letter["error"] for letter in letters) == [
+        f"ValueError: refusing to encode 'poison {n}' (record id p{n})" for n in (1, 3, 5)
+    ]
+    assert sorted(index_rows(path)) == ["p0", "p2", "p4"]
 
 
 def test_documents_the_index_refuses_become_dead_letters(tmp_path):

@@ -271,7 +271,10 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
             body = self._encoder(record)
         except Exception as e:  # any encoding failure is this record's, not the job's
             field = None if self._encode is not None else _failing_field(record)
-            return self._refused(entry, None, "EncodeError", f"{type(e).__name__}: {e}", field)
+            error = f"{type(e).__name__}: {e}"
+            if entry.key is None:  # the letter's only mark of which record it was
+                error += f" (record {self._record_label(record)})"
+            return self._refused(entry, None, "EncodeError", error, field)
         if entry.key is not None:
             attributes = self._key_attributes or tuple(entry.key)
             try:
@@ -290,6 +293,14 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
             return Document(document_id(values), body)
         except (TypeError, ValueError) as e:
             return self._refused(entry, body, "InvalidId", str(e), ",".join(self._id_fields))
+
+    def _record_label(self, record: Any) -> str:
+        """The record's document id from its id fields, or the start of its repr."""
+        try:
+            return "id " + document_id([getattr(record, name) for name in self._id_fields])
+        except Exception:
+            text = repr(record)
+            return text if len(text) <= 200 else text[:200] + "..."
 
     def _version(self, entry: _Pending, body: str) -> Any:
         """The record's external version, or the dead letter saying why there is none."""
