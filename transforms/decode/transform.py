@@ -74,14 +74,12 @@ class _DecodeFn(TaggedOutputsDoFn):
         table: str | None,
         key_attributes: tuple[str, ...],
         forbid_unknown: bool,
-        items_carry_segment: bool,
         with_keys: bool = False,
     ):
         self._model = model
         self._table = table
         self._key_attributes = key_attributes
         self._forbid_unknown = forbid_unknown
-        self._items_carry_segment = items_carry_segment
         self._with_keys = with_keys
         self._decode = None
         self._holds_gc_threshold = False
@@ -130,7 +128,7 @@ class _DecodeFn(TaggedOutputsDoFn):
     def _outcome(self, element: Any) -> Any:
         """What ``element`` becomes: its record (or :class:`KeyedRecord`), or a
         :class:`_Failed` holding its dead letter."""
-        if self._items_carry_segment:
+        if isinstance(element, tuple) and len(element) == 3:  # a SegmentItem, either way
             segment, total_segments, item = element
         else:
             segment = total_segments = None
@@ -187,7 +185,9 @@ class DecodeItems(beam.PTransform):
       forbid_unknown: refuse attributes the model does not declare.
       items_carry_segment: the input holds :class:`SegmentItem`s
         (``ReadFromDynamoDB(..., with_segments=True)``), so dead letters can
-        name the segment.
+        name the segment. Each element is taken for what it is, so a
+        ``SegmentItem`` without the flag, or an item with it, is read all the
+        same; the flag says what the input is expected to hold.
       with_keys: emit :class:`KeyedRecord` (the item's key in wire format, in
         ``key_attributes`` order, and the record) instead of bare records, so
         ``WriteToIndex`` takes document ids from the raw key. Needs
@@ -212,7 +212,11 @@ class DecodeItems(beam.PTransform):
         with_keys: bool = False,
     ):
         super().__init__()
-        if with_keys and (isinstance(key_attributes, str) or not key_attributes):
+        if isinstance(key_attributes, str):
+            raise TypeError(
+                f"key_attributes must be a sequence of names, e.g. ({key_attributes!r},)"
+            )
+        if with_keys and not key_attributes:
             raise ValueError("with_keys needs key_attributes, e.g. ('id',) or ('pk', 'sk')")
         if max_dead_letter_fraction is not None and not 0 <= max_dead_letter_fraction < 1:
             raise ValueError(
@@ -220,9 +224,7 @@ class DecodeItems(beam.PTransform):
             )
         self._max_fraction = max_dead_letter_fraction
         compile_decoder(model, forbid_unknown=forbid_unknown)  # fails early on unusable models
-        self._fn = _DecodeFn(
-            model, table, tuple(key_attributes), forbid_unknown, items_carry_segment, with_keys
-        )
+        self._fn = _DecodeFn(model, table, tuple(key_attributes), forbid_unknown, with_keys)
 
     def expand(self, items):  # no annotations: Beam would read them as type hints
         outputs = par_do_with_outputs(items, "Decode", self._fn, "records", _DecodeFn.DEAD_LETTERS)

@@ -71,6 +71,13 @@ class DynamoDBClientConfig:
     fast_scan_parse: bool = True
 
     def __post_init__(self):
+        if self.endpoint_url is not None:
+            scheme, separator, rest = str(self.endpoint_url).partition("://")
+            if not separator or scheme.lower() not in ("http", "https") or not rest:
+                raise ValueError(
+                    f"endpoint_url {self.endpoint_url!r} must start with http:// or https:// "
+                    "and name a host, e.g. http://127.0.0.1:8000"
+                )
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
         if self.retry_mode not in ("legacy", "standard", "adaptive"):

@@ -292,6 +292,10 @@ def test_invalid_options_are_refused_before_the_pipeline():
         ReadFromDynamoDB(table_name="t", total_segments=4, segments=[4])
     with pytest.raises(ValueError, match="page_size"):
         ReadFromDynamoDB(table_name="t", total_segments=4, page_size=0)
+    with pytest.raises(TypeError, match=r"projection must be a sequence .* \('id',\)"):
+        ReadFromDynamoDB(table_name="t", total_segments=4, projection="id")
+    with pytest.raises(ValueError, match="must start with http:// or https://"):
+        ReadFromDynamoDB(table_name="t", total_segments=4, endpoint_url="127.0.0.1:8000")
 
 
 def test_validation_error_from_dynamodb_fails_fast(dynamodb_server, table_3000):

@@ -215,6 +215,8 @@ def scan_options(
     expression_attribute_values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The per-page Scan options of a :class:`ScanRequest`, normalised."""
+    if isinstance(projection, str):
+        raise TypeError(f"projection must be a sequence of attribute names, e.g. ({projection!r},)")
     return {
         "page_size": page_size,
         "consistent_read": consistent_read,
