@@ -22,7 +22,12 @@ from types import TracebackType
 
 __all__ = ["configure_logging"]
 
-_NOISE = ("apitools not found",)
+_NOISE = (
+    "apitools not found",
+    # Beam's S3 writer logs the traceback of an upload it could not start (a missing
+    # bucket, say), then raises the error, which the command says in one line
+    "Error in _start_upload while inserting file",
+)
 
 
 class _DropKnownNoise(logging.Filter):

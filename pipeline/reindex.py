@@ -414,7 +414,8 @@ def check_dead_letter_path(path: str) -> None:
             raise ReindexError(f"cannot create the dead-letter folder {path!r}: {error}") from error
     probe = FileSystems.join(path, ".write-check")
     try:
-        FileSystems.create(probe).close()
+        with FileSystems.create(probe) as out:
+            out.write(b"\n")  # not empty: S3 takes no empty object from Beam's writer
         FileSystems.delete([probe])
     except Exception as error:
         raise ReindexError(f"cannot write dead letters to {path!r}: {error}") from error

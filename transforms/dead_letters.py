@@ -85,6 +85,15 @@ FIELDS = (
 METRICS_NAMESPACE = "reindex"
 FILE_PREFIX = "dead-letters"
 FILE_SUFFIX = ".jsonl"
+
+
+def without_letters(path: str) -> bytes:
+    """The content of a dead-letter file at ``path`` that holds no dead letter: empty,
+    but one blank line (which readers skip) on S3, where Beam's writer cannot make
+    an empty object (S3 refuses a multipart upload of no parts)."""
+    return b"\n" if path.lower().startswith("s3://") else b""
+
+
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 _OWN_FILES = f"{FILE_PREFIX}-*-of-*{FILE_SUFFIX}"
 _GLOB_CHARS = frozenset("*?[")
@@ -372,6 +381,8 @@ def _write_file(group: tuple[int, Any], path: str) -> str:
     try:
         for line in lines:
             out.write(line.encode("utf-8") + b"\n")
+        if not lines:
+            out.write(without_letters(path))
     finally:
         out.close()
     FileSystems.rename([temporary], [path])
@@ -412,6 +423,9 @@ class WriteDeadLetters(beam.PTransform):
         self._folder = path
         self._prefix = FileSystems.join(path, FILE_PREFIX)
         self._num_shards = num_shards
+        # a blank first line keeps a file with no dead letter from being empty where
+        # an empty file cannot be written (S3)
+        self._blank_header = "" if without_letters(path) else None
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
         capabilities = runner_capabilities(dead_letters.pipeline)
@@ -422,7 +436,13 @@ class WriteDeadLetters(beam.PTransform):
                 dead_letters
                 | "Encode" >> beam.ParDo(_CountAndEncode())
                 | "Once" >> _OncePerFailure()
-                | "Write" >> beam.io.WriteToText(self._folder, shard_name_template="", num_shards=1)
+                | "Write"
+                >> beam.io.WriteToText(
+                    self._folder,
+                    shard_name_template="",
+                    num_shards=1,
+                    header=self._blank_header,
+                )
             )
         else:
             written = (
@@ -435,6 +455,7 @@ class WriteDeadLetters(beam.PTransform):
                     file_name_suffix=FILE_SUFFIX,
                     shard_name_template=SHARD_TEMPLATE,
                     num_shards=self._num_shards,
+                    header=self._blank_header,
                 )
                 | "AllWritten" >> beam.combiners.ToList()
                 | "RemoveStale" >> beam.FlatMap(_remove_stale_files, self._folder)

@@ -44,6 +44,7 @@ from transforms.dead_letters import (
     CorruptDeadLetter,
     DeadLetterCounters,
     dumps_dead_letter,
+    without_letters,
 )
 from transforms.journal.files import matching, read_bytes, write_atomically
 from transforms.journal.journal import DEAD_LETTERS, JournalRef
@@ -173,7 +174,8 @@ def _basename(path: str) -> str:
 
 def _write_files(destination: str, lines: list[str]) -> None:
     if destination.endswith(FILE_SUFFIX):
-        write_atomically(destination, "".join(f"{line}\n" for line in lines).encode("utf-8"))
+        data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+        write_atomically(destination, data or without_letters(destination))
         return
     shards = [lines[i : i + LETTERS_PER_FILE] for i in range(0, len(lines), LETTERS_PER_FILE)]
     shards = shards or [[]]
@@ -187,7 +189,8 @@ def _write_files(destination: str, lines: list[str]) -> None:
     for number, shard in enumerate(shards):
         name = f"{FILE_PREFIX}-{number:05d}-of-{len(shards):05d}{FILE_SUFFIX}"
         data = "".join(f"{line}\n" for line in shard).encode("utf-8")
-        write_atomically(FileSystems.join(destination, name), data)
+        path = FileSystems.join(destination, name)
+        write_atomically(path, data or without_letters(path))
         written.add(name)
     stale = [path for path in earlier if _basename(path) not in written]
     if stale:
