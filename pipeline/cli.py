@@ -872,6 +872,7 @@ def _replay(args, beam_args) -> int:
 
 def _catch_up(args, beam_args) -> int:
     from pipeline.catch_up.command import CatchUpUsageError, run_catch_up_command
+    from pipeline.resume.interrupt import RunInterrupted
     from transforms.dynamodb.stream import BookmarkError, StreamCatchUpError
 
     try:
@@ -882,13 +883,13 @@ def _catch_up(args, beam_args) -> int:
     except StreamCatchUpError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_CATCH_UP
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RunInterrupted) as error:
         print(
             "error: interrupted: the catch-up under way was abandoned, the bookmark stays "
             "where the last finished one left it",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return 128 + error.signum if isinstance(error, RunInterrupted) else EXIT_INTERRUPTED
     if outcome.interrupted:
         return 128 + (outcome.signum or 2)  # 130 for SIGINT, 143 for SIGTERM
     return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH

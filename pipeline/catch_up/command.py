@@ -29,6 +29,7 @@ from typing import Any
 from pipeline.catch_up.args import DEFAULT_INTERVAL_SECONDS
 from pipeline.catch_up.job import CatchUpConfig, CatchUpResult, catch_up, catch_up_since
 from pipeline.reindex import load_model
+from pipeline.resume.interrupt import RunInterrupted
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream import bookmark_exists
 
@@ -81,7 +82,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 class _StopOnInterrupt:
     """While active, SIGINT or SIGTERM sets ``stop`` (and ``signum``) instead of
-    raising; a second signal raises ``KeyboardInterrupt``."""
+    raising; a second signal raises ``RunInterrupted`` (which a Beam step under
+    way raises again as it is, and whose traceback is not logged)."""
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -91,8 +93,8 @@ class _StopOnInterrupt:
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
+        if self.stop.is_set():  # not a KeyboardInterrupt: Beam keeps it what it is
+            raise RunInterrupted.by(signum)
         self.signum = signum
         self.stop.set()
         print(
@@ -148,8 +150,8 @@ def run_catch_up_command(
 
     Raises ``CatchUpUsageError`` / ``BookmarkError`` for a command line that
     cannot work, ``StreamCatchUpError`` (``NoStream``, ``StreamGap``) when
-    the stream cannot catch up, and ``KeyboardInterrupt`` when a catch-up
-    was abandoned (its bookmark not advanced).
+    the stream cannot catch up, and ``RunInterrupted`` when a second signal
+    abandoned a catch-up (its bookmark not advanced).
     """
     check_arguments(args)
     config = config_from_args(args)

@@ -112,6 +112,24 @@ def test_a_signal_inside_a_beam_step_stays_a_run_interrupted():
     assert str(caught).startswith("stopped by SIGTERM")
 
 
+def test_a_second_signal_to_a_following_catch_up_inside_a_beam_step_is_an_interruption(capsys):
+    """``catch-up --follow``: the first signal asks to stop after the catch-up under way,
+    a second one abandons it, also while a Beam step runs (exit 130/143, not a failure)."""
+    from pipeline.catch_up.command import _StopOnInterrupt
+
+    caught = None
+    with _StopOnInterrupt() as interrupt:
+        signal.raise_signal(signal.SIGTERM)
+        assert interrupt.stop.is_set() and interrupt.signum == signal.SIGTERM
+        try:
+            _run_into_a_signal_at_start_bundle()
+        except BaseException as error:
+            caught = error
+    assert type(caught).__name__ == "RunInterrupted", repr(caught)
+    assert caught.signum == signal.SIGTERM
+    assert "SIGTERM: stopping once the catch-up under way" in capsys.readouterr().err
+
+
 def test_a_signal_inside_a_beam_step_logs_no_traceback():
     """Beam logs a failing step with its traceback; for an interruption the
     command line's one line is all that is said."""
