@@ -407,18 +407,26 @@ def check_options(
 def check_dead_letter_path(path: str) -> None:
     if path.endswith(".jsonl"):
         path = FileSystems.split(path)[0] or "."
+    check_writable_folder(path, "the dead-letter folder", "dead letters")
+
+
+def check_writable_folder(path: str, folder: str, written: str, option: str = "") -> None:
+    """Raises :class:`ReindexError` when the folder ``path`` (local or an object
+    store) cannot be made or written, before a run depends on it: ``folder`` and
+    ``written`` name it and what goes there in the message, ``option`` the flag."""
+    check = f": check {option}" if option else ""
     try:
         FileSystems.mkdirs(path)
     except Exception as error:
-        if not FileSystems.exists(path):
-            raise ReindexError(f"cannot create the dead-letter folder {path!r}: {error}") from error
+        if not FileSystems.exists(path) or os.path.isfile(path):
+            raise ReindexError(f"cannot create {folder} {path!r}: {error}{check}") from error
     probe = FileSystems.join(path, ".write-check")
     try:
         with FileSystems.create(probe) as out:
             out.write(b"\n")  # not empty: S3 takes no empty object from Beam's writer
         FileSystems.delete([probe])
     except Exception as error:
-        raise ReindexError(f"cannot write dead letters to {path!r}: {error}") from error
+        raise ReindexError(f"cannot write {written} to {path!r}: {error}{check}") from error
 
 
 def check_index(uri: str) -> int:
@@ -779,6 +787,8 @@ def _reindex(
 ) -> ReindexSummary:
     """:func:`run_reindex` once the model is loaded (and the run's journal locked)."""
     asked = config
+    if config.journal:
+        check_writable_folder(config.journal, "the journal folder", "the run journal", "--journal")
     run = _journaled_run(config, options)
     if run is not None:
         config = run.config  # on resume: the segments left, each from its committed key

@@ -27,7 +27,13 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.catch_up.args import DEFAULT_INTERVAL_SECONDS
-from pipeline.catch_up.job import CatchUpConfig, CatchUpResult, catch_up, catch_up_since
+from pipeline.catch_up.job import (
+    CatchUpConfig,
+    CatchUpResult,
+    catch_up,
+    catch_up_since,
+    check_bookmark_folder,
+)
 from pipeline.reindex import load_model
 from pipeline.resume.interrupt import RunInterrupted
 from transforms.dynamodb.client import DynamoDBClientConfig
@@ -155,6 +161,7 @@ def run_catch_up_command(
     """
     check_arguments(args)
     config = config_from_args(args)
+    check_bookmark_folder(args.bookmark)
     if not args.follow:
         ok = _report(_first(args, config, beam_args), True, report)
         return CommandOutcome(1, ok, interrupted=False)

@@ -40,6 +40,7 @@ from pipeline.catch_up.job import (
     CatchUpResult,
     catch_up_from,
     catch_up_since,
+    check_bookmark_folder,
     check_covered_since,
 )
 from pipeline.errors import ReindexError
@@ -148,6 +149,7 @@ def reindex_with_catch_up(
     ``safety_margin``: seconds before the start time whose changes are applied
     too (default: the stream package's 60 s).
     """
+    check_bookmark_folder(bookmark)
     table, start_time = _start(config)
     catch = CatchUpConfig(
         table=table,

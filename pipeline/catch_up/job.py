@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -43,7 +44,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.beam_args import runner_with_metrics
 from pipeline.errors import ReindexError
-from pipeline.reindex import ReindexConfig, build_reindex
+from pipeline.reindex import ReindexConfig, build_reindex, check_writable_folder
 from pipeline.summary import ReindexSummary, summarize
 from transforms.dead_letters import model_name
 from transforms.decode.model_attributes import fields_for_attributes
@@ -74,6 +75,7 @@ __all__ = [
     "catch_up_from",
     "catch_up_runner_args",
     "catch_up_since",
+    "check_bookmark_folder",
     "check_covered_since",
     "require_stream",
 ]
@@ -142,6 +144,18 @@ def require_stream(config: CatchUpConfig) -> TableStream:
         return describe_table_stream(client, config.table, config.client_config.endpoint_url)
     finally:
         client.close()
+
+
+def check_bookmark_folder(path: str) -> None:
+    """Raises :class:`ReindexError` when no bookmark can be written at ``path``:
+    said before anything is read, not once the changes are applied."""
+    if os.path.isdir(path):
+        raise ReindexError(
+            f"--bookmark {path!r} is a folder: give the bookmark's file, e.g. "
+            f"{os.path.join(path, 'bookmark.json')}"
+        )
+    folder = FileSystems.split(path)[0] or "."
+    check_writable_folder(folder, "the bookmark's folder", "the bookmark", "--bookmark")
 
 
 def _dead_letter_file(folder: str, moment: datetime) -> str:

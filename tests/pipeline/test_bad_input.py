@@ -484,6 +484,63 @@ def test_unwritable_dead_letter_path(dynamodb_server, small_table, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--journal", "{tmp}/a-file"],
+            "error: cannot create the journal folder '{tmp}/a-file': ",
+        ),
+        (
+            ["--catch-up", "--bookmark", "{tmp}/a-file/bookmark.json"],
+            "error: cannot create the bookmark's folder '{tmp}/a-file': ",
+        ),
+        (
+            ["--catch-up", "--bookmark", "{tmp}"],
+            "error: --bookmark '{tmp}' is a folder: give the bookmark's file, e.g. "
+            "{tmp}/bookmark.json",
+        ),
+    ],
+    ids=["journal_is_a_file", "bookmark_under_a_file", "bookmark_is_a_folder"],
+)
+def test_unwritable_journal_or_bookmark_is_said_before_anything_is_read(
+    dynamodb_server, small_table, tmp_path, extra, message
+):
+    (tmp_path / "a-file").write_text("not a folder")
+    extra = [arg.format(tmp=tmp_path) for arg in extra]
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *extra, *IN_PROCESS
+    )
+    line = one_line_error(done, 3)
+    assert line.startswith(message.format(tmp=tmp_path)), line
+    assert not (tmp_path / "index.db").exists()
+
+
+def test_catch_up_with_an_unwritable_bookmark_reads_nothing(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    done = cli(
+        "catch-up",
+        "--table",
+        "works",
+        "--model",
+        "pipeline.models:Work",
+        "--index",
+        f"sqlite:///{tmp_path}/index.db",
+        "--dead-letters",
+        str(tmp_path / "dead"),
+        "--bookmark",
+        str(tmp_path / "a-file" / "bookmark.json"),
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+        *IN_PROCESS,
+    )
+    line = one_line_error(done, 3)
+    assert line.startswith(f"error: cannot create the bookmark's folder '{tmp_path}/a-file': ")
+    assert line.endswith("check --bookmark")
+
+
 def test_index_file_that_is_not_an_index(dynamodb_server, small_table, tmp_path):
     (tmp_path / "index.db").write_bytes(b"this is not SQLite" * 100)
     done = cli(*reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *IN_PROCESS)
