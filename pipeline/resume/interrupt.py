@@ -168,9 +168,23 @@ def clean_up_after_interrupt(config) -> None:
         pass
 
 
+def command_prefix() -> str:
+    """How to run this command again: ``dynamodb-reindex`` when it ran as that script,
+    else ``python -m pipeline`` with the interpreter that runs it (named ``python``
+    when that is the ``python`` on the PATH, as in an activated virtualenv)."""
+    from pipeline.cli import CONSOLE_SCRIPT  # the command line's own name for it
+
+    if os.path.basename(sys.argv[0] if sys.argv else "") == CONSOLE_SCRIPT:
+        return CONSOLE_SCRIPT
+    on_path = shutil.which("python")
+    if on_path and os.path.abspath(on_path) == os.path.abspath(sys.executable):
+        return "python -m pipeline"
+    return f"{shlex.quote(sys.executable)} -m pipeline"
+
+
 def _command(argv: Sequence[str], *, resume: bool) -> str:
     args = [arg for arg in argv if arg != "--resume"]
-    return "python -m pipeline " + shlex.join([*args, "--resume"] if resume else args)
+    return f"{command_prefix()} " + shlex.join([*args, "--resume"] if resume else args)
 
 
 _STAGE_TEXT = {

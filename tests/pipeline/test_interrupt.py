@@ -1,5 +1,7 @@
 """What an interrupted reindex leaves and says, without running one."""
 
+import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
+from pipeline.resume.interrupt import command_prefix
 from pipeline.resume.journaled_run import forget_started_runs, note_job_started
 from tests.reindex_runs import ROOT, reindex_config
 
@@ -37,20 +40,20 @@ def test_lines_when_there_is_nothing_to_resume(tmp_path):
     config = reindex_config("http://unused", "works", tmp_path)
     assert interruption_line(signal.SIGINT, config, ARGV) == (
         "interrupted by SIGINT before the scan started, nothing was written; run the same "
-        "command again: python -m pipeline reindex --table works --dead-letters "
+        f"command again: {command_prefix()} reindex --table works --dead-letters "
         "'out/dead letters'"
     )
     swap = reindex_config("http://unused", "works", tmp_path, swap_alias="")
     assert interruption_line(signal.SIGTERM, swap, [*ARGV, "--swap-alias"]).startswith(
         "interrupted by SIGTERM: the new index was removed, the alias did not move; run the "
-        "same command again: python -m pipeline reindex"
+        f"same command again: {command_prefix()} reindex"
     )
     export = reindex_config("http://unused", "", tmp_path, from_export="s3://b/e")
     assert "an export is read again whole" in interruption_line(signal.SIGINT, export, ARGV)
     resumed = reindex_config("http://unused", "works", tmp_path, resume=True)
     assert interruption_line(signal.SIGINT, resumed, [*ARGV, "--resume"]).endswith(
         "before the scan resumed, nothing was written; run the same command again: "
-        "python -m pipeline reindex --table works --dead-letters 'out/dead letters' --resume"
+        f"{command_prefix()} reindex --table works --dead-letters 'out/dead letters' --resume"
     )
 
 
@@ -62,7 +65,7 @@ def test_a_job_without_a_journal_is_said_to_start_again(tmp_path):
         config = reindex_config("http://unused", "works", tmp_path)
         assert interruption_line(signal.SIGTERM, config, ARGV) == (
             "interrupted by SIGTERM: this runner keeps no run journal, so the run cannot be "
-            "resumed; run the same command again: python -m pipeline reindex --table works "
+            f"resumed; run the same command again: {command_prefix()} reindex --table works "
             "--dead-letters 'out/dead letters'"
         )
     finally:
@@ -192,3 +195,19 @@ def test_a_second_signal_ends_the_process_at_once_with_one_line(journaled, advic
     assert done.stderr.splitlines()[-1:] == [
         f"stopped at once by a second SIGTERM, without cleaning up: {advice}"
     ]
+
+
+def test_the_command_to_run_again_names_the_interpreter_that_ran_it(tmp_path, monkeypatch):
+    """``python`` only when the ``python`` on the PATH is this interpreter (an activated
+    virtualenv); else its path, so that the printed command finds the installed packages."""
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "python").write_text("#!/bin/sh\n")
+    (other / "python").chmod(0o755)
+    monkeypatch.setenv("PATH", str(other))
+    assert command_prefix() == f"{shlex.quote(sys.executable)} -m pipeline"
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    if os.path.basename(sys.executable) == "python":
+        assert command_prefix() == "python -m pipeline"
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/dynamodb-reindex", "reindex"])
+    assert command_prefix() == "dynamodb-reindex"

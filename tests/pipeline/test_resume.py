@@ -30,6 +30,7 @@ import time
 import pytest
 
 from pipeline.resume import progress_line
+from pipeline.resume.interrupt import command_prefix
 from pipeline.resume.journaled_run import ResumeRefused, check_header
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
@@ -305,7 +306,7 @@ def test_signal_stops_with_one_line_and_the_printed_command_resumes(
         name = signal.Signals(signum).name
         lines = [line for line in err.splitlines() if line.startswith("interrupted")]
         assert len(lines) == 1, err[-3000:]
-        resume = "python -m pipeline " + shlex.join([*args, "--resume"])
+        resume = f"{command_prefix()} " + shlex.join([*args, "--resume"])
         assert re.fullmatch(
             rf"interrupted by {name}: \d of 4 segment\(s\) done, [\d,]+ items committed; "
             rf"resume with: {re.escape(resume)}",
