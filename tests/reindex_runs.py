@@ -16,7 +16,7 @@ import sys
 from pipeline.local.sample_data import create_table, generate_items, seed_table
 from pipeline.reindex import ReindexConfig
 from tests.tables import unique_name
-from transforms.dead_letters import read_dead_letters
+from transforms.dead_letters import dumps_dead_letter, read_dead_letters
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.scan.source import describe_table
 from transforms.dynamodb.table_description import TableDescription
@@ -154,3 +154,12 @@ def last_error_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1, stderr[-3000:]
     return lines[0]
+
+
+def dead_letter_folder(tmp_path, letters: list[dict]):
+    """``tmp_path/dead`` holding ``letters`` in one dead-letter file, as a run writes them."""
+    folder = tmp_path / "dead"
+    folder.mkdir()
+    lines = "".join(dumps_dead_letter(letter) + "\n" for letter in letters)
+    (folder / "dead-letters-00000-of-00001.jsonl").write_text(lines)
+    return folder

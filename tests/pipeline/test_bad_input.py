@@ -31,6 +31,7 @@ from tests.reindex_runs import (
     replay_args,
 )
 from tests.runners import IN_PROCESS
+from tests.stream_tables import catch_up_args
 from tests.tables import create_table, seeded_table, unique_name
 from transforms import ReadFromDynamoDB
 from transforms.dead_letters import dead_letter, dumps_dead_letter
@@ -518,25 +519,9 @@ def test_unwritable_journal_or_bookmark_is_said_before_anything_is_read(
 
 def test_catch_up_with_an_unwritable_bookmark_reads_nothing(tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
-    done = cli(
-        "catch-up",
-        "--table",
-        "works",
-        "--model",
-        "pipeline.models:Work",
-        "--index",
-        f"sqlite:///{tmp_path}/index.db",
-        "--dead-letters",
-        str(tmp_path / "dead"),
-        "--bookmark",
-        str(tmp_path / "a-file" / "bookmark.json"),
-        "--endpoint-url",
-        "http://127.0.0.1:9",
-        "--region",
-        "us-east-1",
-        *IN_PROCESS,
-    )
-    line = one_line_error(done, 3)
+    args = catch_up_args("http://127.0.0.1:9", "works", tmp_path)
+    args[args.index("--bookmark") + 1] = str(tmp_path / "a-file" / "bookmark.json")
+    line = one_line_error(cli(*args, *IN_PROCESS), 3)
     assert line.startswith(f"error: cannot create the bookmark's folder '{tmp_path}/a-file': ")
     assert line.endswith("check --bookmark")
 

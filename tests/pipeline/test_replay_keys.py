@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reindex_runs import cli, dead_letters, index_rows
+from tests.reindex_runs import cli, dead_letter_folder, dead_letters, index_rows
 from tests.runners import IN_PROCESS
-from transforms.dead_letters import dead_letter, dumps_dead_letter
+from transforms.dead_letters import dead_letter
 
 ODD = "tests.catalogue_models:OddlyNamed"
 
@@ -33,14 +33,6 @@ def _unread_segment_letter() -> dict:
     )
 
 
-def _folder(tmp_path, letters: list[dict]):
-    folder = tmp_path / "dead"
-    folder.mkdir()
-    lines = "".join(dumps_dead_letter(letter) + "\n" for letter in letters)
-    (folder / "dead-letters-00000-of-00001.jsonl").write_text(lines)
-    return folder
-
-
 def _replay(tmp_path, folder, *extra: str, model: str = ODD):
     return cli(
         "replay",
@@ -59,7 +51,7 @@ def _replay(tmp_path, folder, *extra: str, model: str = ODD):
 
 def test_a_scan_stage_letter_first_does_not_hide_the_key(tmp_path):
     letters = [_unread_segment_letter(), _decode_letter("n1"), _decode_letter("n2")]
-    done = _replay(tmp_path, _folder(tmp_path, letters))
+    done = _replay(tmp_path, dead_letter_folder(tmp_path, letters))
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(index_rows(tmp_path / "index.db")) == ["n1", "n2"]
     (still,) = dead_letters(tmp_path / "still")
@@ -68,7 +60,7 @@ def test_a_scan_stage_letter_first_does_not_hide_the_key(tmp_path):
 
 def test_key_attributes_option_for_letters_without_keys(tmp_path):
     letters = [_decode_letter("n1", with_key=False), _decode_letter("n2", with_key=False)]
-    done = _replay(tmp_path, _folder(tmp_path, letters), "--key-attributes", "item-id")
+    done = _replay(tmp_path, dead_letter_folder(tmp_path, letters), "--key-attributes", "item-id")
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(index_rows(tmp_path / "index.db")) == ["n1", "n2"]
 
@@ -97,7 +89,9 @@ def test_key_attributes_option_for_letters_without_keys(tmp_path):
     ids=["no-key", "two-key-schemas", "option-differs"],
 )
 def test_a_key_that_cannot_be_told_is_a_usage_error(tmp_path, letters, extra, message):
-    done = _replay(tmp_path, _folder(tmp_path, letters), *extra, model="pipeline.models:Work")
+    done = _replay(
+        tmp_path, dead_letter_folder(tmp_path, letters), *extra, model="pipeline.models:Work"
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.splitlines() == [message]
     assert not (tmp_path / "index.db").exists()
@@ -117,7 +111,7 @@ def _encode_letter(key: str) -> dict:
 
 def test_letters_that_cannot_be_replayed_still_tell_the_key(tmp_path):
     letters = [_encode_letter("e1"), _decode_letter("n1", with_key=False)]
-    done = _replay(tmp_path, _folder(tmp_path, letters))
+    done = _replay(tmp_path, dead_letter_folder(tmp_path, letters))
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(index_rows(tmp_path / "index.db")) == ["n1"]
     (still,) = dead_letters(tmp_path / "still")
@@ -126,7 +120,7 @@ def test_letters_that_cannot_be_replayed_still_tell_the_key(tmp_path):
 
 def test_nothing_to_replay_says_so(tmp_path):
     letters = [_encode_letter("e1"), _unread_segment_letter()]
-    done = _replay(tmp_path, _folder(tmp_path, letters))
+    done = _replay(tmp_path, dead_letter_folder(tmp_path, letters))
     assert done.returncode == 3, done.stderr[-3000:]
     assert done.stderr.splitlines()[-1] == (
         f"error: none of the 2 dead letter(s) in '{tmp_path / 'dead'}' carries the item or "

@@ -11,6 +11,7 @@ from pipeline.local.sample_data import work_to_item
 from pipeline.models import Work
 from tests.reindex_runs import (
     cli,
+    dead_letter_folder,
     dead_letters,
     index_rows,
     reindex_args,
@@ -19,7 +20,7 @@ from tests.reindex_runs import (
 )
 from tests.runners import IN_PROCESS, MULTI_PROCESS
 from tests.tables import unique_name
-from transforms.dead_letters import dead_letter, dumps_dead_letter
+from transforms.dead_letters import dead_letter
 
 FIXED = "tests.fixed_models:WorkWithOptionalTitle"
 
@@ -93,14 +94,6 @@ def test_reread_indexes_the_table_as_it_is_now(dynamodb_server, dynamodb_client,
     assert "check: keys" in out and "MISMATCH" not in out
 
 
-def _letters_folder(tmp_path, letters: list[dict]):
-    folder = tmp_path / "dead"
-    folder.mkdir()
-    lines = "".join(dumps_dead_letter(letter) + "\n" for letter in letters)
-    (folder / "dead-letters-00000-of-00001.jsonl").write_text(lines)
-    return folder
-
-
 def _decode_letter(table: str, key: dict) -> dict:
     return dead_letter(
         "decode", error_type="MissingField", error="x", table=table, item=key, key=key
@@ -126,7 +119,7 @@ def _decode_letter(table: str, key: dict) -> dict:
     ],
 )
 def test_options_of_the_table_need_reread(tmp_path, extra, message):
-    folder = _letters_folder(tmp_path, [_decode_letter("works", {"id": {"S": "w1"}})])
+    folder = dead_letter_folder(tmp_path, [_decode_letter("works", {"id": {"S": "w1"}})])
     done = cli(*replay_args(folder, tmp_path, model=FIXED), *extra, *IN_PROCESS)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1].startswith(message), done.stderr
@@ -140,7 +133,7 @@ def test_reread_refuses_letters_of_another_key(dynamodb_server, dynamodb_client,
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
-    folder = _letters_folder(tmp_path, [_decode_letter(table, {"isbn": {"S": "978"}})])
+    folder = dead_letter_folder(tmp_path, [_decode_letter(table, {"isbn": {"S": "978"}})])
     done = _reread(dynamodb_server.endpoint_url, tmp_path, "still", *IN_PROCESS)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "differs from the keys the dead letters carry (isbn)" in done.stderr, done.stderr
@@ -152,7 +145,7 @@ def test_reread_without_keys_says_to_reindex(dynamodb_server, dynamodb_client, t
     unread = dead_letter(
         "scan", error_type="SegmentReadFailed", error="throttled", table=table, segment=0
     )
-    _letters_folder(tmp_path, [unread])
+    dead_letter_folder(tmp_path, [unread])
     done = _reread(dynamodb_server.endpoint_url, tmp_path, "still", *IN_PROCESS)
     assert done.returncode == 3, done.stderr[-2000:]
     assert "names an item by its key" in done.stderr and "reindex the table" in done.stderr
@@ -165,7 +158,7 @@ def test_letters_without_a_key_are_kept(dynamodb_server, dynamodb_client, tmp_pa
     )
     present = sorted(good)[0]
     letters = [_decode_letter(table, {"id": {"S": present}}), unread]
-    _letters_folder(tmp_path, letters)
+    dead_letter_folder(tmp_path, letters)
     done = _reread(dynamodb_server.endpoint_url, tmp_path, "still", *IN_PROCESS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "kept                    1  (dead letters without a key to re-read)" in done.stdout
