@@ -207,12 +207,17 @@ def test_delete_removes_document_and_its_text(index):
     assert index.search("gone") == []
 
 
-def test_foreign_sqlite_file_is_refused(tmp_path):
+@pytest.mark.parametrize("table", ["documents", "customers"])
+def test_foreign_sqlite_file_is_refused(tmp_path, table):
+    """Another application's database is never taken over, whatever its tables."""
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE documents (x)")
-    with pytest.raises(IndexSchemaError, match="not an index"):
+        conn.execute(f"CREATE TABLE {table} (x)")
+    with pytest.raises(IndexSchemaError, match=rf"not an index .*tables \['{table}'\]"):
         SQLiteIndex(str(path))
+    with sqlite3.connect(path) as conn:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == [(table,)]
 
 
 def test_file_that_is_not_sqlite_is_refused(tmp_path):

@@ -271,8 +271,9 @@ class SQLiteIndex(IndexBackend):
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            existing = self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE name LIKE 'documents%'"
+            existing = self._conn.execute(  # a database of something else is not taken over
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite%'"
             ).fetchall()
             if version != 0 or existing:
                 raise IndexSchemaError(
