@@ -43,6 +43,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from pipeline import CONSOLE_SCRIPT
 from pipeline.arg_types import endpoint_url as _endpoint_url
 from pipeline.arg_types import folder_path as _folder_path
 from pipeline.arg_types import index_uri as _index_uri
@@ -938,10 +939,6 @@ def _one_line(error: BaseException) -> str:
             return text.split(marker + ":", 1)[1].strip().splitlines()[0]
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
-
-
-CONSOLE_SCRIPT = "dynamodb-reindex"
-"""The command ``pip install`` puts on the PATH; it behaves as ``python -m pipeline``."""
 
 
 def _prog() -> str:

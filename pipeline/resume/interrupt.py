@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import CONSOLE_SCRIPT
 from pipeline.resume.journaled_run import (
     JournaledRun,
     forget_started_runs,
@@ -172,8 +173,6 @@ def command_prefix() -> str:
     """How to run this command again: ``dynamodb-reindex`` when it ran as that script,
     else ``python -m pipeline`` with the interpreter that runs it (named ``python``
     when that is the ``python`` on the PATH, as in an activated virtualenv)."""
-    from pipeline.cli import CONSOLE_SCRIPT  # the command line's own name for it
-
     if os.path.basename(sys.argv[0] if sys.argv else "") == CONSOLE_SCRIPT:
         return CONSOLE_SCRIPT
     on_path = shutil.which("python")
