@@ -280,8 +280,9 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-every-pages",
         type=_positive_int,
         metavar="N",
-        help="let the runner take a segment's rest elsewhere every N pages (default: only "
-        "when the runner asks)",
+        help="let the runner take a segment's rest elsewhere every N pages (default: every "
+        "30 s where a run journal is kept, so that its commits are recorded; else only when "
+        "the runner asks)",
     )
     run.add_argument(
         "--checkpoint-every-seconds",

@@ -228,6 +228,7 @@ def _unread_line(
         f"{unread} of {segments_read} segment(s) of table {table!r} were not read to their "
         f"end: {', '.join(shown) or 'see the log'} (first error: {reason}); everything read "
         "was indexed or dead-lettered: run the same command with --resume to read the rest "
-        f"(where the runner keeps no journal: --resume-from {dead_letters_path} with another "
-        f"--dead-letters folder; or --segments {segments} to read them again whole)"
+        "(where the runner keeps no journal: run it again whole, or read only those into the "
+        f"live index with --upsert and --resume-from {dead_letters_path} with another "
+        f"--dead-letters folder, or --upsert --segments {segments})"
     )
