@@ -305,6 +305,19 @@ def test_delete_removes_only_existing_documents(target):
         assert backend.count() == 3
 
 
+def test_an_alias_without_a_write_index_fails_the_write_at_once(target):
+    """Every write through it is refused (a per-item 400 about the alias, not the
+    document): the run fails, rather than dead-lettering every document."""
+    alias = unique_index("two")
+    for suffix in ("a", "b"):
+        _http("PUT", f"{target.url}/{alias}-{suffix}")
+    actions = [{"add": {"index": f"{alias}-{suffix}", "alias": alias}} for suffix in "ab"]
+    _http("POST", f"{target.url}/_aliases", {"actions": actions})
+    with open_backend(target.uri(alias)) as backend:
+        with pytest.raises(IndexWriteError, match="refused writes: .*no write index"):
+            backend.write_batch(_documents(_books(3)))
+
+
 def test_plain_search_takes_words_literally_and_raw_search_checks_syntax(target):
     index = unique_index("search")
     books = [Book("a", "Voyage to Lilliput (part one)", 1726), Book("b", "A+B travels", 1900)]
@@ -355,6 +368,21 @@ def test_partial_bulk_failures_are_retried_until_every_document_is_in(target):
         f"{counters['retried']} documents retried, faults {dict(proxy.stats.injected)}, "
         "0 dead letters, 2,000 stored"
     )
+
+
+def test_deletes_the_server_cannot_take_now_are_sent_again(target):
+    """429s and 503s on delete items, whole requests and dropped connections, as for writes."""
+    index = unique_index("deletes")
+    books = _books(400)
+    with open_backend(target.uri(index)) as backend:
+        backend.write_batch(_documents(books))
+    plan = FaultPlan(seed=5, item_faults=0.3, request_faults=0.1, drop_connections=0.05)
+    with FaultProxy(target.url, plan) as proxy:
+        with open_backend(target.proxied(proxy, index, f"{FAST}&max_retries=10")) as backend:
+            deleted = backend.delete([b.id for b in books[:300]] + ["nope"])
+            counters = backend.write_counters()
+    assert deleted == 300 and counters["retried"] == proxy.stats.transient_failures > 30
+    assert _stored(target, index) == _expected(books[300:])
 
 
 def test_a_document_that_never_gets_through_fails_the_batch_after_max_retries(target):

@@ -594,15 +594,51 @@ class SearchServerIndex(IndexBackend):
         return {"index": meta}, document.body
 
     def delete(self, ids: Iterable[str]) -> int:
-        actions = (({"delete": {"_index": self.index, "_id": doc_id}}, None) for doc_id in ids)
-        deleted = 0
-        for _ok, info in self._streaming_bulk(actions, 1000):
-            ((_, item),) = info.items()
-            if item.get("result") == "deleted":
-                deleted += 1
-            elif item.get("status") != 404:
-                raise IndexWriteError(f"delete failed: {_describe(_item_outcome(info))}")
+        """Deletes the documents of ``ids``; returns how many were there. A delete the
+        server could not take now (429, 5xx, no answer) is sent again as a write is."""
+        pending = list(ids)
+        deleted = attempt = 0
+        while pending:
+            retry, last_retryable = [], None
+            for doc_id, outcome, result in self._send_deletes(pending):
+                verdict = _verdict(outcome, versioned=False)
+                if result == "deleted":
+                    deleted += 1
+                elif verdict == "ok" or outcome.status == 404:  # not there: nothing to delete
+                    continue
+                elif verdict == "retry":
+                    retry.append(doc_id)
+                    last_retryable = outcome
+                else:
+                    raise IndexWriteError(f"delete failed: {_describe(outcome)}")
+            if retry:
+                attempt += 1
+                if attempt > self.retry_policy.max_retries:
+                    raise IndexWriteError(
+                        f"{len(retry)} delete(s) still failing after "
+                        f"{self.retry_policy.max_retries} retries on index {self.index!r}; "
+                        f"last: {_describe(last_retryable)}"
+                    )
+                self._counters["retried"] += len(retry)
+                self._sleep(self.retry_policy.delay(attempt, self._rng))
+            pending = retry
         return deleted
+
+    def _send_deletes(self, ids: list[str]) -> list[tuple[str, _Outcome, str | None]]:
+        """``(id, outcome, result)`` of each delete, in order; a request that failed as a
+        whole gives each of its deletes that failure."""
+        actions = (({"delete": {"_index": self.index, "_id": doc_id}}, None) for doc_id in ids)
+        answers: list[tuple[str, _Outcome, str | None]] = []
+        try:
+            for _ok, info in self._streaming_bulk(actions, len(ids)):
+                ((_, item),) = info.items()
+                answers.append((ids[len(answers)], _item_outcome(info), item.get("result")))
+        except Exception as error:
+            failure = self._request_failure(error)
+            if failure is None:
+                raise
+            answers.extend((doc_id, failure, None) for doc_id in ids[len(answers) :])
+        return answers
 
     def count(self) -> int:
         """Documents in the index after a refresh (0 when it does not exist yet)."""
@@ -790,6 +826,14 @@ def _verdict(outcome: _Outcome, versioned: bool) -> str:
         return "retry"
     if status in (401, 403) or outcome.error_type in _FATAL_ERROR_TYPES:
         return "fatal"
-    if status == 404:
+    if status == 404 or _about_the_index(outcome):
         return "fatal"
     return "refuse"
+
+
+def _about_the_index(outcome: _Outcome) -> bool:
+    """A per-item 400 that is about the index, not the document: an alias over
+    several indexes of which none is the write index refuses every write."""
+    return outcome.error_type == "illegal_argument_exception" and "no write index" in (
+        outcome.reason or ""
+    )
