@@ -51,6 +51,7 @@ from transforms.decode.model_attributes import fields_for_attributes
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream.bookmark import (
     Bookmark,
+    bookmark_exists,
     format_time,
     read_bookmark,
     write_bookmark,
@@ -66,7 +67,13 @@ from transforms.dynamodb.stream.reader import StreamChanges, read_changes
 from transforms.dynamodb.stream.reindex_source import StreamSource
 from transforms.dynamodb.stream.shards import StreamDescription, describe_stream
 from transforms.dynamodb.stream.table_stream import TableStream, describe_table_stream
-from transforms.index.identity import IndexIdentity, refuse_other_table
+from transforms.index import missing_index, open_backend
+from transforms.index.identity import (
+    IndexIdentity,
+    refuse_other_table,
+    shown_uri,
+    write_identity,
+)
 
 __all__ = [
     "CatchUpConfig",
@@ -199,6 +206,8 @@ def _run(
     _LOGGER.info("catching up %s with its stream, into %s", config.table, config.index)
     stream = require_stream(config)
     fields_for_attributes(config.model, stream.key_attributes)
+    if bookmark_path is not None and bookmark_exists(bookmark_path):
+        _refuse_missing_index(config)
     _refuse_other_table(config, tuple(stream.key_attributes))
     streams = create_streams_client(config.client_config, config.streams_endpoint_url)
     try:
@@ -234,6 +243,7 @@ def _run(
     )
     if bookmark_path is not None:
         if summary.accounted_for:
+            _create_if_missing(config, tuple(stream.key_attributes))  # a bookmark has its index
             write_bookmark(bookmark_path, bookmark)
         else:
             _LOGGER.warning(
@@ -247,6 +257,27 @@ def catch_up_runner_args(pipeline_args: Sequence[str]) -> list[str]:
     runner) the local engine's in this process: a catch-up counts what it
     applied with metrics, and reads only the changes."""
     return runner_with_metrics(pipeline_args, "The catch-up")
+
+
+def _create_if_missing(config: CatchUpConfig, key_attributes: tuple[str, ...]) -> None:
+    """Makes the index a first catch-up that changed nothing did not make, so that the
+    index of a bookmark exists (see :func:`_refuse_missing_index`)."""
+    if missing_index(config.index):
+        identity = IndexIdentity(config.table, key_attributes, model_name(config.model))
+        with open_backend(config.index) as index:
+            write_identity(index, identity)
+
+
+def _refuse_missing_index(config: CatchUpConfig) -> None:
+    """A catch-up from a bookmark applies changes to the index they were applied to
+    before: into no index at all (a mistyped URI, an index deleted by hand) it would
+    make one of the changed items only."""
+    missing = missing_index(config.index)
+    if missing:
+        raise ReindexError(
+            f"{shown_uri(config.index)}: {missing}, though the bookmark says changes were "
+            "applied to it: check --index, or reindex (with --catch-up, for a new bookmark)"
+        )
 
 
 def _refuse_other_table(config: CatchUpConfig, key_attributes: tuple[str, ...]) -> None:

@@ -314,7 +314,7 @@ def test_an_alias_without_a_write_index_fails_the_write_at_once(target):
     actions = [{"add": {"index": f"{alias}-{suffix}", "alias": alias}} for suffix in "ab"]
     _http("POST", f"{target.url}/_aliases", {"actions": actions})
     with open_backend(target.uri(alias)) as backend:
-        with pytest.raises(IndexWriteError, match="refused writes: .*no write index"):
+        with pytest.raises(IndexWriteError, match=r"refused writes: .*no write index"):
             backend.write_batch(_documents(_books(3)))
 
 

@@ -478,6 +478,13 @@ class SearchServerIndex(IndexBackend):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.location)!r})"
 
+    @classmethod
+    def missing(cls, uri: str) -> str | None:
+        with cls.open(uri) as index:
+            if index.kind_of(index.index) == "missing":
+                return f"there is no index or alias {index.index!r} on the server"
+        return None
+
     def write_counters(self) -> dict[str, int]:
         """Totals since opening: items ``retried``, ``version_conflicts``, requests ``split``."""
         return dict(self._counters)

@@ -7,6 +7,7 @@ consistent read of the table decodes to, ids and bodies. More writes and a
 ``catch-up --bookmark`` on the command line: equal again.
 """
 
+import dataclasses
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -293,3 +294,23 @@ def test_the_bookmark_is_not_advanced_when_the_counts_do_not_add_up(
     assert not result.summary.accounted_for
     assert "the counts do not add up" in result.summary.problem()
     assert read_bookmark(bookmark) == first.bookmark
+
+
+def test_a_catch_up_from_a_bookmark_into_no_index_is_refused(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """Its bookmark says changes went to an index that is not there (a mistyped
+    --index, an index deleted by hand): a new one of the changed items only is not made."""
+    url = dynamodb_server.endpoint_url
+    table = stream_table_to_seed(dynamodb_client, url, "KEYS_ONLY")
+    bookmark = str(tmp_path / "bookmark.json")
+    config = catch_up_config(url, table, tmp_path)
+    catch_up_since(datetime.now(timezone.utc), config, IN_PROCESS, bookmark_path=bookmark)
+    assert (tmp_path / "index.db").exists()  # a first catch-up that changed nothing made it
+    seed_table(dynamodb_client, table, samples(3))
+    elsewhere = dataclasses.replace(config, index=f"sqlite:///{tmp_path}/typo.db")
+    with pytest.raises(ReindexError, match=r"there is no index file .*typo\.db, though the"):
+        catch_up(elsewhere, bookmark, IN_PROCESS)
+    assert not (tmp_path / "typo.db").exists()
+    catch_up(config, bookmark, IN_PROCESS)
+    assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
