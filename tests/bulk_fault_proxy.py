@@ -18,7 +18,10 @@ requests, injects what the loopback servers cannot produce on demand:
 * ``lose_ids``: ids acknowledged with 201 but not forwarded (a server that
   loses acknowledged writes, to prove that verification catches it);
 * ``reject_all_with``: answer every request with this status (401: wrong
-  credentials).
+  credentials);
+* ``lose_answers_to``: paths (``/_aliases``) whose requests are forwarded and
+  applied, and whose connection is then closed without an answer (a client
+  timeout against a slow master looks the same).
 
 Every decision is a pure function of the seed and what is decided on (the
 item's id and attempt number, or the ids and attempt numbers of the whole
@@ -74,6 +77,7 @@ class FaultPlan:
     max_request_bytes: int | None = None
     lose_ids: frozenset[str] = frozenset()
     reject_all_with: int | None = None
+    lose_answers_to: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass
@@ -205,6 +209,11 @@ class FaultProxy:
             self._serve_bulk(handler, body)
             return
         status, headers, data = self._forward(handler.command, handler.path, handler.headers, body)
+        if path in plan.lose_answers_to:
+            with self._lock:
+                self.stats.injected[f"lost_answer {path}"] += 1
+            handler.close_connection = True
+            return
         self._reply(handler, status, headers, data)
 
     # -- bulk faults -----------------------------------------------------------------------

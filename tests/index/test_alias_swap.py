@@ -285,6 +285,65 @@ def test_server_swaps_move_the_alias_keep_one_and_roll_back(server):
     assert _search_ids(uri, "beta") == {f"beta{n}" for n in range(4)}
 
 
+def _http_post(url: str, body: dict) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def _alias_definition(url: str, alias: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_alias/{alias}", timeout=30) as response:
+        ((_, found),) = json.loads(response.read()).items()
+    return found["aliases"][alias]
+
+
+def test_the_alias_keeps_its_filter_and_write_index_through_swap_and_rollback(server):
+    """An alias that filters what it serves goes on filtering: the swap and the
+    rollback give the new index what the old one had (a plain add would not)."""
+    _, url, base = server
+    alias = unique_index("filtered")
+    uri = f"{base}/{alias}"
+    first = prepare_swap(uri, now=T0)
+    _write(first.build_uri, _docs("shown", 2, "public") + _docs("hidden", 3, "secret"))
+    assert first.complete(5).swapped
+    definition = {"filter": {"term": {"title": "public"}}, "is_write_index": True}
+    actions = [{"add": {"index": first.build_name, "alias": alias, **definition}}]
+    _http_post(f"{url}/_aliases", {"actions": actions})
+    second = prepare_swap(uri, now=T0 + timedelta(hours=1))
+    _write(second.build_uri, _docs("shown", 2, "public") + _docs("hidden", 3, "secret"))
+    assert second.complete(5).swapped
+    for step in ("swap", "rollback"):
+        if step == "rollback":
+            assert rollback(uri).restored == first.build_name
+        found = _alias_definition(url, alias)
+        assert found.get("filter") == definition["filter"] and found.get("is_write_index")
+        assert _search_ids(uri, "secret") == set()
+        assert _search_ids(uri, "public") == {"shown0", "shown1"}
+
+
+def test_a_swap_whose_answer_is_lost_is_a_swap(server):
+    """The server applied the alias update but its answer never came (a timeout, a
+    dropped connection): the alias is read again, and the run says what happened."""
+    scheme, url, base = server
+    alias = unique_index("lost")
+    first = prepare_swap(f"{base}/{alias}", now=T0)
+    _write(first.build_uri, _docs("one", 2, "one"))
+    assert first.complete(2).swapped
+    with FaultProxy(url, FaultPlan(lose_answers_to=frozenset({"/_aliases"}))) as proxy:
+        uri = f"{proxy.base(scheme)}/{alias}"
+        second = prepare_swap(uri, now=T0 + timedelta(hours=1))
+        _write(second.build_uri, _docs("two", 3, "two"))
+        result = second.complete(3)
+        assert proxy.stats.injected["lost_answer /_aliases"] == 1
+    assert result.swapped and result.previous == (first.build_name,)
+    assert _aliases(url, alias) == [second.build_name]
+
+
 def test_server_failed_verification_leaves_the_alias_where_it_was(server):
     _, url, base = server
     alias = unique_index("works")

@@ -65,7 +65,7 @@ def test_a_missing_index_file_is_named_without_being_created(tmp_path):
     with open_backend(f"sqlite:///{path}"):
         pass
     assert missing_index(f"sqlite:///{path}") is None
-    assert missing_index("opensearch+http://127.0.0.1:9/works") is None  # a server: unknown
+    assert missing_index("opensearch+http://127.0.0.1:9/works") is None  # no answer: unknown
 
 
 def test_open_backend_creates_file_and_folder(tmp_path):

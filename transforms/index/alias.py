@@ -287,14 +287,17 @@ class _ServerAliasSwap(AliasSwap):
                     {"remove": {"index": old, "alias": self.alias, "must_exist": True}}
                     for old in previous
                 ]
-                actions.append({"add": {"index": self.build_name, "alias": self.alias}})
+                properties = server.alias_properties(self.alias)  # its filter, routing...
+                actions.append(
+                    {"add": {"index": self.build_name, "alias": self.alias, **properties}}
+                )
                 actions += [
                     {"add": {"index": old, "alias": self.retired_alias}} for old in previous
                 ]
                 try:
                     server.update_aliases(actions)
                 except Exception as error:
-                    reason = f"the alias update was refused: {error}"
+                    reason = _unless_applied(server, self.alias, self.build_name, error)
             if reason is not None:
                 return SwapResult(
                     self.alias,
@@ -331,6 +334,19 @@ class _ServerAliasSwap(AliasSwap):
         return tuple(name for name in ours if name not in placed and name != self.build_name)
 
 
+def _unless_applied(server, alias: str, build_name: str, error: Exception) -> str | None:
+    """Why the alias update that raised ``error`` did not swap; None when it was applied
+    all the same (its answer lost: a timeout, a dropped connection)."""
+    try:
+        applied = server.alias_targets(alias) == [build_name]
+    except Exception as again:
+        return (
+            f"the alias update failed ({error}), and whether the server applied it could "
+            f"not be read ({again}): check which index the alias {alias!r} names"
+        )
+    return None if applied else f"the alias update was refused: {error}"
+
+
 def _rollback_server(uri: str, alias: str) -> RolledBack:
     retired_alias = alias + RETIRED_SUFFIX
     pattern = re.compile(re.escape(alias) + "-" + _STAMP + "$")
@@ -342,12 +358,17 @@ def _rollback_server(uri: str, alias: str) -> RolledBack:
             raise ValueError(f"no retired index to roll back to behind alias {alias!r}")
         current = server.alias_targets(alias)
         target = retired[0]
+        properties = server.alias_properties(alias)
         actions = [{"remove": {"index": c, "alias": alias, "must_exist": True}} for c in current]
         actions += [
-            {"add": {"index": target, "alias": alias}},
+            {"add": {"index": target, "alias": alias, **properties}},
             {"remove": {"index": target, "alias": retired_alias}},
         ]
-        server.update_aliases(actions)
+        try:
+            server.update_aliases(actions)
+        except Exception as error:
+            if _unless_applied(server, alias, target, error) is not None:
+                raise
         return RolledBack(target, tuple(current))
 
 

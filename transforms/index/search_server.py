@@ -110,6 +110,11 @@ _FATAL_ERROR_TYPES = frozenset(
 )
 
 
+_ALIAS_PROPERTIES = frozenset(
+    {"filter", "routing", "index_routing", "search_routing", "is_write_index", "is_hidden"}
+)
+
+
 class IndexWriteError(RuntimeError):
     """A write failed for reasons that are not about one document."""
 
@@ -480,9 +485,14 @@ class SearchServerIndex(IndexBackend):
 
     @classmethod
     def missing(cls, uri: str) -> str | None:
-        with cls.open(uri) as index:
-            if index.kind_of(index.index) == "missing":
-                return f"there is no index or alias {index.index!r} on the server"
+        """Why the server holds no index or alias of the URI's name; None when it holds
+        one, or cannot be asked (the command's next request says why)."""
+        try:
+            with cls.open(uri) as index:
+                if index.kind_of(index.index) == "missing":
+                    return f"there is no index or alias {index.index!r} on the server"
+        except Exception:
+            return None
         return None
 
     def write_counters(self) -> dict[str, int]:
@@ -797,6 +807,18 @@ class SearchServerIndex(IndexBackend):
         if not self._client.indices.exists_alias(name=alias):
             return []
         return sorted(self._client.indices.get_alias(name=alias))
+
+    def alias_properties(self, alias: str) -> dict[str, Any]:
+        """What ``alias`` says beyond its indexes (``filter``, routing, ``is_write_index``,
+        ``is_hidden``), as ``_aliases`` takes them: those of its first index (empty
+        when it does not exist), to give the index that replaces them."""
+        if not self._client.indices.exists_alias(name=alias):
+            return {}
+        found = _plain(self._client.indices.get_alias(name=alias))
+        for name in sorted(found):
+            properties = found[name].get("aliases", {}).get(alias) or {}
+            return {key: value for key, value in properties.items() if key in _ALIAS_PROPERTIES}
+        return {}
 
     def indexes_matching(self, pattern: str) -> list[str]:
         return sorted(self._client.indices.get(index=pattern))
