@@ -288,7 +288,8 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-every-seconds",
         type=_positive_float,
         metavar="S",
-        help="the same every S seconds of a segment's reading",
+        help="the same once a bundle has read for S seconds (its segments, one after "
+        "another)",
     )
     source.add_argument(
         "--max-retry-seconds",

@@ -208,6 +208,27 @@ def test_dead_letters_lost_from_the_journal_fail_the_run(dynamodb_server, works,
     assert "verify: the run's checks above hold: FAILED" in stdout
 
 
+def test_a_bundle_of_short_segments_checkpoints_on_the_bundles_clock(
+    dynamodb_server, works, tmp_path
+):
+    """Each segment is read in less than the interval, the bundle reading them one
+    after another in more: it still checkpoints, so its commits are recorded in time
+    (a clock per segment let such a bundle read the whole table without a commit)."""
+    table, good, bad = works
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        f"--total-segments={SEGMENTS}",
+        f"--page-size={PAGE_SIZE}",
+        "--checkpoint-every-seconds=1",
+        "--max-read-units-per-second=10",  # a page (one read unit on this server) per 0.1 s
+        *IN_PROCESS,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoints = int(re.search(r"([\d,]+) checkpoints", done.stdout).group(1))
+    assert checkpoints >= 1, done.stdout
+    assert_exact(tmp_path, good, bad)
+
+
 @pytest.mark.parametrize("point", KILL_POINTS, ids=lambda point: point.__name__)
 def test_sigkill_then_resume_is_exact_and_rereads_at_most_one_interval(
     dynamodb_server, works, reference, tmp_path, point

@@ -160,6 +160,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         self._read_ahead = None
 
     def setup(self):
+        self._bundle_started = time.monotonic()
         settings = self._settings
         decode_at_read = settings.decode_at_read
         item_decoder = decode_at_read.decoder() if decode_at_read is not None else None
@@ -184,6 +185,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
 
     def start_bundle(self):
         self._commits = None
+        self._bundle_started = time.monotonic()
 
     def _commit_for(self, bundle_finalizer, segment: int, start_key):
         """This restriction's :class:`SegmentCommit`, or None without a journal."""
@@ -194,12 +196,16 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
             bundle_finalizer.register(self._commits.write)
         return self._commits.segment(segment, start_key)
 
-    def _checkpoint_due(self, pages: int, started: float) -> bool:
+    def _checkpoint_due(self, pages: int) -> bool:
+        """After ``pages`` pages of this restriction, or once the bundle has read for the
+        interval: a bundle reads its restrictions one after another and its commits are
+        recorded when it ends, so a clock per restriction would let a bundle of many
+        short segments read for minutes without a commit."""
         every_pages = self._settings.checkpoint_every_pages
         every_seconds = self._settings.checkpoint_every_seconds
         if every_pages and pages >= every_pages:
             return True
-        return bool(every_seconds and time.monotonic() - started >= every_seconds)
+        return bool(every_seconds and time.monotonic() - self._bundle_started >= every_seconds)
 
     def process(
         self,
@@ -265,7 +271,6 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         """The page loop of :meth:`_read`: claim, count, read the next ahead, emit."""
         emitted = 0
         claimed = 0
-        started = time.monotonic()
         while True:
             try:
                 page = pages.page(start_key)
@@ -286,7 +291,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
                 self._commits.claimed(commit, len(items), end)
             last = end is None or (range_end is not None and end == range_end.end_key)
             claimed += 1
-            checkpoint = not last and self._checkpoint_due(claimed, started)
+            checkpoint = not last and self._checkpoint_due(claimed)
             if not (last or checkpoint):
                 pages.ahead(end)  # read while this page's items are processed
             emitted += len(items)
