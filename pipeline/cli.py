@@ -288,8 +288,7 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-every-seconds",
         type=_positive_float,
         metavar="S",
-        help="the same once a bundle has read for S seconds (its segments, one after "
-        "another)",
+        help="the same once a bundle has read for S seconds (its segments, one after another)",
     )
     source.add_argument(
         "--max-retry-seconds",

@@ -14,6 +14,9 @@ count read whole). The run is accounted for when every check holds.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
@@ -43,11 +46,48 @@ def counter_totals(result) -> dict[tuple[str, str], int]:
     totals: dict[tuple[str, str], int] = {}
     if result is None:
         return totals
-    for counter in result.metrics().query(MetricsFilter())["counters"]:
+    try:
+        counters = result.metrics().query(MetricsFilter())["counters"]
+    except RecursionError:
+        counters = _on_a_deep_stack(lambda: result.metrics().query(MetricsFilter())["counters"])
+    for counter in counters:
         name = (counter.key.metric.namespace, counter.key.metric.name)
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[name] = totals.get(name, 0) + (value or 0)
     return totals
+
+
+DEEP_STACK_BYTES = 512 * 2**20
+DEEP_RECURSION_LIMIT = 200_000
+
+
+def _on_a_deep_stack(read: Callable[[], Any]) -> Any:
+    """``read()`` in a thread with a large stack and recursion limit. Beam's local
+    runner nests its metrics one generator per bundle, and reading them recurses as
+    deep: a run of thousands of bundles (a checkpoint every page) passes Python's
+    default limit of 1,000."""
+    found: list[Any] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            found.append(read())
+        except BaseException as error:  # raised again in the caller's thread
+            failed.append(error)
+
+    limit, size = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(max(limit, DEEP_RECURSION_LIMIT))
+    threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        reader = threading.Thread(target=run, name="metrics-reader")
+        reader.start()
+    finally:
+        threading.stack_size(size)
+    reader.join()
+    sys.setrecursionlimit(limit)
+    if failed:
+        raise failed[0]
+    return found[0]
 
 
 @dataclasses.dataclass

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pipeline.summary import ReindexSummary
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.core import RestrictionProvider
+
+from pipeline.summary import ReindexSummary, counter_totals
+from tests.runners import IN_PROCESS
 from transforms.dynamodb.source import SourceReport
 
 
@@ -33,3 +40,38 @@ def test_the_deleted_line_counts_the_removals_of_undecodable_items_it_includes()
     assert _deleted_line(_summary(43, 67, 30)).endswith(
         "43  (67 were in the index, counting the 30 removals of items that no longer decode)"
     )
+
+
+class _RangeProvider(RestrictionProvider):
+    def initial_restriction(self, element):
+        return OffsetRange(0, element)
+
+    def create_tracker(self, restriction):
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, element, restriction):
+        return restriction.size()
+
+
+class _OneAtATime(beam.DoFn):
+    """Counts each position of its range, and checkpoints after each: a bundle each."""
+
+    def process(
+        self,
+        element,
+        tracker=beam.DoFn.RestrictionParam(_RangeProvider()),
+    ):
+        position = tracker.current_restriction().start
+        if tracker.try_claim(position):
+            Metrics.counter("test", "positions").inc()
+            tracker.defer_remainder()
+
+
+def test_the_counters_of_thousands_of_bundles_are_read():
+    """Beam's local runner nests its metrics once per bundle: 1,500 bundles pass
+    Python's default recursion limit when they are read."""
+    pipeline = beam.Pipeline(options=PipelineOptions(IN_PROCESS))
+    _ = pipeline | beam.Create([1500]) | beam.ParDo(_OneAtATime())
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert counter_totals(result)[("test", "positions")] == 1500
