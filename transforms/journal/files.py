@@ -9,10 +9,12 @@ and list only the names they own, never a temporary one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -27,6 +29,7 @@ __all__ = [
     "read_json",
     "write_atomically",
     "write_json",
+    "writing_atomically",
 ]
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -37,29 +40,36 @@ def is_local(path: str) -> bool:
     return isinstance(FileSystems.get_filesystem(path), LocalFileSystem)
 
 
-def _write(path: str, data: bytes, *, sync: bool) -> None:
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-        stream.write(data)
-        if sync:
-            stream.flush()
-            os.fsync(stream.fileno())
-
-
 def write_atomically(path: str, data: bytes, *, sync: bool = True) -> None:
     """Writes ``data`` to ``path`` so that a reader sees all of it or nothing.
 
     ``sync`` also makes a local file durable before it is renamed into place
     (off for files that only inform, such as progress counts).
     """
+    with writing_atomically(path, sync=sync) as stream:
+        stream.write(data)
+
+
+@contextlib.contextmanager
+def writing_atomically(path: str, *, sync: bool = True) -> Iterator[BinaryIO]:
+    """A stream to write ``path`` by parts; readers see the file only whole, once the
+    block has ended without an error (see :func:`write_atomically`)."""
     if not is_local(path):
-        _write(path, data, sync=False)
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            yield stream
         return
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
     temporary = f"{path}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
     try:
-        _write(temporary, data, sync=sync)
+        with FileSystems.create(
+            temporary, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as stream:
+            yield stream
+            if sync:
+                stream.flush()
+                os.fsync(stream.fileno())
         FileSystems.rename([temporary], [path])
     except BaseException:
         if os.path.exists(temporary):
