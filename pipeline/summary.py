@@ -112,6 +112,9 @@ class ReindexSummary:
     elapsed_seconds: float
     undecodable_removed: int = 0
     dead_letters_repeated: int = 0
+    version_conflicts: int = 0
+    """Documents counted as indexed that the index already held at a newer or equal
+    version (``--version-field``), so it kept its own."""
     alias_swap: Any = None  # transforms.index.alias.SwapResult of a rebuild
     verification: Any = None  # transforms.index.rebuild.Verification of a rebuild
     catch_ups: list[ReindexSummary] = dataclasses.field(default_factory=list)
@@ -284,6 +287,11 @@ class ReindexSummary:
             f"-> {self.dead_letters_path}{removed}",
             f"  indexed        {self.indexed:>10,}  -> {self.index}{holds}",
         ]
+        if self.version_conflicts:
+            lines.append(
+                f"  of which       {self.version_conflicts:>10,}  kept as the index held them: "
+                "its version was newer or the same (--version-field)"
+            )
         if self.removals or self.deleted:
             found = f"{self.deleted_existing:,} were in the index"
             if self.undecodable_removed:  # they go through the same deletes
@@ -353,4 +361,5 @@ def summarize(
         elapsed_seconds=elapsed_seconds,
         undecodable_removed=removed,
         dead_letters_repeated=reindex("dead_letters_repeated"),
+        version_conflicts=reindex("index_version_conflicts"),
     )

@@ -87,6 +87,12 @@ def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=_positive_int, help="documents per index write")
     parser.add_argument(
+        "--version-field",
+        metavar="FIELD",
+        help="model field with the record's version, as the reindex's --version-field: an "
+        "older record never overwrites a newer one (search servers)",
+    )
+    parser.add_argument(
         "--max-attempts",
         type=_positive_int,
         default=8,

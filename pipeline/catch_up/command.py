@@ -77,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> CatchUpConfig:
         forbid_unknown=args.strict_attributes,
         batch_size=args.batch_size,
         safety_margin=timedelta(seconds=args.safety_margin),
+        version_field=args.version_field,
     )
 
 

@@ -135,6 +135,22 @@ def _journal_start(config: ReindexConfig) -> datetime | None:
     return parse_time(created)
 
 
+def catch_up_config_of(config: ReindexConfig, table: str) -> CatchUpConfig:
+    """The catch-ups' configuration of the reindex ``config`` of ``table``: its index,
+    dead letters, client, decoding, batches and versions."""
+    return CatchUpConfig(
+        table=table,
+        model=load_model(config.model),
+        index=config.index,
+        dead_letters=config.dead_letters,
+        client_config=client_config(config),
+        forbid_unknown=config.forbid_unknown,
+        batch_size=config.batch_size,
+        batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
+    )
+
+
 def reindex_with_catch_up(
     config: ReindexConfig,
     bookmark: str,
@@ -151,16 +167,7 @@ def reindex_with_catch_up(
     """
     check_bookmark_folder(bookmark)
     table, start_time = _start(config)
-    catch = CatchUpConfig(
-        table=table,
-        model=load_model(config.model),
-        index=config.index,
-        dead_letters=config.dead_letters,
-        client_config=client_config(config),
-        forbid_unknown=config.forbid_unknown,
-        batch_size=config.batch_size,
-        batch_bytes=config.batch_bytes,
-    )
+    catch = catch_up_config_of(config, table)
     if safety_margin is not None:
         catch = dataclasses.replace(catch, safety_margin=timedelta(seconds=safety_margin))
     check_covered_since(catch, start_time)  # NoStream, StreamGap before the scan, not after it

@@ -112,6 +112,9 @@ class CatchUpConfig:
     batch_size: int | None = None
     batch_bytes: int | None = None
     safety_margin: timedelta = DEFAULT_SAFETY_MARGIN
+    version_field: str | None = None
+    """The model field with the record's version (search servers): the reindex's
+    ``--version-field``, so that a catch-up never writes without the version."""
 
     def __post_init__(self):
         if self.dead_letters.endswith(".jsonl"):
@@ -184,6 +187,7 @@ def _spine_config(config: CatchUpConfig, dead_letters: str) -> ReindexConfig:
         forbid_unknown=config.forbid_unknown,
         batch_size=config.batch_size,
         batch_bytes=config.batch_bytes,
+        version_field=config.version_field,
     )
 
 

@@ -75,3 +75,16 @@ def test_the_counters_of_thousands_of_bundles_are_read():
     result = pipeline.run()
     result.wait_until_finish()
     assert counter_totals(result)[("test", "positions")] == 1500
+
+
+def test_documents_the_index_kept_at_their_version_are_said():
+    """With --version-field a document the index holds at a newer or equal version counts
+    as indexed but is not rewritten: the summary says how many."""
+    summary = _summary(deleted=0, existing=0, removed=0)
+    assert "kept as the index held them" not in summary.render()
+    summary.version_conflicts = 7
+    line = next(line for line in summary.render().splitlines() if "of which" in line)
+    assert line == (
+        "  of which                7  kept as the index held them: its version was newer or "
+        "the same (--version-field)"
+    )

@@ -314,3 +314,14 @@ def test_a_catch_up_from_a_bookmark_into_no_index_is_refused(
     assert not (tmp_path / "typo.db").exists()
     catch_up(config, bookmark, IN_PROCESS)
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
+
+
+def test_a_catch_up_writes_with_the_reindexs_versions(tmp_path):
+    """Catch-ups write the versions the reindex wrote with (search servers): a write
+    without one raises the server's own count, and a newer record is then refused."""
+    from pipeline.catch_up.during_reindex import catch_up_config_of
+
+    config = reindex_config("http://127.0.0.1:9", "works", tmp_path, version_field="version")
+    caught_up = catch_up_config_of(config, "works")
+    assert caught_up.version_field == "version"
+    assert catch_up_job._spine_config(caught_up, "dead").version_field == "version"
