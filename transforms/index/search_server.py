@@ -548,27 +548,31 @@ class SearchServerIndex(IndexBackend):
                 continue
             if retry:
                 attempt += 1
-                if attempt > self.retry_policy.max_retries:
-                    raise IndexWriteError(
-                        f"{len(retry)} document(s) still failing after "
-                        f"{self.retry_policy.max_retries} retries on index {self.index!r}; "
-                        f"last: {_describe(last_retryable)}"
-                    )
-                self._counters["retried"] += len(retry)
-                delay = self.retry_policy.delay(attempt, self._rng)
-                _LOGGER.info(
-                    "%s: %d of %d document(s) to retry (%s); round %d in %.2f s",
-                    self.index,
-                    len(retry),
-                    len(documents),
-                    _describe(last_retryable),
-                    attempt,
-                    delay,
-                )
-                self._sleep(delay)
+                self._wait_to_retry(attempt, len(retry), "document(s)", last_retryable)
             pending = retry
         refusals.sort(key=lambda refusal: refusal.position)
         return refusals
+
+    def _wait_to_retry(self, attempt: int, count: int, what: str, last: _Outcome) -> None:
+        """Counts ``count`` items sent again and waits the policy's delay for round
+        ``attempt``; ``IndexWriteError`` once the rounds allowed are spent."""
+        if attempt > self.retry_policy.max_retries:
+            raise IndexWriteError(
+                f"{count} {what} still failing after {self.retry_policy.max_retries} retries "
+                f"on index {self.index!r}; last: {_describe(last)}"
+            )
+        self._counters["retried"] += count
+        delay = self.retry_policy.delay(attempt, self._rng)
+        _LOGGER.info(
+            "%s: %d %s to retry (%s); round %d in %.2f s",
+            self.index,
+            count,
+            what,
+            _describe(last),
+            attempt,
+            delay,
+        )
+        self._sleep(delay)
 
     def _may_create_index(self, outcome: _Outcome) -> bool:
         """Creates the missing index once (servers may forbid creating it by a write)."""
@@ -630,14 +634,7 @@ class SearchServerIndex(IndexBackend):
                     raise IndexWriteError(f"delete failed: {_describe(outcome)}")
             if retry:
                 attempt += 1
-                if attempt > self.retry_policy.max_retries:
-                    raise IndexWriteError(
-                        f"{len(retry)} delete(s) still failing after "
-                        f"{self.retry_policy.max_retries} retries on index {self.index!r}; "
-                        f"last: {_describe(last_retryable)}"
-                    )
-                self._counters["retried"] += len(retry)
-                self._sleep(self.retry_policy.delay(attempt, self._rng))
+                self._wait_to_retry(attempt, len(retry), "delete(s)", last_retryable)
             pending = retry
         return deleted
 
