@@ -21,7 +21,10 @@ requests, injects what the loopback servers cannot produce on demand:
   credentials);
 * ``lose_answers_to``: paths (``/_aliases``) whose requests are forwarded and
   applied, and whose connection is then closed without an answer (a client
-  timeout against a slow master looks the same).
+  timeout against a slow master looks the same);
+* ``fail_first``: ``{path ending: status}``: the first request to a path
+  ending so (``/_refresh``) is answered with that status, not forwarded;
+  later ones pass (a busy moment of the server).
 
 Every decision is a pure function of the seed and what is decided on (the
 item's id and attempt number, or the ids and attempt numbers of the whole
@@ -78,6 +81,7 @@ class FaultPlan:
     lose_ids: frozenset[str] = frozenset()
     reject_all_with: int | None = None
     lose_answers_to: frozenset[str] = frozenset()
+    fail_first: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -205,6 +209,13 @@ class FaultProxy:
             )
             return
         path = urlsplit(handler.path).path
+        for ending, status in plan.fail_first.items():
+            if path.endswith(ending) and not self.stats.injected[f"first {ending}"]:
+                with self._lock:
+                    self.stats.injected[f"first {ending}"] += 1
+                body = {"error": _error_body(status, "injected"), "status": status}
+                self._reply_json(handler, status, body)
+                return
         if handler.command in ("POST", "PUT") and path.rstrip("/").endswith("_bulk"):
             self._serve_bulk(handler, body)
             return

@@ -385,6 +385,21 @@ def test_deletes_the_server_cannot_take_now_are_sent_again(target):
     assert _stored(target, index) == _expected(books[300:])
 
 
+def test_reads_after_the_writes_are_sent_again_when_the_server_is_busy(target):
+    """A 503 on the refresh, the count or the read-back of a sample does not fail a
+    run whose documents are all written."""
+    index = unique_index("busy")
+    books = _books(5)
+    with open_backend(target.uri(index)) as backend:
+        backend.write_batch(_documents(books))
+    plan = FaultPlan(fail_first={"/_refresh": 503, "/_count": 429, "/_mget": 503})
+    with FaultProxy(target.url, plan) as proxy:
+        with open_backend(target.proxied(proxy, index)) as backend:
+            assert backend.count() == 5
+            assert set(backend.get([b.id for b in books])) == {b.id for b in books}
+        assert sum(proxy.stats.injected.values()) == 3
+
+
 def test_a_document_that_never_gets_through_fails_the_batch_after_max_retries(target):
     index = unique_index("forever")
     with FaultProxy(target.url, FaultPlan(fail_ids={"b7": 503})) as proxy:

@@ -47,6 +47,7 @@ sending.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -659,10 +660,34 @@ class SearchServerIndex(IndexBackend):
         return self.count_of(self.index)
 
     def count_of(self, name: str) -> int:
-        if not self._client.indices.exists(index=name):
-            return 0
-        self._client.indices.refresh(index=name)
-        return int(self._client.count(index=name)["count"])
+        def count() -> int:
+            if not self._client.indices.exists(index=name):
+                return 0
+            self._client.indices.refresh(index=name)
+            return int(self._client.count(index=name)["count"])
+
+        return self._retrying(count)
+
+    def _retrying(self, request: Callable[[], Any]) -> Any:
+        """``request()`` (one that only reads, or that may be sent twice), sent again on
+        a 429 or a 5xx as the retry policy says: one busy moment of the server must not
+        fail a run whose documents are all written. A server that does not answer is
+        said at once (a command run against one that is down would wait minutes)."""
+        attempt = 0
+        while True:
+            try:
+                return request()
+            except Exception as error:
+                failure = self._request_failure(error)
+                busy = failure is not None and failure.status is not None
+                if not busy or _verdict(failure, versioned=False) != "retry":
+                    raise
+                attempt += 1
+                if attempt > self.retry_policy.max_retries:
+                    raise
+                delay = self.retry_policy.delay(attempt, self._rng)
+                _LOGGER.info("%s: %s; again in %.2f s", self.index, _describe(failure), delay)
+                self._sleep(delay)
 
     def search(self, query: str, limit: int = 10, *, raw: bool = False) -> list[SearchHit]:
         """Best matches, best first; ``raw=True`` takes ``query_string`` syntax.
@@ -724,8 +749,9 @@ class SearchServerIndex(IndexBackend):
         if not wanted or not self._client.indices.exists(index=self.index):
             return found
         for start in range(0, len(wanted), 500):
+            body = {"ids": wanted[start : start + 500]}
             response = _plain(
-                self._client.mget(index=self.index, body={"ids": wanted[start : start + 500]})
+                self._retrying(functools.partial(self._client.mget, index=self.index, body=body))
             )
             for doc in response.get("docs", []):
                 if doc.get("found"):
@@ -793,17 +819,25 @@ class SearchServerIndex(IndexBackend):
 
     def kind_of(self, name: str) -> str:
         """``"alias"``, ``"index"`` or ``"missing"``."""
-        if self._client.indices.exists_alias(name=name):
-            return "alias"
-        if self._client.indices.exists(index=name):
-            return "index"
-        return "missing"
+
+        def kind() -> str:
+            if self._client.indices.exists_alias(name=name):
+                return "alias"
+            if self._client.indices.exists(index=name):
+                return "index"
+            return "missing"
+
+        return self._retrying(kind)
 
     def alias_targets(self, alias: str) -> list[str]:
         """The indexes ``alias`` points to, sorted (empty when it does not exist)."""
-        if not self._client.indices.exists_alias(name=alias):
-            return []
-        return sorted(self._client.indices.get_alias(name=alias))
+
+        def targets() -> list[str]:
+            if not self._client.indices.exists_alias(name=alias):
+                return []
+            return sorted(self._client.indices.get_alias(name=alias))
+
+        return self._retrying(targets)
 
     def alias_properties(self, alias: str) -> dict[str, Any]:
         """What ``alias`` says beyond its indexes (``filter``, routing, ``is_write_index``,
