@@ -344,6 +344,17 @@ def test_a_swap_whose_answer_is_lost_is_a_swap(server):
     assert _aliases(url, alias) == [second.build_name]
 
 
+def test_a_swap_the_server_is_too_busy_for_is_sent_again(server):
+    scheme, url, _ = server
+    alias = unique_index("busy")
+    with FaultProxy(url, FaultPlan(fail_first={"/_aliases": 503})) as proxy:
+        swap = prepare_swap(f"{proxy.base(scheme)}/{alias}", now=T0)
+        _write(swap.build_uri, _docs("one", 2, "one"))
+        assert swap.complete(2).swapped
+        assert proxy.stats.injected["first /_aliases"] == 1
+    assert _aliases(url, alias) == [swap.build_name]
+
+
 def test_server_failed_verification_leaves_the_alias_where_it_was(server):
     _, url, base = server
     alias = unique_index("works")

@@ -70,5 +70,5 @@ class ElasticsearchIndex(SearchServerIndex):
     def _search_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._client.search(index=self.index, **body).body
 
-    def update_aliases(self, actions: list[dict[str, Any]]) -> None:
+    def _send_alias_actions(self, actions: list[dict[str, Any]]) -> None:
         self._client.indices.update_aliases(actions=actions)

@@ -452,7 +452,11 @@ class SearchServerIndex(IndexBackend):
         raise NotImplementedError
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        """Applies alias ``actions`` in one atomic ``_aliases`` request."""
+        """Applies alias ``actions`` in one atomic ``_aliases`` request, sent again on a
+        429 or 5xx (applied twice, its removals fail: the caller reads the alias back)."""
+        self._retrying(functools.partial(self._send_alias_actions, actions))
+
+    def _send_alias_actions(self, actions: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
     # -- IndexBackend ----------------------------------------------------------------------
