@@ -43,7 +43,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from pipeline import CONSOLE_SCRIPT
+from pipeline import CONSOLE_SCRIPT, ran_as_console_script
 from pipeline.arg_types import endpoint_url as _endpoint_url
 from pipeline.arg_types import folder_path as _folder_path
 from pipeline.arg_types import index_uri as _index_uri
@@ -897,17 +897,14 @@ def _catch_up(args, beam_args) -> int:
     return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH
 
 
+def _given_flags(args, *flags: str) -> list[str]:
+    """Those of ``flags`` (``--swap-alias``...) given on the command line, in order."""
+    return [flag for flag in flags if getattr(args, flag[2:].replace("-", "_")) is not None]
+
+
 def _check_replay_args(args) -> None:
     """Refuses the table's options without ``--reread``, and ``--key-attributes`` with it."""
-    given = [
-        flag
-        for flag, value in (
-            ("--table", args.table),
-            ("--endpoint-url", args.endpoint_url),
-            ("--region", args.region),
-        )
-        if value is not None
-    ]
+    given = _given_flags(args, "--table", "--endpoint-url", "--region")
     if given and not args.reread:
         verb = "goes" if len(given) == 1 else "go"
         raise _UsageError(f"{', '.join(given)} {verb} with --reread")
@@ -943,8 +940,7 @@ def _one_line(error: BaseException) -> str:
 
 
 def _prog() -> str:
-    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return CONSOLE_SCRIPT if script == CONSOLE_SCRIPT else "python -m pipeline"
+    return CONSOLE_SCRIPT if ran_as_console_script() else "python -m pipeline"
 
 
 def _current_folder_first_on_path() -> None:
@@ -990,15 +986,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else "--bookmark goes with --catch-up"
             )
         if args.command == "reindex" and args.upsert:
-            given = [
-                flag
-                for flag, value in (
-                    ("--swap-alias", args.swap_alias),
-                    ("--keep", args.keep),
-                    ("--verify-sample", args.verify_sample),
-                )
-                if value is not None
-            ]
+            given = _given_flags(args, "--swap-alias", "--keep", "--verify-sample")
             if given:
                 verb = "applies" if len(given) == 1 else "apply"
                 raise _UsageError(

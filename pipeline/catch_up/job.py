@@ -210,7 +210,8 @@ def _run(
     _LOGGER.info("catching up %s with its stream, into %s", config.table, config.index)
     stream = require_stream(config)
     fields_for_attributes(config.model, stream.key_attributes)
-    if bookmark_path is not None and bookmark_exists(bookmark_path):
+    continuing = bookmark_path is not None and bookmark_exists(bookmark_path)
+    if continuing:  # the index its changes went to must still be there
         _refuse_missing_index(config)
     _refuse_other_table(config, tuple(stream.key_attributes))
     streams = create_streams_client(config.client_config, config.streams_endpoint_url)
@@ -247,7 +248,8 @@ def _run(
     )
     if bookmark_path is not None:
         if summary.accounted_for:
-            _create_if_missing(config, tuple(stream.key_attributes))  # a bookmark has its index
+            if not continuing:  # a bookmark has its index, made here if nothing changed
+                _create_if_missing(config, tuple(stream.key_attributes))
             write_bookmark(bookmark_path, bookmark)
         else:
             _LOGGER.warning(

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import CONSOLE_SCRIPT
+from pipeline import CONSOLE_SCRIPT, ran_as_console_script
 from pipeline.resume.journaled_run import (
     JournaledRun,
     forget_started_runs,
@@ -173,7 +173,7 @@ def command_prefix() -> str:
     """How to run this command again: ``dynamodb-reindex`` when it ran as that script,
     else ``python -m pipeline`` with the interpreter that runs it (named ``python``
     when that is the ``python`` on the PATH, as in an activated virtualenv)."""
-    if os.path.basename(sys.argv[0] if sys.argv else "") == CONSOLE_SCRIPT:
+    if ran_as_console_script():
         return CONSOLE_SCRIPT
     on_path = shutil.which("python")
     if on_path and os.path.abspath(on_path) == os.path.abspath(sys.executable):
