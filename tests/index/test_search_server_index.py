@@ -228,7 +228,7 @@ def test_batch_defaults_follow_the_backend(tmp_path):
     server = WriteToIndex("opensearch+http://127.0.0.1:9/works").display_data()
     assert (server["batch_size"], server["batch_bytes"]) == (5000, 10 * 2**20)
     local = WriteToIndex(f"sqlite:///{tmp_path}/i.db").display_data()
-    assert (local["batch_size"], local["batch_bytes"]) == (500, 8 * 2**20)
+    assert (local["batch_size"], local["batch_bytes"]) == (2000, 8 * 2**20)
 
 
 # -- against the servers -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ is emitted only once its batch is written, and a bundle ends only when all
 of its batches are. On a runner that drops what ``finish_bundle``
 emits (Beam's Dask runner), records are grouped into batches first
 (:mod:`transforms.runners.group_batches`) and each group is written whole, so no
-output is lost (SQLite: 500 documents, 8 MiB; Elasticsearch and
+output is lost (SQLite: 2,000 documents, 8 MiB; Elasticsearch and
 OpenSearch: 5,000 documents, 10 MiB, i.e. requests of about 5-15 MB).
 
 ``version_field`` (search servers only) names a model field holding the
