@@ -4,6 +4,8 @@ models and items."""
 
 import collections.abc
 import dataclasses
+import enum
+import json
 import keyword
 import pickle
 import re
@@ -673,6 +675,144 @@ def test_post_init_refusal_is_invalid_value():
         compile_decoder(Positive)({"n": {"N": "-1"}})
     assert failure.value.error_type == "InvalidValue"
     assert "n must be positive" in failure.value.message
+
+
+class _Negative(Exception):
+    pass
+
+
+@dataclass_json
+@dataclass
+class _Checked:
+    amount: int
+
+    def __post_init__(self):
+        assert self.amount >= 0, "amount is negative"
+        if self.amount == 13:
+            raise _Negative("unlucky")
+        if self.amount == 7:
+            {}["missing"]
+
+
+@dataclass_json
+@dataclass
+class _Prices:
+    prices: list[_Checked]
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+@pytest.mark.parametrize(
+    "amount, reason",
+    [
+        ("-1", "AssertionError: amount is negative"),
+        ("13", "_Negative: unlucky"),
+        ("7", "KeyError: 'missing'"),
+    ],
+)
+def test_any_post_init_refusal_is_invalid_value_at_its_path(generated, amount, reason):
+    """Whatever a nested model's ``__post_init__`` raises, the item is refused
+    at the path of that model, the exception named."""
+    decode = compile_decoder(_Prices) if generated else interpreted_decoder(_Prices)
+    item = {"prices": {"L": [{"M": {"amount": {"N": "1"}}}, {"M": {"amount": {"N": amount}}}]}}
+    with pytest.raises(DecodeError) as failure:
+        decode(item)
+    assert failure.value.error_type == "InvalidValue"
+    assert failure.value.field == "prices[1]"
+    assert reason in failure.value.message
+
+
+class _ByName(Enum):
+    OPEN = "open"
+
+    @classmethod
+    def _missing_(cls, value):
+        return cls[value.upper()]  # KeyError for an unknown name, AttributeError for a number
+
+
+class _Permission(enum.IntFlag):
+    READ = 4
+    WRITE = 2
+    RUN = 1
+
+
+@dataclass_json
+@dataclass
+class _Closed:
+    status: _ByName
+    history: list[_ByName]
+    permission: _Permission
+    one: Literal[1, 2, True]
+    zero: Literal[0, False]
+    first: Literal[1, 1.0]
+
+
+_CLOSED = {
+    "status": {"S": "OPEN"},
+    "history": {"L": [{"S": "open"}]},
+    "permission": {"N": "6"},
+    "one": {"N": "1"},
+    "zero": {"N": "0"},
+    "first": {"N": "1"},
+}
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_closed_sets_read_each_value_from_its_own_wire_type(generated):
+    """``1`` and ``True`` (``0`` and ``False``) are distinct Literal values; a Flag
+    takes any combination of its members; an Enum's ``_missing_`` is asked."""
+    decode = compile_decoder(_Closed) if generated else interpreted_decoder(_Closed)
+    record = decode(_CLOSED)
+    assert record.status is _ByName.OPEN and record.history == [_ByName.OPEN]
+    assert record.permission == _Permission.READ | _Permission.WRITE
+    assert (type(record.one), type(record.zero), type(record.first)) == (int, int, int)
+    assert record.to_json() == _Closed.from_dict(json.loads(record.to_json())).to_json()
+    flags = decode(
+        {**_CLOSED, "one": {"BOOL": True}, "zero": {"BOOL": False}, "permission": {"N": "0"}}
+    )
+    assert (flags.one, flags.zero, flags.permission) == (True, False, _Permission(0))
+    assert type(flags.one) is bool and type(flags.zero) is bool
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+@pytest.mark.parametrize(
+    "attribute, value, field",
+    [
+        ("status", {"S": "shut"}, "status"),
+        ("history", {"L": [{"S": "open"}, {"S": "shut"}]}, "history[1]"),
+        ("history", {"L": [{"N": "1"}]}, "history[0]"),
+        ("permission", {"N": "6.5"}, "permission"),
+        ("one", {"BOOL": False}, "one"),
+    ],
+)
+def test_closed_sets_refuse_what_their_hooks_refuse(generated, attribute, value, field):
+    decode = compile_decoder(_Closed) if generated else interpreted_decoder(_Closed)
+    with pytest.raises(DecodeError) as failure:
+        decode({**_CLOSED, attribute: value})
+    assert (failure.value.error_type, failure.value.field) == ("InvalidEnum", field)
+
+
+def test_two_fields_of_one_attribute_name_are_refused_up_front():
+    @dataclass_json(letter_case=LetterCase.CAMEL)
+    @dataclass
+    class Clashing:
+        user_id: str = ""
+        userId: str = ""
+
+    with pytest.raises(TypeError, match="'user_id' and 'userId' are both the attribute 'userId'"):
+        compile_decoder(Clashing)
+
+
+def test_map_keys_of_an_enum_of_other_values_are_refused_up_front():
+    class Pair(Enum):
+        A = (1, 2)
+
+    @dataclass_json
+    @dataclass
+    class Keyed:
+        values: dict[Pair, int]
+
+    with pytest.raises(TypeError, match=r"Keyed\.values: cannot decode map keys of type .*Pair:"):
+        compile_decoder(Keyed)
 
 
 def test_recursive_model():

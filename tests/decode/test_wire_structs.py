@@ -187,6 +187,9 @@ MAPS = [
     (rb'{"plain": {"M": {"a": {"N": "1"}}}}', False),
     (rb'{"plain": {"M": {"a": {"NULL": true}}}}', False),
     (rb'{"plain": {"M": {"a": null}}}', False),
+    # {"NULL": false} is not a null: the exact decoder refuses it
+    (rb'{"plain": {"M": {}}, "maybe": {"M": {"a": {"NULL": false}}}}', False),
+    (rb'{"plain": {"M": {}}, "counted": {"NULL": false}}', False),
     (rb'{"plain": {"M": {}}, "counted": {"M": {"x": {"N": "seven"}}}}', False),
     (rb'{"plain": {"M": {}}, "by_number": {"M": {"three": {"M": {"name": {"S": "A"}}}}}}', False),
 ]

@@ -316,7 +316,7 @@ def _function_source(parameters: list[str], body: list[str], tail: list[str], ca
         f"            return {call}",
         "        except DecodeError:",
         "            raise",
-        "        except (TypeError, ValueError) as error:",
+        "        except Exception as error:",
         "            raise refused(model, error) from error",
         "    return decode",
         "",

@@ -325,7 +325,13 @@ def key_reader(key_type: Any, where: str, plan: PlanOf) -> Callable | None:
         return _map_key(_int_key)
     if key_type in (float, Decimal) or (isinstance(key_type, type) and issubclass(key_type, Enum)):
         read = plan(key_type, where).handlers
-        return _map_key(read.get("S") or read["N"])
+        by_text = read.get("S") or read.get("N")
+        if by_text is None:
+            raise TypeError(
+                f"{where}: cannot decode map keys of type {type_name(key_type)}: map keys "
+                "are text, and its values are neither text nor numbers"
+            )
+        return _map_key(by_text)
     if key_type is uuid.UUID:
         return _map_key(read_uuid)
     raise TypeError(f"{where}: cannot decode map keys of type {type_name(key_type)}")

@@ -9,9 +9,10 @@ Numeric ``Literal`` values come back as the literal's own ``int`` or ``float``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, Flag
 from typing import Any
 
 from transforms.decode.errors import DecodeError, describe, short, type_name
@@ -27,29 +28,42 @@ def member_key(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def value_plan(values: dict[Any, Any], expected: str, fallback: Callable | None) -> Plan:
+def _first_of_each(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """``{key: result}`` keeping the first of keys that compare equal (``1``, ``1.0``)."""
+    found: dict[Any, Any] = {}
+    for key, result in pairs:
+        found.setdefault(key, result)
+    return found
+
+
+def value_plan(values: list[tuple[Any, Any]], expected: str, fallback: Callable | None) -> Plan:
     """A plan for a closed set of values (Enum members, Literal values).
 
-    ``values`` maps each accepted Python value to the result; ``fallback`` is
-    tried with the plain value when no entry matches (an Enum's ``_missing_``).
+    ``values`` pairs each accepted Python value with the result, in order
+    (a list, since ``1``, ``1.0`` and ``True`` are one key of a dict: each
+    is read from its own wire type here); ``fallback`` is tried with the
+    plain value when no entry matches (an Enum's ``_missing_``, a Flag's
+    combinations).
     """
-    by_text = {key: result for key, result in values.items() if type(key) is str}
-    by_number = {
-        key: result
-        for key, result in values.items()
-        if isinstance(key, (int, float, Decimal)) and not isinstance(key, bool)
-    }
-    by_number_text = {str(key): result for key, result in by_number.items()}
-    by_bool = {key: result for key, result in values.items() if isinstance(key, bool)}
-    by_bytes = {key: result for key, result in values.items() if type(key) is bytes}
-    shown = ", ".join(repr(key) for key in values)
-    nullable = None in values
+    by_text = _first_of_each([(key, result) for key, result in values if type(key) is str])
+    by_number = _first_of_each(
+        [
+            (key, result)
+            for key, result in values
+            if isinstance(key, (int, float, Decimal)) and not isinstance(key, bool)
+        ]
+    )
+    by_number_text = _first_of_each([(str(key), result) for key, result in by_number.items()])
+    by_bool = _first_of_each([(key, result) for key, result in values if isinstance(key, bool)])
+    by_bytes = _first_of_each([(key, result) for key, result in values if type(key) is bytes])
+    shown = ", ".join(repr(key) for key, _ in values)
+    nullable = any(key is None for key, _ in values)
 
     def refuse(tag, payload):
         if fallback is not None:
             try:
                 return fallback(plain({tag: payload}))
-            except (ValueError, TypeError, DecodeError):
+            except Exception:  # whatever the hook raises (a KeyError of cls[name]...)
                 pass
         raise DecodeError(
             "InvalidEnum",
@@ -98,13 +112,25 @@ def value_plan(values: dict[Any, Any], expected: str, fallback: Callable | None)
 
 
 def enum_plan(enum_type: type) -> Plan:
-    """The plan of an Enum: its members by value, then its own ``_missing_``."""
-    values = {member.value: member for member in enum_type}
+    """The plan of an Enum: its members by value, then its own ``_missing_``;
+    a ``Flag`` (``IntFlag``) also takes any combination of its members by number."""
+    values = [(member.value, member) for member in enum_type]
     custom_missing = getattr(enum_type._missing_, "__func__", None) is not Enum._missing_.__func__
-    return value_plan(values, enum_type.__qualname__, enum_type if custom_missing else None)
+    fallback = enum_type if custom_missing else None
+    if issubclass(enum_type, Flag):
+        fallback = functools.partial(_flag_of, enum_type)
+    return value_plan(values, enum_type.__qualname__, fallback)
+
+
+def _flag_of(flag_type: type, value: Any) -> Any:
+    """``flag_type(value)``, a whole number as an int: the combination of members
+    it stands for (or what the Flag's own ``_missing_`` makes of it)."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        value = int(value)
+    return flag_type(value)
 
 
 def literal_plan(tp: Any, args: tuple[Any, ...]) -> Plan:
     """The plan of ``Literal[args]``."""
-    values = {member_key(value): value for value in args}
+    values = [(member_key(value), value) for value in args]
     return value_plan(values, type_name(tp), None)

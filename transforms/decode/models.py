@@ -75,10 +75,18 @@ def model_steps(
     steps = []
     known = set()
     catch_all = None
+    field_of_attribute: dict[str, str] = {}
     for spec in dataclasses.fields(cls):
         options = field_options(spec, class_config, global_decoders)
         attr = attribute_name(spec.name, options.get("letter_case"))
         known.update((attr, spec.name))
+        other = field_of_attribute.setdefault(attr, spec.name)
+        if other != spec.name:
+            refused.append(
+                f"{cls.__qualname__}: fields {other!r} and {spec.name!r} are both the "
+                f"attribute {attr!r}; give one of them another name "
+                "(field(metadata=config(field_name=...)))"
+            )
         if not spec.init:
             continue
         tp = unwrap_new_type(field_hints[spec.name])
@@ -270,8 +278,13 @@ def spelled_twice_check(steps: tuple[tuple, ...], model: str) -> Callable[[Item]
 
 
 def refused(model: str, error: Exception) -> DecodeError:
-    """The error for a constructor (or ``__post_init__``) refusing the values."""
-    return DecodeError("InvalidValue", f"{model} refused the values: {short(str(error))}")
+    """The error for a constructor (or ``__post_init__``) refusing the values: by any
+    exception (an ``assert``, a ``KeyError``, a class of the model's own), which is
+    named unless it is the usual ``ValueError`` or ``TypeError``."""
+    reason = str(error)
+    if type(error) not in (ValueError, TypeError):
+        reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+    return DecodeError("InvalidValue", f"{model} refused the values: {short(reason)}")
 
 
 def catch_all_collector(
@@ -372,7 +385,7 @@ def dataclass_reader(
             return construct(**kwargs)
         except DecodeError:
             raise
-        except (TypeError, ValueError) as error:
+        except Exception as error:
             raise refused(model, error) from error
 
     decode.__qualname__ = f"decode_{model}"

@@ -400,7 +400,7 @@ def _other_tags(others: Sequence[tuple[str, Callable | None]], nullable: bool) -
         if len(found) == 1 and null is UNSET:
             read, payload = found[0]
             return payload if read is None else read(payload)
-        if not found and null is not UNSET:
+        if not found and null is True:  # {"NULL": false} is not a null
             return None
         raise NotOnFastPath("the attribute has no single tag of its type")
 
