@@ -815,6 +815,51 @@ def test_map_keys_of_an_enum_of_other_values_are_refused_up_front():
         compile_decoder(Keyed)
 
 
+class _Color(Enum):
+    RED = "red"
+
+
+@dataclass_json
+@dataclass
+class _LooseDefaults:
+    id: str
+    price: Decimal = 0
+    ratio: float = 0
+    color: _Color = "red"
+    tags: set[str] = field(default_factory=list)
+    count: int = 0.0
+    share: float | None = 1
+    words: list[str] = field(default_factory=list)
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_defaults_not_of_the_field_type_are_converted_as_from_dict_converts(generated):
+    """An absent attribute gives from_dict's value, so the record's JSON has the
+    field's type whether the item had the attribute or not."""
+    decode = compile_decoder(_LooseDefaults) if generated else interpreted_decoder(_LooseDefaults)
+    record = decode({"id": {"S": "x"}})
+    assert record == _LooseDefaults.from_dict({"id": "x"})
+    assert repr(record) == repr(_LooseDefaults.from_dict({"id": "x"}))
+    assert record.to_json() == _LooseDefaults.from_dict({"id": "x"}).to_json()
+    assert (type(record.price), type(record.ratio), type(record.tags)) == (Decimal, float, set)
+    assert decode({"id": {"S": "y"}}).tags is not record.tags  # a fresh value each time
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+def test_a_default_that_does_not_convert_refuses_the_items_without_the_attribute(generated):
+    @dataclass_json
+    @dataclass
+    class Wrong:
+        count: int = "many"
+
+    decode = compile_decoder(Wrong) if generated else interpreted_decoder(Wrong)
+    assert decode({"count": {"N": "2"}}).count == 2
+    with pytest.raises(DecodeError) as failure:
+        decode({})
+    assert (failure.value.error_type, failure.value.field) == ("InvalidValue", "count")
+    assert "default 'many' does not convert" in failure.value.message
+
+
 def test_recursive_model():
     item = {"name": {"S": "a"}, "children": {"L": [{"M": {"name": {"S": "b"}}}]}}
     assert compile_decoder(Node)(item) == Node("a", [Node("b")])

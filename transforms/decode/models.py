@@ -16,6 +16,8 @@ the class's ``CatchAll`` field (``Undefined.INCLUDE``).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -95,7 +97,6 @@ def model_steps(
             catch_all = (spec, attr)
             continue
         decoder = options.get("decoder")
-        default = None
         if decoder is not None:
             nullable = is_optional(tp)
             field_plan = custom_plan(decoder, tp, skip_same_type=True, nullable=nullable)
@@ -106,6 +107,7 @@ def model_steps(
             except TypeError as error:
                 refused.append(str(error))
                 continue
+            default = converted_default(spec, tp)
         steps.append(field_step(spec, attr, field_plan, type_name(tp), default))
     for spec in cls.__dataclass_fields__.values():
         hint = field_hints.get(spec.name)
@@ -158,14 +160,21 @@ def field_step(
 
 
 def decoded_default(
-    spec: dataclasses.Field, tp: Any, decoder: Callable[[Any], Any]
+    spec: dataclasses.Field,
+    tp: Any,
+    decoder: Callable[[Any], Any],
+    *,
+    fits: Callable[[Any], bool] | None = None,
+    refusal: tuple[str, str] = ("DecoderFailed", "the field's decoder refused its default DEFAULT"),
 ) -> Callable[[], Any] | None:
-    """For a field with its own decoder and a default: the function giving the
-    value of an absent attribute as dataclasses-json's ``from_dict`` does, the
-    default passed through the decoder unless it is None or of exactly the
-    field's type. None where the default is used as it is (so decoders keep
-    their fast paths), or for a field without a default; a ``default_factory``
-    is called once here to tell."""
+    """For a field with a default: the function giving the value of an absent
+    attribute as dataclasses-json's ``from_dict`` does, the default passed
+    through ``decoder`` unless it is None or ``fits`` (by default: is of
+    exactly the field's type). None where the default is used as it is (so
+    decoders keep their fast paths), or for a field without a default; a
+    ``default_factory`` is called once here to tell. A default ``decoder``
+    refuses makes the item's ``refusal`` (error type, message naming it DEFAULT)."""
+    fits = fits or (lambda value: type(value) is tp)
     if spec.default is not dataclasses.MISSING:
         default = spec.default
 
@@ -177,23 +186,62 @@ def decoded_default(
     else:
         return None
     sample = make()
-    if sample is None or type(sample) is tp:
+    if sample is None or fits(sample):
         return None
 
     def value() -> Any:
         given = make()
-        if given is None or type(given) is tp:
+        if given is None or fits(given):
             return given
         try:
             return decoder(given)
         except Exception as error:  # the item is refused, as from_dict would be
             raise DecodeError(
-                "DecoderFailed",
-                f"the field's decoder refused its default {short(repr(given))}: "
+                refusal[0],
+                f"{refusal[1].replace('DEFAULT', short(repr(given)))}: "
                 f"{type(error).__name__}: {short(str(error))}",
             ) from error
 
     return value
+
+
+def converted_default(spec: dataclasses.Field, tp: Any) -> Callable[[], Any] | None:
+    """For a field without a decoder of its own whose default is not of its type
+    (``price: Decimal = 0``, ``ratio: float = 0``, ``tags: set[str] =
+    field(default_factory=list)``): the function giving the default converted
+    as ``from_dict`` converts it (``Decimal('0')``, ``0.0``, ``set()``), so that
+    a record without the attribute is ``from_dict``'s and its JSON has the
+    field's type. None where the default is of the field's type already."""
+    target = tp
+    if is_optional(tp):
+        members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        target = members[0] if len(members) == 1 else tp
+    kind = typing.get_origin(target) or target
+
+    def fits(value: Any) -> bool:
+        return type(value) is kind or (dataclasses.is_dataclass(kind) and isinstance(value, kind))
+
+    return decoded_default(
+        spec,
+        tp,
+        functools.partial(_as_from_dict_converts, tp),
+        fits=fits,
+        refusal=("InvalidValue", "the field's default DEFAULT does not convert to its type"),
+    )
+
+
+def _as_from_dict_converts(tp: Any, value: Any) -> Any:
+    """``value`` converted to ``tp`` by dataclasses-json's own functions, as its
+    ``from_dict`` converts a field's value (``_decode_dataclass``)."""
+    from dataclasses_json import core
+
+    if dataclasses.is_dataclass(tp):
+        return (
+            value if dataclasses.is_dataclass(value) else core._decode_dataclass(tp, value, False)
+        )
+    if core._is_supported_generic(tp) and tp is not str:
+        return core._decode_generic(tp, value, False)
+    return core._support_extended_types(tp, value)
 
 
 def on_missing(
