@@ -93,6 +93,12 @@ def _failing_field(record: Any) -> str | None:
         return None
 
 
+def _identity(record: Any) -> str:
+    """A record's name in every process: its item key's when it carries one (a
+    record's ``repr`` shows its sets in an order that varies between processes)."""
+    return repr(record.key) if isinstance(record, KeyedRecord) else repr(record)
+
+
 class IndexWriteResult(NamedTuple):
     """What ``WriteToIndex`` returns.
 
@@ -472,7 +478,7 @@ class WriteToIndex(beam.PTransform):
         if runner_capabilities(records.pipeline).finish_bundle_outputs:
             write_fn = _WriteBatchesFn(*settings, **options)
         else:
-            records = records | "Batches" >> GroupBatches(self._batch_size)
+            records = records | "Batches" >> GroupBatches(self._batch_size, _identity)
             write_fn = _WriteGroupsFn(*settings, **options)
         outputs = par_do_with_outputs(
             records, "WriteBatches", write_fn, self.INDEXED, self.DEAD_LETTERS
