@@ -246,6 +246,18 @@ def test_cli_reindex_of_a_table_is_exact_and_timed(
     print(f"\nreindex of {ITEMS} items, 4 segments: {timing('dask', done, wall)}; {reference}")
 
 
+def test_cli_reindex_of_an_empty_table_on_dask_says_what_is_not_known(
+    dynamodb_server, dynamodb_client, dask_cluster, tmp_path
+):
+    """No metrics on Dask: the summary does not show zero pages of an empty table as read."""
+    table = seeded_table(dynamodb_client, "empty", [])
+    done, _ = timed_reindex(dynamodb_server, table, tmp_path, dask_args(dask_cluster))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert summary_count(done.stdout, "scanned") == 0
+    assert "pages, read units, retries and checkpoints are not known" in done.stdout
+    assert "0 pages" not in done.stdout
+
+
 def test_cli_reindex_from_full_then_incremental_export(dask_cluster, tmp_path):
     samples = list(generate_items(ITEMS, malformed_fraction=0.05, seed=29))
     full = write_export(tmp_path / "full", full_records([s.item for s in samples]), files=4)

@@ -107,11 +107,12 @@ class ScanSource(ReindexSource):
         scanned = count("items")
         unread = count("unread_segments")
         counted = result is None or (METRICS_NAMESPACE, "pages") not in counters
+        unknown = counted and (scanned or result is not None)  # no metrics, or none to show
         segments = SegmentSummary() if counted else segment_figures(result)
         details = (
             "counted in the pipeline: the runner reports no metrics, so pages, read "
             "units, retries and checkpoints are not known"
-            if counted and scanned
+            if unknown
             else f"{count('pages'):,} pages, {count('response_bytes') / 1e6:,.1f} MB, "
             f"{count('consumed_read_units_milli') / 1000:,.1f} read units, "
             f"{count('retries'):,} retries, {count('throttles'):,} throttled, "
@@ -125,7 +126,7 @@ class ScanSource(ReindexSource):
             f"scanned {scanned - item_count:+,}, not checked)",
             *(
                 ["  per segment    not known (the runner reports no metrics)"]
-                if counted and scanned
+                if unknown
                 else _per_segment_lines(segments)
             ),
         ]
