@@ -124,11 +124,6 @@ def _first(
     args: argparse.Namespace, config: CatchUpConfig, beam_args: Sequence[str]
 ) -> CatchUpResult:
     if bookmark_exists(args.bookmark):
-        if args.since is not None:
-            raise CatchUpUsageError(
-                f"a bookmark exists at {args.bookmark}: drop --since to go on from it "
-                "(or remove it to start again from --since)"
-            )
         return catch_up(config, args.bookmark, beam_args)
     if args.since is None:
         raise CatchUpUsageError(
@@ -162,6 +157,11 @@ def run_catch_up_command(
     """
     check_arguments(args)
     config = config_from_args(args)
+    if args.since is not None and bookmark_exists(args.bookmark):
+        raise CatchUpUsageError(
+            f"a bookmark exists at {args.bookmark}: drop --since to go on from it "
+            "(or remove it to start again from --since)"
+        )
     check_bookmark_folder(args.bookmark)
     if not args.follow:
         ok = _report(_first(args, config, beam_args), True, report)

@@ -43,7 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.beam_args import runner_with_metrics
-from pipeline.errors import ReindexError
+from pipeline.errors import ReindexError, UsageError
 from pipeline.reindex import ReindexConfig, build_reindex, check_writable_folder
 from pipeline.summary import ReindexSummary, summarize
 from transforms.dead_letters import model_name
@@ -51,6 +51,7 @@ from transforms.decode.model_attributes import fields_for_attributes
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream.bookmark import (
     Bookmark,
+    BookmarkError,
     bookmark_exists,
     format_time,
     read_bookmark,
@@ -157,15 +158,25 @@ def require_stream(config: CatchUpConfig) -> TableStream:
 
 
 def check_bookmark_folder(path: str) -> None:
-    """Raises :class:`ReindexError` when no bookmark can be written at ``path``:
-    said before anything is read, not once the changes are applied."""
+    """Raises :class:`UsageError` when no bookmark can be written at ``path``
+    (a folder, a folder that cannot be written, a file that is not a bookmark,
+    such as the index or the model's source): said before anything is read,
+    not once the changes are applied."""
     if os.path.isdir(path):
-        raise ReindexError(
+        raise UsageError(
             f"--bookmark {path!r} is a folder: give the bookmark's file, e.g. "
             f"{os.path.join(path, 'bookmark.json')}"
         )
     folder = FileSystems.split(path)[0] or "."
     check_writable_folder(folder, "the bookmark's folder", "the bookmark", "--bookmark")
+    if FileSystems.exists(path):  # replaced once the changes are applied: only a bookmark
+        try:
+            read_bookmark(path)
+        except (BookmarkError, OSError, UnicodeDecodeError) as error:
+            raise UsageError(
+                f"--bookmark {path} is a file that is not a bookmark ({error}); it would be "
+                "overwritten: give the bookmark of an earlier catch-up, or a new file"
+            ) from error
 
 
 def _dead_letter_file(folder: str, moment: datetime) -> str:

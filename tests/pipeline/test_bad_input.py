@@ -486,35 +486,57 @@ def test_unwritable_dead_letter_path(dynamodb_server, small_table, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "extra, message",
+    "extra, code, message",
     [
         (
             ["--journal", "{tmp}/a-file"],
+            3,
             "error: cannot create the journal folder '{tmp}/a-file': ",
         ),
         (
             ["--catch-up", "--bookmark", "{tmp}/a-file/bookmark.json"],
+            3,
             "error: cannot create the bookmark's folder '{tmp}/a-file': ",
         ),
         (
             ["--catch-up", "--bookmark", "{tmp}"],
+            2,
             "error: --bookmark '{tmp}' is a folder: give the bookmark's file, e.g. "
             "{tmp}/bookmark.json",
         ),
+        (
+            ["--catch-up", "--bookmark", "{tmp}/a-file"],
+            2,
+            "error: --bookmark {tmp}/a-file is a file that is not a bookmark (",
+        ),
+        (
+            ["--catch-up", "--bookmark", "{tmp}/settings.json"],
+            2,
+            "error: --bookmark {tmp}/settings.json is a file that is not a bookmark (",
+        ),
     ],
-    ids=["journal_is_a_file", "bookmark_under_a_file", "bookmark_is_a_folder"],
+    ids=[
+        "journal_is_a_file",
+        "bookmark_under_a_file",
+        "bookmark_is_a_folder",
+        "bookmark_is_another_file",
+        "bookmark_is_other_json",
+    ],
 )
 def test_unwritable_journal_or_bookmark_is_said_before_anything_is_read(
-    dynamodb_server, small_table, tmp_path, extra, message
+    dynamodb_server, small_table, tmp_path, extra, code, message
 ):
     (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "settings.json").write_text('{"colour": "blue"}')
     extra = [arg.format(tmp=tmp_path) for arg in extra]
     done = cli(
         *reindex_args(dynamodb_server.endpoint_url, small_table, tmp_path), *extra, *IN_PROCESS
     )
-    line = one_line_error(done, 3)
+    line = one_line_error(done, code)
     assert line.startswith(message.format(tmp=tmp_path)), line
     assert not (tmp_path / "index.db").exists()
+    assert (tmp_path / "a-file").read_text() == "not a folder"  # nothing overwritten
+    assert (tmp_path / "settings.json").read_text() == '{"colour": "blue"}'
 
 
 def test_catch_up_with_an_unwritable_bookmark_reads_nothing(tmp_path):
