@@ -18,20 +18,23 @@ rebuild) be missing from the new index. With ``--catch-up``:
    ``python -m pipeline catch-up``.
 
 With ``--upsert`` there is no swap: one catch-up into the live index after
-the job, which writes the bookmark. The run journal is kept until the last
-catch-up has written the bookmark: a run stopped during a catch-up or the
-swap resumes with ``--resume`` at the stage it reached, and one stopped
-after the swap catches the live index up from the start time. A scan that outlasted the stream's
-24-hour retention is refused as a gap (``StreamGap``): the live index is left
-as it was. The guarantee: when the command returns, the index equals a
-consistent read of the table at the time the last catch-up read the
-stream's end, for every key (changed keys re-read; unchanged ones read by
-the reindex itself).
+the job, which writes the bookmark; it starts at the bookmark already at
+``--bookmark`` when that is older than the start (a delete made before the
+start reaches an index written in place only through a catch-up). The run
+journal is kept until the last catch-up has written the bookmark: a run
+stopped during a catch-up or the swap resumes with ``--resume`` at the
+stage it reached, and one stopped after the swap catches the live index up
+from the start time. A scan that outlasted the stream's 24-hour retention
+is refused as a gap (``StreamGap``): the live index is left as it was.
+The guarantee: when the command returns, the index equals a consistent
+read of the table at the time the last catch-up read the stream's end, for
+every key (changed keys re-read; unchanged ones read by the reindex itself).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -48,11 +51,19 @@ from pipeline.reindex import ReindexConfig, RunHooks, load_model, run_reindex
 from pipeline.resume import default_journal_path
 from pipeline.sources import client_config
 from pipeline.summary import ReindexSummary
-from transforms.dynamodb.stream.bookmark import parse_time
+from transforms.dynamodb.stream.bookmark import (
+    Bookmark,
+    bookmark_exists,
+    parse_time,
+    read_bookmark,
+)
+from transforms.dynamodb.stream.errors import StreamCatchUpError
 from transforms.index.rebuild import IndexRebuild
 from transforms.journal import JournalError, RunJournal
 
 __all__ = ["reindex_with_catch_up"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class _CatchUps(RunHooks):
@@ -92,12 +103,39 @@ class _CatchUps(RunHooks):
         )
 
     def after_upsert(self, summary: ReindexSummary) -> None:
-        self._since_start()
+        """From the bookmark already at ``--bookmark`` when it holds changes the
+        index has not had yet (an upsert overwrites and adds, but a delete
+        made before the start is applied only by a catch-up); else, or when the
+        stream no longer holds them, from the start time."""
+        earlier = _bookmark_of(self._bookmark, self._catch.table)
+        if earlier is None or earlier.read_at >= self._start_time:
+            self._since_start()
+            return
+        try:
+            result = catch_up_from(earlier, self._catch, self._args, bookmark_path=self._bookmark)
+        except StreamCatchUpError as error:
+            _LOGGER.warning(
+                "The changes after the bookmark %s cannot be read (%s): catching up from this "
+                "run's start; deletes made before it are not applied (a rebuild applies them)",
+                self._bookmark,
+                error,
+            )
+            self._since_start()
+            return
+        self.results.append(result)
 
     def _since_start(self) -> None:
         self.results.append(
             catch_up_since(self._start_time, self._catch, self._args, bookmark_path=self._bookmark)
         )
+
+
+def _bookmark_of(path: str, table: str) -> Bookmark | None:
+    """The bookmark at ``path`` if there is one of ``table``."""
+    if not bookmark_exists(path):
+        return None
+    bookmark = read_bookmark(path)
+    return bookmark if bookmark.table == table else None
 
 
 def _start(config: ReindexConfig) -> tuple[str, datetime]:

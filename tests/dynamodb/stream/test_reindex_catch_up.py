@@ -6,6 +6,7 @@ import dataclasses
 import signal
 import subprocess
 import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -144,6 +145,25 @@ def test_the_index_equals_the_table_after_a_reindex_with_writes_then_after_catch
     assert run.returncode == 0, run.stderr[-3000:]
     assert index_rows(tmp_path / "index.db") == expected_rows(dynamodb_client, table)
     assert read_bookmark(str(tmp_path / "bookmark.json")) != bookmark
+
+
+def test_an_upsert_catches_up_from_the_bookmark_it_finds_so_earlier_deletes_are_applied(
+    dynamodb_server, dynamodb_client, tmp_path
+):
+    """An item deleted after the last catch-up and before an ``--upsert``
+    reindex: the upsert cannot see the delete, the catch-up from the bookmark
+    already there does (a catch-up from the run's start would skip it)."""
+    table = seeded_stream_table(dynamodb_client, "KEYS_ONLY", 12)
+    args = _reindex_catch_up_args(dynamodb_server.endpoint_url, table, tmp_path)
+    first = cli(*args, timeout=180)
+    assert first.returncode == 0, first.stderr[-3000:]
+    dynamodb_client.delete_item(TableName=table, Key={"id": {"S": "w00000003"}})
+    time.sleep(float(MARGIN) + 1.0)  # the delete is before the upsert's start less the margin
+    upsert = cli(*args, "--upsert", timeout=180)
+    assert upsert.returncode == 0, upsert.stderr[-3000:]
+    rows = index_rows(tmp_path / "index.db")
+    assert "w00000003" not in rows
+    assert rows == expected_rows(dynamodb_client, table)
 
 
 def test_a_reindex_from_an_export_catches_up_from_its_export_time(
