@@ -38,10 +38,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from pipeline import CONSOLE_SCRIPT, ran_as_console_script
 from pipeline.arg_types import endpoint_url as _endpoint_url
@@ -52,7 +55,7 @@ from pipeline.arg_types import non_negative_float as _non_negative_float
 from pipeline.arg_types import non_negative_int as _non_negative_int
 from pipeline.arg_types import positive_float as _positive_float
 from pipeline.arg_types import positive_int as _positive_int
-from pipeline.errors import UsageError
+from pipeline.errors import CommandInterrupted, UsageError
 from pipeline.logs import configure_logging
 
 __all__ = ["main"]
@@ -891,7 +894,7 @@ def _catch_up(args, beam_args) -> int:
             "where the last finished one left it",
             file=sys.stderr,
         )
-        return 128 + error.signum if isinstance(error, RunInterrupted) else EXIT_INTERRUPTED
+        return 128 + getattr(error, "signum", EXIT_INTERRUPTED - 128)
     if outcome.interrupted:
         return 128 + (outcome.signum or 2)  # 130 for SIGINT, 143 for SIGTERM
     return EXIT_OK if outcome.accounted_for else EXIT_MISMATCH
@@ -952,7 +955,36 @@ def _current_folder_first_on_path() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script."""
+    """Runs one command; returns its exit code. Also the ``dynamodb-reindex`` console script.
+
+    SIGINT and SIGTERM end it with one line and exit code 130 or 143 at any
+    moment (a run's own handlers, installed when it starts, stop it cleanly).
+    """
+    previous = _raise_on_signals()
+    try:
+        return _run_command(argv)
+    except KeyboardInterrupt as interrupt:
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        print(f"error: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _raise_on_signals() -> dict[int, Any]:
+    """SIGINT and SIGTERM raise :class:`CommandInterrupted` (in the main thread);
+    returns the handlers they had."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum: int, frame) -> None:
+        raise CommandInterrupted(signum)
+
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     _current_folder_first_on_path()
     configure_logging()  # before Beam is imported: its import logs
     from pipeline.beam_args import (

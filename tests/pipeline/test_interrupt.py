@@ -1,11 +1,15 @@
 """What an interrupted reindex leaves and says, without running one."""
 
+import contextlib
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import apache_beam as beam
 import pytest
@@ -14,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.resume import SignalStop, interruption_line, remove_beam_temp, stop_requested
 from pipeline.resume.interrupt import command_prefix
 from pipeline.resume.journaled_run import forget_started_runs, note_job_started
-from tests.reindex_runs import ROOT, reindex_config
+from tests.reindex_runs import ROOT, index_sink_args, reindex_config, start_cli
 
 ARGV = ["reindex", "--table", "works", "--dead-letters", "out/dead letters"]
 
@@ -211,3 +215,63 @@ def test_the_command_to_run_again_names_the_interpreter_that_ran_it(tmp_path, mo
         assert command_prefix() == "python -m pipeline"
     monkeypatch.setattr(sys, "argv", ["/usr/local/bin/dynamodb-reindex", "reindex"])
     assert command_prefix() == "dynamodb-reindex"
+
+
+# -- a signal before the run's own handlers ------------------------------------------------
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A loopback port that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def _stopped_by(signum: int, process: subprocess.Popen) -> tuple[int, list[str]]:
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"still running 30 s after {signal.Signals(signum).name}")
+    return process.returncode, [line for line in stderr.splitlines() if "apitools" not in line]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["plan", "reindex"])
+def test_a_signal_while_the_endpoint_does_not_answer_ends_the_command_in_one_line(
+    silent_endpoint, tmp_path, signum, command
+):
+    args = ["plan", "--table", "works"]
+    if command == "reindex":
+        args = ["reindex", "--table", "works", *index_sink_args(tmp_path)]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    process = start_cli(*args, "--endpoint-url", silent_endpoint, "--region", "us-east-1", env=env)
+    time.sleep(4)  # past the start-up: waiting for DescribeTable's answer
+    code, lines = _stopped_by(signum, process)
+    assert code == 128 + signum, lines
+    assert lines == [f"error: interrupted by {signal.Signals(signum).name}"]
+    assert not (tmp_path / "index.db").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("delay", [0.05, 0.4])
+def test_a_signal_while_the_command_starts_ends_it_in_one_line(tmp_path, signum, delay):
+    """Before the command line is read, or while Beam is imported: no traceback."""
+    process = start_cli("reindex", "--table", "works", *index_sink_args(tmp_path))
+    time.sleep(delay)
+    code, lines = _stopped_by(signum, process)
+    assert code == 128 + signum, lines
+    assert lines == [f"error: interrupted by {signal.Signals(signum).name}"]
