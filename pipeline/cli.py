@@ -695,17 +695,22 @@ def _reindex(args, beam_args, argv: Sequence[str]) -> int:
 def _small_table(args) -> bool:
     """True when ``DescribeTable`` says the table is read faster in this process
     than with worker processes (``pipeline.beam_args.small_for_workers``); False
-    for a reindex from an export, or when the table cannot be described (the
-    job says why)."""
+    for a reindex from an export. A table ``DescribeTable`` cannot describe
+    (missing, endpoint unreachable: :class:`ScanError`) is reported here, as
+    the job would report it, once rather than after a second wait; for other
+    errors the job says what is wrong."""
     if args.from_export:
         return False
     from pipeline.beam_args import IN_PROCESS_BELOW_BYTES, small_for_workers
     from transforms.dynamodb.client import DynamoDBClientConfig
+    from transforms.dynamodb.scan.errors import ScanError
     from transforms.dynamodb.scan.source import describe_table
 
     client_config = DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url)
     try:
         description = describe_table(client_config, args.table)
+    except ScanError:
+        raise
     except Exception:  # the job describes the table again, and says what is wrong
         return False
     small = small_for_workers(description.size_bytes, description.item_count)

@@ -1,6 +1,9 @@
 """Shared fixtures: a real DynamoDB-compatible server (moto) on loopback."""
 
+import contextlib
 import os
+import socket
+import threading
 
 import boto3
 import pytest
@@ -48,3 +51,21 @@ def dynamodb_server(_local_credentials):
 @pytest.fixture(scope="session")
 def dynamodb_client(dynamodb_server):
     return boto3.client("dynamodb", endpoint_url=dynamodb_server.endpoint_url, region_name=REGION)
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A loopback port that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for connection in accepted:
+        connection.close()

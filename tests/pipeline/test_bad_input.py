@@ -12,6 +12,7 @@ before anything is read, with one line naming what to fix.
 import copy
 import json
 import os
+import time
 from decimal import Decimal
 
 import apache_beam as beam
@@ -699,3 +700,14 @@ def test_corrupt_dead_letter_file_given_to_replay(tmp_path):
     done = cli(*replay_args(folder, tmp_path), *IN_PROCESS)
     assert one_line_error(done, 2).startswith(f"error: {path}:2: corrupt dead letter: not JSON")
     assert not (tmp_path / "index.db").exists() or not index_rows(tmp_path / "index.db")
+
+
+@pytest.mark.slow
+def test_an_endpoint_that_never_answers_is_reported_within_a_minute(silent_endpoint, tmp_path):
+    """DescribeTable, before the run: 3 attempts of 10 s, once; nothing created."""
+    started = time.monotonic()
+    done = cli(*reindex_args(silent_endpoint, "works", tmp_path), timeout=120)
+    line = one_line_error(done, 3)
+    assert line.startswith(f"error: cannot reach endpoint {silent_endpoint}"), line
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "index.db").exists()

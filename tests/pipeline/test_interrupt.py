@@ -1,14 +1,11 @@
 """What an interrupted reindex leaves and says, without running one."""
 
-import contextlib
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import apache_beam as beam
@@ -218,24 +215,6 @@ def test_the_command_to_run_again_names_the_interpreter_that_ran_it(tmp_path, mo
 
 
 # -- a signal before the run's own handlers ------------------------------------------------
-
-
-@pytest.fixture
-def silent_endpoint():
-    """A loopback port that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
-    def accept():
-        with contextlib.suppress(OSError):
-            while True:
-                accepted.append(listener.accept()[0])
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
-    for connection in accepted:
-        connection.close()
 
 
 def _stopped_by(signum: int, process: subprocess.Popen) -> tuple[int, list[str]]:

@@ -121,14 +121,23 @@ def choose_total_segments(
     return SegmentChoice(total, reason)
 
 
+QUICK_READ_TIMEOUT = 10.0
+"""Seconds ``describe_table`` waits for an answer, each of its 3 attempts."""
+
+
 def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> TableDescription:
     """``DescribeTable`` with errors turned into one-line :class:`ScanError`s.
 
-    Made before the pipeline starts, with few retries, so that a wrong
-    endpoint or region is reported in seconds.
+    Made before the pipeline starts, with few retries and short timeouts
+    (DynamoDB answers it in milliseconds), so that a wrong endpoint or
+    region, or one that accepts connections and never answers, is reported
+    in seconds, not after the scan's own patience (minutes).
     """
     quick = dataclasses.replace(
-        client_config, max_attempts=min(client_config.max_attempts, 3), connect_timeout=5.0
+        client_config,
+        max_attempts=min(client_config.max_attempts, 3),
+        connect_timeout=min(client_config.connect_timeout, 5.0),
+        read_timeout=min(client_config.read_timeout, QUICK_READ_TIMEOUT),
     )
     client = quick.create_client()
     try:
