@@ -695,23 +695,18 @@ def _reindex(args, beam_args, argv: Sequence[str]) -> int:
 def _small_table(args) -> bool:
     """True when ``DescribeTable`` says the table is read faster in this process
     than with worker processes (``pipeline.beam_args.small_for_workers``); False
-    for a reindex from an export. A table ``DescribeTable`` cannot describe
-    (missing, endpoint unreachable: :class:`ScanError`) is reported here, as
-    the job would report it, once rather than after a second wait; for other
-    errors the job says what is wrong."""
+    for a reindex from an export, or when the table cannot be described (the
+    job says why, without waiting again for an endpoint that did not answer)."""
     if args.from_export:
         return False
     from pipeline.beam_args import IN_PROCESS_BELOW_BYTES, small_for_workers
     from transforms.dynamodb.client import DynamoDBClientConfig
-    from transforms.dynamodb.scan.errors import ScanError
     from transforms.dynamodb.scan.source import describe_table
 
     client_config = DynamoDBClientConfig(region_name=args.region, endpoint_url=args.endpoint_url)
     try:
         description = describe_table(client_config, args.table)
-    except ScanError:
-        raise
-    except Exception:  # the job describes the table again, and says what is wrong
+    except Exception:  # the job says what is wrong, after the usage checks
         return False
     small = small_for_workers(description.size_bytes, description.item_count)
     if small:  # DEBUG: a usage error found later must stay the only line
@@ -922,6 +917,40 @@ def _check_replay_args(args) -> None:
         )
     if args.reread:
         _check_dynamodb_location(args.endpoint_url, args.region)
+    if args.still_failing and _same_place(args.still_failing, args.dead_letters):
+        raise _UsageError(
+            f"--still-failing {args.still_failing} is --dead-letters: the letters being read "
+            "would be overwritten; give another folder (by default one beside them)"
+        )
+
+
+def _same_place(first: str, second: str) -> bool:
+    """True when two paths (or URLs) name the same file or folder."""
+
+    def place(path: str) -> str:
+        path = path.rstrip("/") or "/"
+        return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+
+    return place(first) == place(second)
+
+
+def _check_index_apart(args) -> None:
+    """Refuses an embedded index file that is also the dead letters' path."""
+    index = getattr(args, "index", None)
+    dead_letters = getattr(args, "dead_letters", None)
+    if not index or not dead_letters or not index.lower().startswith("sqlite"):
+        return
+    from transforms.index.sqlite import sqlite_path
+
+    try:
+        path = sqlite_path(index.split("?", 1)[0].replace("sqlite+table://", "sqlite://", 1))
+    except ValueError:
+        return  # the index's own check says what is wrong
+    if _same_place(path, dead_letters):
+        raise _UsageError(
+            f"--dead-letters {dead_letters} is the index file: give the dead letters a "
+            "folder (or .jsonl file) of their own"
+        )
 
 
 def _one_line(error: BaseException) -> str:
@@ -1004,6 +1033,7 @@ def _run_command(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, beam_args = _parser().parse_known_args(argv)
+        _check_index_apart(args)
         if args.command == "replay":
             _check_replay_args(args)
         elif getattr(args, "table", None):

@@ -1,7 +1,12 @@
 """Choosing a segment count from DescribeTable's figures."""
 
+import time
+
 import pytest
 
+from transforms.dynamodb import table_description
+from transforms.dynamodb.client import DynamoDBClientConfig
+from transforms.dynamodb.scan.errors import EndpointUnreachable
 from transforms.dynamodb.table_description import TableDescription, choose_total_segments
 
 GB = 1 << 30
@@ -73,3 +78,26 @@ def test_key_types_are_unknown_without_attribute_definitions():
     key = {"AttributeName": "id", "KeyType": "HASH"}
     response = {"Table": {"TableName": "t", "KeySchema": [key]}}
     assert TableDescription.from_response(response).key_types == ()
+
+
+def test_an_endpoint_that_was_not_reached_is_not_waited_for_twice_in_a_while(
+    silent_endpoint, monkeypatch
+):
+    """The checks before a run and the run each describe the table: an endpoint
+    that did not answer the first is reported at once by the second, for
+    ``UNREACHABLE_FOR`` seconds, then asked again."""
+    monkeypatch.setattr(table_description, "QUICK_READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(table_description, "_UNREACHABLE", {})
+    config = DynamoDBClientConfig(
+        region_name="us-east-1", endpoint_url=silent_endpoint, max_attempts=1
+    )
+    with pytest.raises(EndpointUnreachable) as first:
+        table_description.describe_table(config, "works")
+    started = time.monotonic()
+    with pytest.raises(EndpointUnreachable) as again:
+        table_description.describe_table(config, "works")
+    assert again.value is first.value and time.monotonic() - started < 0.2
+    monkeypatch.setattr(table_description, "UNREACHABLE_FOR", 0.0)
+    with pytest.raises(EndpointUnreachable) as later:
+        table_description.describe_table(config, "works")
+    assert later.value is not first.value

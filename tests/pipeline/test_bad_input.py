@@ -12,6 +12,8 @@ before anything is read, with one line naming what to fix.
 import copy
 import json
 import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -24,6 +26,7 @@ from pipeline.local.sample_data import generate_items, item_size, seed_table, wo
 from tests.catalogue_models import OddlyNamed
 from tests.fault_proxy import FaultProxy
 from tests.reindex_runs import (
+    ROOT,
     cli,
     dead_letters,
     index_rows,
@@ -711,3 +714,45 @@ def test_an_endpoint_that_never_answers_is_reported_within_a_minute(silent_endpo
     assert line.startswith(f"error: cannot reach endpoint {silent_endpoint}"), line
     assert time.monotonic() - started < 60
     assert not (tmp_path / "index.db").exists()
+
+
+def test_an_index_file_that_is_also_the_dead_letters_is_refused(tmp_path):
+    same = tmp_path / "out.jsonl"
+    args = reindex_args("http://127.0.0.1:9", "works", tmp_path)
+    args[args.index("--index") + 1] = f"sqlite:///{same}"
+    args[args.index("--dead-letters") + 1] = str(same)
+    line = one_line_error(cli(*args), 2)
+    assert line == (
+        f"error: --dead-letters {same} is the index file: give the dead letters a "
+        "folder (or .jsonl file) of their own"
+    )
+    assert not same.exists()
+
+
+@pytest.mark.parametrize("spelling", ["{dead}", "{dead}/", "./dead"])
+def test_replay_refuses_to_write_what_fails_again_over_the_letters_it_reads(
+    tmp_path, monkeypatch, spelling
+):
+    dead = tmp_path / "dead"
+    dead.mkdir()
+    letters = dead / "dead-letters-00000-of-00001.jsonl"
+    letters.write_text('{"stage": "decode"}\n')
+    monkeypatch.chdir(tmp_path)
+    still_failing = spelling.format(dead=dead)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            *replay_args(dead, tmp_path),
+            "--still-failing",
+            still_failing,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    line = one_line_error(done, 2)
+    assert line.startswith(f"error: --still-failing {dead} is --dead-letters"), line
+    assert letters.read_text() == '{"stage": "decode"}\n'

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 from transforms.dynamodb.client import DynamoDBClientConfig
-from transforms.dynamodb.scan.errors import explain
+from transforms.dynamodb.scan.errors import EndpointUnreachable, explain
 from transforms.dynamodb.scan.restriction import MAX_TOTAL_SEGMENTS
 
 __all__ = ["SegmentChoice", "TableDescription", "choose_total_segments", "describe_table"]
@@ -125,6 +126,13 @@ QUICK_READ_TIMEOUT = 10.0
 """Seconds ``describe_table`` waits for an answer, each of its 3 attempts."""
 
 
+_UNREACHABLE: dict[tuple, tuple[float, Exception]] = {}
+"""Endpoints this process could not reach, by (endpoint, region, table): when, and the error."""
+UNREACHABLE_FOR = 120.0
+"""Seconds an endpoint that did not answer is taken as still not answering,
+so that the checks before a run and the run do not each wait for it."""
+
+
 def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> TableDescription:
     """``DescribeTable`` with errors turned into one-line :class:`ScanError`s.
 
@@ -139,10 +147,17 @@ def describe_table(client_config: DynamoDBClientConfig, table_name: str) -> Tabl
         connect_timeout=min(client_config.connect_timeout, 5.0),
         read_timeout=min(client_config.read_timeout, QUICK_READ_TIMEOUT),
     )
+    place = (client_config.endpoint_url, client_config.region_name, table_name)
+    failed = _UNREACHABLE.get(place)
+    if failed is not None and time.monotonic() - failed[0] < UNREACHABLE_FOR:
+        raise failed[1]  # not waited for twice in one command
     client = quick.create_client()
     try:
         return TableDescription.from_response(client.describe_table(TableName=table_name))
     except Exception as error:
-        raise explain(error, table_name, client_config.endpoint_url) from error
+        explained = explain(error, table_name, client_config.endpoint_url)
+        if isinstance(explained, EndpointUnreachable):
+            _UNREACHABLE[place] = (time.monotonic(), explained)
+        raise explained from error
     finally:
         client.close()
