@@ -221,12 +221,27 @@ def load_model(spec: str) -> type:
     module_name, class_name = module_name.strip(), class_name.strip()
     if not colon or not module_name or not class_name:
         head, dot, tail = spec.rpartition(".")
-        hint = f"; did you mean {head}:{tail}?" if not colon and dot and head and tail else ""
+        hint = ""
+        if not colon and dot and head and tail:  # pipeline.models.Work, or pipeline.models
+            hint = f"; did you mean {head}:{tail}?" if tail[:1].isupper() else ""
+            hint = hint or f"; did you mean {spec}:CLASS?"
         raise ModelSpecError(
             f"--model must look like MODULE:CLASS (e.g. pipeline.models:Work), got {spec!r}{hint}"
         )
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        name = os.path.splitext(os.path.basename(module_name.rstrip("/\\")))[0]
+        raise ModelSpecError(
+            f"--model takes the module's import name, not its file: {name}:{class_name} "
+            f"(from the folder holding {name}.py, or with that folder on PYTHONPATH), "
+            f"got {spec!r}"
+        )
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as error:  # not an exit of this command
+        raise UsageError(
+            f"importing the model's module {module_name!r} called sys.exit({error.code!r}); "
+            "a model's module must only define its classes"
+        ) from error
     except ImportError as error:
         raise UsageError(f"cannot import the model's module {module_name!r}: {error}") from error
     except Exception as error:  # the module itself raised, or does not compile

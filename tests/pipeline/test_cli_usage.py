@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import cli as cli_module
 from pipeline.local.sample_data import generate_items
-from tests.reindex_runs import cli, reindex_args
+from tests.reindex_runs import ROOT, cli, reindex_args
 from tests.tables import seeded_table
 from transforms.dynamodb.scan.request import MAX_PAGE_SIZE
 from transforms.dynamodb.scan.restriction import MAX_TOTAL_SEGMENTS
@@ -55,6 +55,28 @@ def test_model_without_a_colon_is_a_usage_error(tmp_path):
         "error: --model must look like MODULE:CLASS (e.g. pipeline.models:Work), got "
         "'pipeline.models.Work'; did you mean pipeline.models:Work?"
     )
+
+
+@pytest.mark.parametrize(
+    "spec, hint",
+    [
+        ("pipeline.models", "did you mean pipeline.models:CLASS?"),
+        ("./plain.py:Plain", "--model takes the module's import name, not its file: plain:Plain"),
+        ("models/plain.py:Plain", "not its file: plain:Plain (from the folder holding plain.py"),
+    ],
+)
+def test_a_model_spec_that_is_not_module_colon_class_says_what_to_give(tmp_path, spec, hint):
+    line = usage_error(*reindex(tmp_path, "--model", spec))
+    assert hint in line, line
+
+
+@pytest.mark.parametrize("code", ["0", "'done'"])
+def test_a_model_module_that_exits_is_a_usage_error(tmp_path, code):
+    (tmp_path / "exiting.py").write_text(f"import sys\nsys.exit({code})\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    line = usage_error(*reindex(tmp_path, "--model", "exiting:Model"), env=env)
+    assert line.startswith(f"error: importing the model's module 'exiting' called sys.exit({code})")
+    assert not (tmp_path / "index.db").exists()
 
 
 def test_model_class_missing_from_its_module_is_named(tmp_path):
