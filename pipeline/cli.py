@@ -16,7 +16,7 @@ is imported first, so its own options (``--dask_client_address``...) are
 known. Errors print one
 line naming what to fix, and the exit code is non-zero:
 
-* 0: finished, every item accounted for
+* 0: done; for reindex, catch-up and replay: every item accounted for
 * 1: finished, but the counts do not add up (see the summary)
 * 2: bad command line or options: a value, options that cannot go together,
   a --model that cannot be imported or used
@@ -228,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
         "read a whole table into the index",
         "Scan a DynamoDB table (or read an export of it), decode every item into the model "
         "and write it to the index; what does not fit becomes a dead letter.",
-        range(6),
+        (*range(7), 130, 143),
         _BEAM_OPTIONS_HELP,
     )
     source = reindex.add_argument_group("source", "what to read and how")
@@ -510,7 +510,7 @@ def _parser() -> argparse.ArgumentParser:
         "decode dead letters again and index them",
         "Decode dead letters again with a (fixed) model and index what fits now; what "
         "still fails goes to a new dead-letter folder.",
-        (EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED),
+        (EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, 130, 143),
         _BEAM_OPTIONS_HELP,
     )
     replay.add_argument(
@@ -583,7 +583,7 @@ def _add_catch_up_parser(commands) -> None:
         "end, re-reads every changed key with a strongly consistent read and upserts or "
         "deletes its document; then advances the bookmark. --follow repeats until "
         "interrupted.",
-        (0, 1, 2, 3, 6, 130),
+        (0, 1, 2, 3, 6, 130, 143),
     )
     _add_table_args(catch_up)
     add_catch_up_arguments(catch_up)
