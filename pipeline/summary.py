@@ -296,7 +296,7 @@ class ReindexSummary:
             found = f"{self.deleted_existing:,} were in the index"
             if self.undecodable_removed:  # they go through the same deletes
                 found += (
-                    f", counting the {self.undecodable_removed:,} removals of items that no "
+                    f"; {self.undecodable_removed:,} of the removals were of items that no "
                     "longer decode"
                 )
             lines.append(f"  deleted        {self.deleted:>10,}  ({found})")

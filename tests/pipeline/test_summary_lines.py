@@ -38,7 +38,7 @@ def _deleted_line(summary: ReindexSummary) -> str:
 def test_the_deleted_line_counts_the_removals_of_undecodable_items_it_includes():
     assert _deleted_line(_summary(43, 40, 0)).endswith("43  (40 were in the index)")
     assert _deleted_line(_summary(43, 67, 30)).endswith(
-        "43  (67 were in the index, counting the 30 removals of items that no longer decode)"
+        "43  (67 were in the index; 30 of the removals were of items that no longer decode)"
     )
 
 
