@@ -860,6 +860,32 @@ def test_a_default_that_does_not_convert_refuses_the_items_without_the_attribute
     assert "default 'many' does not convert" in failure.value.message
 
 
+@dataclass_json(letter_case=LetterCase.CAMEL)
+@dataclass
+class _Camel:
+    first_name: str
+    nick_name: str = ""
+    inner: _Checked | None = None
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated", "interpreted"])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        ({"first_name": {"N": "1"}}, "first_name"),
+        ({"firstName": {"N": "1"}}, "firstName"),
+        ({"firstName": {"S": "a"}, "nick_name": {"N": "1"}}, "nick_name"),
+        ({"firstName": {"S": "a"}, "inner": {"M": {"amount": {"S": "x"}}}}, "inner.amount"),
+    ],
+)
+def test_a_failure_names_the_attribute_the_item_gave(generated, item, field):
+    """An item may give a field under its Python name: the path names what it gave."""
+    decode = compile_decoder(_Camel) if generated else interpreted_decoder(_Camel)
+    with pytest.raises(DecodeError) as failure:
+        decode(item)
+    assert failure.value.field == field
+
+
 def test_recursive_model():
     item = {"name": {"S": "a"}, "children": {"L": [{"M": {"name": {"S": "b"}}}]}}
     assert compile_decoder(Node)(item) == Node("a", [Node("b")])

@@ -26,6 +26,7 @@ on generated models and malformed items.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import linecache
@@ -40,6 +41,7 @@ from transforms.decode.models import (
     catch_all_collector,
     constructor,
     not_a_map,
+    read_as,
     refused,
     spelled_twice_check,
     unknown_attribute,
@@ -116,6 +118,9 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         "malformed": malformed,
         "not_a_map": not_a_map,
         "attributes": tuple(step[0] for step in steps),
+        "read_as": functools.partial(
+            read_as, tuple(step[0] for step in steps), tuple(step[1] for step in steps)
+        ),
         "construct": constructor(cls, undefined),
         "refused": refused,
         "model": qualname,
@@ -304,10 +309,10 @@ def _function_source(parameters: list[str], body: list[str], tail: list[str], ca
             "        try:",
             *(pad + line for line in body),
             "        except DecodeError as error:",
-            "            within(error, attributes[at])",
+            "            within(error, read_as(attrs, at))",
             "            raise",
             "        except (TypeError, AttributeError) as error:",
-            "            attr = attributes[at]",
+            "            attr = read_as(attrs, at)",
             "            raise within(malformed(get(attr), error), attr) from error",
         ]
     lines += [" " * 8 + line for line in tail]

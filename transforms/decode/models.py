@@ -244,6 +244,18 @@ def _as_from_dict_converts(tp: Any, value: Any) -> Any:
     return core._support_extended_types(tp, value)
 
 
+def attribute_read(attrs: Item, attr: str, name: str) -> str:
+    """The attribute a field's value came from: ``attr``, or the field's Python
+    ``name`` where the item holds only that (see :func:`on_missing`), so that a
+    failure's path names the item's own attribute."""
+    return name if attr not in attrs and name in attrs else attr
+
+
+def read_as(attributes: tuple[str, ...], names: tuple[str, ...], attrs: Item, at: int) -> str:
+    """:func:`attribute_read` of step ``at``, for the generated decoders."""
+    return attribute_read(attrs, attributes[at], names[at])
+
+
 def on_missing(
     spec: dataclasses.Field,
     attr: str,
@@ -401,7 +413,7 @@ def dataclass_reader(
         except AttributeError:
             raise not_a_map(attrs) from None
         kwargs = {}
-        attr = None
+        attr = name = None
         try:
             for attr, name, tag, read, convert, on_missing in plan:
                 wire = get(attr)
@@ -419,9 +431,10 @@ def dataclass_reader(
                 else:
                     kwargs[name] = read(payload)
         except DecodeError as error:
-            within(error, attr)
+            within(error, attr if attr is None else attribute_read(attrs, attr, name))
             raise
         except (TypeError, AttributeError) as error:
+            attr = attribute_read(attrs, attr, name)
             raise within(malformed(get(attr), error), attr) from error
         if check_unknown and not all_known(attrs):
             raise unknown_attribute(attrs, is_known, model)
