@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import urllib.parse
 
 __all__ = [
     "endpoint_url",
@@ -27,7 +28,21 @@ def endpoint_url(text: str) -> str:
             "must not hold credentials (user:password@host): requests are signed with the "
             "credentials of boto3's default chain (environment, profile or role)"
         )
+    try:
+        urllib.parse.urlsplit(text).port  # noqa: B018 (a port out of range raises)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"has a bad port: {error}") from None
     return text
+
+
+def name(text: str) -> str:
+    """A name (a table, a region, a field): not empty, not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+name.__name__ = "name"
 
 
 def positive_int(text: str) -> int:
@@ -77,7 +92,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 def folder_path(text: str) -> str:
     """A local path made absolute (worker processes may run in another
     directory, as Dask's do), or a URI such as ``gs://...`` as given."""
-    if not text:
+    if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     if _SCHEME.match(text):
         return text

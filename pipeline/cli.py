@@ -51,6 +51,7 @@ from pipeline.arg_types import endpoint_url as _endpoint_url
 from pipeline.arg_types import folder_path as _folder_path
 from pipeline.arg_types import index_uri as _index_uri
 from pipeline.arg_types import int_between as _int_between
+from pipeline.arg_types import name as _name
 from pipeline.arg_types import non_negative_float as _non_negative_float
 from pipeline.arg_types import non_negative_int as _non_negative_int
 from pipeline.arg_types import positive_float as _positive_float
@@ -89,7 +90,9 @@ def _segment_list(text: str) -> tuple[int, ...]:
 
 
 def _add_table_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", required=True, metavar="NAME", help="DynamoDB table to read")
+    parser.add_argument(
+        "--table", required=True, metavar="NAME", type=_name, help="DynamoDB table to read"
+    )
     parser.add_argument(
         "--endpoint-url",
         metavar="URL",
@@ -97,7 +100,7 @@ def _add_table_args(parser: argparse.ArgumentParser) -> None:
         help="DynamoDB endpoint, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument(
-        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+        "--region", metavar="REGION", type=_name, help="AWS region (default: boto3's configuration)"
     )
 
 
@@ -112,7 +115,7 @@ def _attribute_list(text: str) -> tuple[str, ...]:
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--table", metavar="NAME", help="DynamoDB table to scan")
+    source.add_argument("--table", metavar="NAME", type=_name, help="DynamoDB table to scan")
     source.add_argument(
         "--from-export",
         metavar="URI",
@@ -126,7 +129,7 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
         help="DynamoDB endpoint, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument(
-        "--region", metavar="REGION", help="AWS region (default: boto3's configuration)"
+        "--region", metavar="REGION", type=_name, help="AWS region (default: boto3's configuration)"
     )
     parser.add_argument(
         "--key-attributes",
@@ -378,6 +381,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--bookmark",
         metavar="PATH",
+        type=_folder_path,
         help="with --catch-up: where to write the stream bookmark for the catch-up command",
     )
     source.add_argument(
@@ -560,13 +564,19 @@ def _parser() -> argparse.ArgumentParser:
         "table that keeps changing, or after a catch-up",
     )
     reread.add_argument(
-        "--table", metavar="NAME", help="with --reread: the table (default: the dead letters')"
+        "--table",
+        metavar="NAME",
+        type=_name,
+        help="with --reread: the table (default: the dead letters')",
     )
     reread.add_argument(
         "--endpoint-url", metavar="URL", type=_endpoint_url, help="with --reread: DynamoDB endpoint"
     )
     reread.add_argument(
-        "--region", metavar="REGION", help="with --reread: AWS region (default: boto3's)"
+        "--region",
+        metavar="REGION",
+        type=_name,
+        help="with --reread: AWS region (default: boto3's)",
     )
     _add_catch_up_parser(commands)
     return parser

@@ -49,7 +49,12 @@ def add_catch_up_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder (local, gs://, s3://); a catch-up that dead-letters writes "
         "catch-up-<UTC time>.jsonl there",
     )
-    parser.add_argument("--bookmark", required=True, help="the bookmark file (local, gs://, s3://)")
+    parser.add_argument(
+        "--bookmark",
+        required=True,
+        type=folder_path,
+        help="the bookmark file (local, gs://, s3://)",
+    )
     parser.add_argument(
         "--since",
         type=_aware_time,

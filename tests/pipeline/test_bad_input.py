@@ -468,6 +468,11 @@ def test_missing_credentials(dynamodb_server, small_table, tmp_path):
         (["--total-segments=4", "--segments=1,1"], "segments lists a segment twice: [1, 1]"),
         (["--segments=a,b"], "expected comma-separated segment numbers, got 'a,b'"),
         (["--page-size=0"], "argument --page-size: must be from 1 to 1,000,000, got 0"),
+        (["--table="], "argument --table: must not be empty"),
+        (["--region= "], "argument --region: must not be empty"),
+        (["--endpoint-url=http://127.0.0.1:99999"], "argument --endpoint-url: has a bad port"),
+        (["--dead-letters= "], "argument --dead-letters: must not be empty"),
+        (["--catch-up", "--bookmark="], "argument --bookmark: must not be empty"),
     ],
 )
 def test_invalid_segment_options(dynamodb_server, small_table, tmp_path, options, message):
