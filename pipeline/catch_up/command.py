@@ -85,6 +85,14 @@ def check_arguments(args: argparse.Namespace) -> None:
     """``CatchUpUsageError`` for options that do not go together."""
     if args.interval is not None and not args.follow:
         raise CatchUpUsageError("--interval needs --follow")
+    if getattr(args, "version_field", None):
+        from transforms.index import backend_class
+
+        if not backend_class(args.index).SUPPORTS_VERSIONS:
+            raise CatchUpUsageError(
+                "--version-field needs an index with external versions (elasticsearch, "
+                f"opensearch); {args.index.split(':', 1)[0]} has none"
+            )
 
 
 class _StopOnInterrupt:

@@ -761,3 +761,12 @@ def test_replay_refuses_to_write_what_fails_again_over_the_letters_it_reads(
     line = one_line_error(done, 2)
     assert line.startswith(f"error: --still-failing {dead} is --dead-letters"), line
     assert letters.read_text() == '{"stage": "decode"}\n'
+
+
+def test_catch_up_refuses_a_version_field_the_embedded_index_cannot_keep(tmp_path):
+    args = catch_up_args("http://127.0.0.1:9", "works", tmp_path)
+    line = one_line_error(cli(*args, "--version-field", "modifiedAt", *IN_PROCESS), 2)
+    assert line == (
+        "error: --version-field needs an index with external versions (elasticsearch, "
+        "opensearch); sqlite has none"
+    )
