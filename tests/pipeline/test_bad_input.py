@@ -10,10 +10,12 @@ before anything is read, with one line naming what to fix.
 """
 
 import copy
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 
@@ -770,3 +772,19 @@ def test_catch_up_refuses_a_version_field_the_embedded_index_cannot_keep(tmp_pat
         "error: --version-field needs an index with external versions (elasticsearch, "
         "opensearch); sqlite has none"
     )
+
+
+def test_an_endpoint_that_is_not_dynamodb_is_said_to_be_one_to_check(tmp_path):
+    """A web server answers DescribeTable with an HTML page: the line says so."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = cli(*reindex_args(endpoint, "works", tmp_path), timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = one_line_error(done, 3)
+    assert line.startswith(f"error: endpoint {endpoint} answered HTTP 501 without a DynamoDB"), line
+    assert line.endswith("is it a DynamoDB endpoint? check --endpoint-url and --region")
+    assert not (tmp_path / "index.db").exists()

@@ -175,6 +175,13 @@ def explain(error: BaseException, table_name: str, endpoint: str | None) -> Scan
             )
         if code == "ValidationException":
             return InvalidScanRequest(f"DynamoDB refused the scan of {table_name!r}: {message}")
+        if code.isdigit():  # no DynamoDB error in the answer: botocore names the HTTP status
+            shown = " ".join(message.split())[:80]
+            return ScanError(
+                f"{where} answered HTTP {code} without a DynamoDB error"
+                f"{f' ({shown})' if shown else ''}: is it a DynamoDB endpoint? "
+                "check --endpoint-url and --region"
+            )
         return ScanError(f"DynamoDB error {code} on table {table_name!r}: {message}")
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return InvalidCredentials(
