@@ -948,15 +948,11 @@ def _check_index_apart(args) -> None:
     """Refuses an embedded index file that is also the dead letters' path."""
     index = getattr(args, "index", None)
     dead_letters = getattr(args, "dead_letters", None)
-    if not index or not dead_letters or not index.lower().startswith("sqlite"):
+    if not index or not dead_letters or not index.lower().startswith("sqlite:///"):
         return
     from transforms.index.sqlite import sqlite_path
 
-    try:
-        path = sqlite_path(index.split("?", 1)[0].replace("sqlite+table://", "sqlite://", 1))
-    except ValueError:
-        return  # the index's own check says what is wrong
-    if _same_place(path, dead_letters):
+    if _same_place(sqlite_path(index), dead_letters):
         raise _UsageError(
             f"--dead-letters {dead_letters} is the index file: give the dead letters a "
             "folder (or .jsonl file) of their own"

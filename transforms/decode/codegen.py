@@ -26,7 +26,6 @@ on generated models and malformed items.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import itertools
 import linecache
@@ -38,10 +37,10 @@ from transforms.decode.containers import RETRY, each
 from transforms.decode.errors import DecodeError, malformed, within
 from transforms.decode.models import (
     ModelSteps,
+    attribute_read,
     catch_all_collector,
     constructor,
     not_a_map,
-    read_as,
     refused,
     spelled_twice_check,
     unknown_attribute,
@@ -118,9 +117,8 @@ def generated_reader(model: ModelSteps) -> GeneratedDecoder:
         "malformed": malformed,
         "not_a_map": not_a_map,
         "attributes": tuple(step[0] for step in steps),
-        "read_as": functools.partial(
-            read_as, tuple(step[0] for step in steps), tuple(step[1] for step in steps)
-        ),
+        "names": tuple(step[1] for step in steps),
+        "attribute_read": attribute_read,
         "construct": constructor(cls, undefined),
         "refused": refused,
         "model": qualname,
@@ -309,10 +307,10 @@ def _function_source(parameters: list[str], body: list[str], tail: list[str], ca
             "        try:",
             *(pad + line for line in body),
             "        except DecodeError as error:",
-            "            within(error, read_as(attrs, at))",
+            "            within(error, attribute_read(attrs, attributes[at], names[at]))",
             "            raise",
             "        except (TypeError, AttributeError) as error:",
-            "            attr = read_as(attrs, at)",
+            "            attr = attribute_read(attrs, attributes[at], names[at])",
             "            raise within(malformed(get(attr), error), attr) from error",
         ]
     lines += [" " * 8 + line for line in tail]

@@ -251,11 +251,6 @@ def attribute_read(attrs: Item, attr: str, name: str) -> str:
     return name if attr not in attrs and name in attrs else attr
 
 
-def read_as(attributes: tuple[str, ...], names: tuple[str, ...], attrs: Item, at: int) -> str:
-    """:func:`attribute_read` of step ``at``, for the generated decoders."""
-    return attribute_read(attrs, attributes[at], names[at])
-
-
 def on_missing(
     spec: dataclasses.Field,
     attr: str,
@@ -431,7 +426,7 @@ def dataclass_reader(
                 else:
                     kwargs[name] = read(payload)
         except DecodeError as error:
-            within(error, attr if attr is None else attribute_read(attrs, attr, name))
+            within(error, attribute_read(attrs, attr, name))
             raise
         except (TypeError, AttributeError) as error:
             attr = attribute_read(attrs, attr, name)
