@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import sqlite3
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -253,6 +254,37 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path):
     assert json.loads(rows["w4321"])["title"] == "title 4321"
     with open_backend(uri) as index:
         assert [hit.id for hit in index.search("4321")] == ["w4321"]
+
+
+def test_a_batch_waits_for_another_writer_then_lands(index):
+    """A batch is one statement without ``BEGIN``; it still waits for the write lock."""
+    other = sqlite3.connect(index.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO documents (id, body) VALUES ('o1', '{}')")
+    release = threading.Timer(0.3, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        assert index.write_batch([_doc("w1", title="after"), _doc("w2", title="after")]) == []
+    finally:
+        release.join()
+        other.close()
+    assert set(index_rows(index.path)) == {"o1", "w1", "w2"}
+    assert {hit.id for hit in index.search("after")} == {"w1", "w2"}
+
+
+def test_a_batch_that_cannot_get_the_lock_raises_and_writes_nothing(tmp_path):
+    with SQLiteIndex(str(tmp_path / "index.db"), busy_timeout=0.2) as index:
+        other = sqlite3.connect(index.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                index.write_batch([_doc("w1", title="t"), _doc("w2", title="t")])
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert index.count() == 0
+        assert index.write_batch([_doc("w3", title="t")]) == []
+        assert set(index_rows(index.path)) == {"w3"}
 
 
 @pytest.mark.parametrize(
