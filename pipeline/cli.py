@@ -832,6 +832,13 @@ def _search(args) -> int:
     from transforms.index import missing_index, open_backend
 
     query = " ".join(args.query)
+    if not any(ch.isalnum() for ch in query):
+        print(
+            f"error: the query {query!r} has no word to search for (a word holds a letter "
+            "or a digit)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     missing = missing_index(args.index)
     if missing:
         print(f"error: {missing}: check --index", file=sys.stderr)

@@ -42,7 +42,7 @@ from tests.tables import create_table, seeded_table, unique_name
 from transforms import ReadFromDynamoDB
 from transforms.dead_letters import dead_letter, dumps_dead_letter
 from transforms.dynamodb.scan.errors import InvalidScanRequest
-from transforms.index import open_backend
+from transforms.index import Document, open_backend
 from transforms.index.identity import IndexIdentity
 from transforms.index.upsert import prepare_upsert
 
@@ -397,6 +397,17 @@ def test_search_in_an_empty_index(tmp_path):
     done = cli("search", "--index", f"sqlite:///{tmp_path}/empty.db", "word")
     assert one_line_error(done, 3) == (
         f"error: the index sqlite:///{tmp_path}/empty.db holds no documents: check --index"
+    )
+
+
+@pytest.mark.parametrize("query", ["", "  ", "--", "* ?"])
+def test_a_search_with_no_word_is_a_usage_error(tmp_path, query):
+    """Not "0 hits" (exit 0): a query without a letter or digit can match nothing."""
+    with open_backend(f"sqlite:///{tmp_path}/index.db") as index:
+        index.write_batch([Document("w1", '{"title": "word"}')])
+    done = cli("search", "--index", f"sqlite:///{tmp_path}/index.db", "--", query)
+    assert one_line_error(done, 2) == (
+        f"error: the query {query!r} has no word to search for (a word holds a letter or a digit)"
     )
 
 
