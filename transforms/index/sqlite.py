@@ -362,8 +362,8 @@ class SQLiteIndex(IndexBackend):
         ``sqlite3_step``, during which Python's GIL is free. Two more
         statements would each take the GIL back while the lock is held, and
         with a busy interpreter each costs a GIL switch: measured, a local
-        reindex of 300,000 items on 2 CPUs took 19.7 to 20.2 s this way
-        against 21.2 to 22.2 s in a ``BEGIN IMMEDIATE`` transaction. One
+        reindex of 300,000 items on 2 CPUs took 0.95x the time of a
+        ``BEGIN IMMEDIATE`` transaction (paired runs, ``docs/performance.md``). One
         statement also skips the per-row binding of ``executemany``. JSON
         text cannot carry a NUL character through SQLite's JSON functions,
         so a batch with one is written by ``executemany`` in a transaction.
