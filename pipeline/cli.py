@@ -1034,6 +1034,9 @@ def _raise_on_signals() -> dict[int, Any]:
 def _run_command(argv: Sequence[str] | None) -> int:
     _current_folder_first_on_path()
     configure_logging()  # before Beam is imported: its import logs
+    from transforms.runners.process_exit import skip_final_collection
+
+    skip_final_collection()  # the OS reclaims the heap: 0.35 s less at every exit
     from pipeline.beam_args import (
         BadBeamOption,
         check_beam_args,

@@ -72,6 +72,7 @@ from transforms.index import (
 )
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.group_batches import GroupBatches
+from transforms.runners.process_exit import skip_final_collection_in_sdk_worker
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn, par_do_with_outputs
 
 _LOGGER = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         return {k: v for k, v in self.__dict__.items() if k not in runtime} | {"_index": None}
 
     def setup(self) -> None:
+        skip_final_collection_in_sdk_worker()
         self._index = open_backend(self._uri)
         self._encoder = RecordEncoder(self._encode)
         self._metrics = _IndexMetrics()

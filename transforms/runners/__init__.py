@@ -12,4 +12,6 @@ are the shapes the transforms take where a capability is missing:
   self-checkpoint leaves to read (Beam 2.77 drops it there).
 - ``cluster_watch``: a wait for a job on a Dask cluster that says when the
   cluster has no workers (dask waits for one, silently).
+- ``process_exit``: the command line's process and Beam's SDK worker
+  processes end without the interpreter's last garbage collection.
 """

@@ -50,6 +50,7 @@ from transforms.dynamodb.scan.segment_figures import SegmentDistributions, Segme
 from transforms.dynamodb.wire import dumps_item
 from transforms.journal.commits import BundleCommits
 from transforms.journal.journal import JournalRef
+from transforms.runners.process_exit import skip_final_collection_in_sdk_worker
 from transforms.runners.record_batches import Page
 from transforms.runners.tagged_outputs import TaggedOutputsDoFn
 
@@ -160,6 +161,7 @@ class _ScanSegmentsFn(TaggedOutputsDoFn):
         self._read_ahead = None
 
     def setup(self):
+        skip_final_collection_in_sdk_worker()
         self._bundle_started = time.monotonic()
         settings = self._settings
         decode_at_read = settings.decode_at_read
