@@ -49,6 +49,7 @@ from pipeline.resume import (
     stop_requested,
 )
 from pipeline.resume.run_lock import index_lock, run_lock
+from pipeline.resume.uncommitted import remove_documents_of_deleted_items
 from pipeline.run_counts import (
     SPINE_COUNTERS,
     check_tally_written,
@@ -57,7 +58,7 @@ from pipeline.run_counts import (
     run_totals,
     tally_path,
 )
-from pipeline.sources import open_source
+from pipeline.sources import client_config, open_source
 from pipeline.summary import UNDECODABLE_REMOVED, ReindexSummary, summarize
 from transforms.dead_letters import WriteDeadLetters
 from transforms.decode.decoder import compile_decoder
@@ -79,7 +80,7 @@ from transforms.index.rebuild import (
 from transforms.index.sample import SampleDocuments
 from transforms.index.upsert import prepare_upsert, record_current_to
 from transforms.index.write import WriteToIndex
-from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts
+from transforms.journal import SWAPPED, VERIFIED, JournalRef, WriteDeadLetterParts, WrittenKeys
 from transforms.runners.capabilities import capabilities_of, runner_capabilities
 from transforms.runners.cluster_watch import wait_until_finish
 from transforms.runners.tally import EndBranches, Tally
@@ -275,6 +276,7 @@ def build_reindex(
     sample_path: str | None = None,
     sample_size: int = 0,
     journal: JournalRef | None = None,
+    resumed: bool = False,
 ) -> ReindexOutputs:
     """Applies source → decode → index / delete (+ dead letters) to ``p``.
 
@@ -287,7 +289,10 @@ def build_reindex(
     With a ``journal`` each branch writes its dead letters per bundle into the
     journal, fused with the stage that produced them (consolidated into
     ``config.dead_letters`` when the run ends); without, they are written to
-    ``config.dead_letters`` when the job ends.
+    ``config.dead_letters`` when the job ends; a rebuild's index writer also
+    records there the keys it writes until they are committed
+    (:mod:`pipeline.resume.uncommitted`). A ``resumed`` rebuild removes the
+    documents an interrupted run wrote of items that no longer decode.
     """
     read = source.read(p)
     decoded = read.upserts | "Decode" >> DecodeItems(
@@ -306,6 +311,7 @@ def build_reindex(
         table=source.table,
         batch_bytes=config.batch_bytes,
         version_field=config.version_field,
+        written_keys=None if journal is None or config.upsert else WrittenKeys(journal),
     )
     deleted = read.removals | "Delete" >> DeleteFromIndex(
         config.index,
@@ -314,7 +320,7 @@ def build_reindex(
         table=source.table,
     )
     ends = []
-    if source.removes_undecodable or config.upsert:  # in place: a stale document goes
+    if source.removes_undecodable or config.upsert or resumed:  # a stale document goes
         removed = (
             decoded.dead_letters
             | "UndecodableKeys" >> beam.FlatMap(_undecodable_key)
@@ -551,6 +557,7 @@ def _run_attempts(config, options, model, source, sample_path, sample_size, run)
             sample_path=sample_path,
             sample_size=sample_size,
             journal=journal,
+            resumed=run is not None and run.resumed,
         )
         try:
             note_job_started()
@@ -661,6 +668,8 @@ def _rebuild(
         if run is None:
             _abandon(rebuild)
         raise
+    if run is not None:
+        _remove_documents_of_deleted_items(config, source, rebuild, run, summary)
     indexed = summary.indexed
     if run is not None and run.nothing_left:  # no record was read, so none was sampled
         rebuild.sample_path = None
@@ -692,6 +701,31 @@ def _rebuild(
     if run is not None:
         run.finish()
     return summary
+
+
+def _remove_documents_of_deleted_items(
+    config: ReindexConfig,
+    source: ReindexSource,
+    rebuild: IndexRebuild,
+    run: JournaledRun,
+    summary: ReindexSummary,
+) -> None:
+    """Deletes from the build the documents of items deleted from the table after
+    a write of them that was never committed (an interrupted run's last bundles)."""
+    removed = remove_documents_of_deleted_items(
+        run.journal.path,
+        run.ref.run_id,
+        rebuild.build_uri,
+        client_config(config),
+        source.table,
+        source.key_attributes,
+    )
+    if removed:
+        summary.index_count = check_index(rebuild.build_uri)
+        summary.source.tail.append(
+            f"  removed {removed:,} document(s) of items deleted from the table after an "
+            "uncommitted write of them"
+        )
 
 
 def _abandon(rebuild: IndexRebuild) -> None:

@@ -7,11 +7,17 @@ import threading
 
 import boto3
 import pytest
+from hypothesis import settings
 
 from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
 from tests.dask_cluster import dask_cluster  # noqa: F401  (a fixture)
 
 REGION = "us-east-1"
+
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
+"""Properties are checked for what they compute, never for how long an example takes:
+a loaded machine (CI, ``-n 2``) makes a first example slow."""
 
 
 def pytest_configure(config):

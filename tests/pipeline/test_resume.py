@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -484,3 +485,64 @@ def test_deprecated_resume_from_still_reads_the_unread_segments(dynamodb_server,
     assert done.returncode == 0, done.stderr[-3000:]
     assert "--resume-from is deprecated: run the same command with --resume" in done.stderr
     assert "1 of 4 segment(s)" in done.stdout
+
+
+def uncommitted_documents(client, table: str, tmp_path) -> list[str]:
+    """The ids of documents in the killed run's build whose pages it never committed:
+    the items its unfinished segments hold after their committed keys."""
+    journal = journal_of(tmp_path)
+    header = journal.read_header()
+    after_commits = set()
+    for segment, state in journal.state(header).items():
+        if state.done:
+            continue
+        request = {"TableName": table, "Segment": segment, "TotalSegments": SEGMENTS}
+        if state.next_start_key is not None:
+            request["ExclusiveStartKey"] = state.next_start_key
+        while True:
+            page = client.scan(**request)
+            after_commits.update(item["id"]["S"] for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    with sqlite3.connect(tmp_path / "index.db") as connection:
+        built = {row[0] for row in connection.execute(f'SELECT id FROM "{header.build_index}"')}
+    return sorted(after_commits & built)
+
+
+def test_items_deleted_or_broken_after_an_uncommitted_write_leave_no_document(
+    dynamodb_server, dynamodb_client, reference, tmp_path
+):
+    """The killed run wrote documents of pages it never committed (``--batch-size 5``
+    sends them as it reads); before the resume some of those items are deleted from
+    the table and one is made undecodable. The resumed rebuild reads the pages again,
+    and its index holds exactly the table's good records: no document of an item gone
+    or broken, whose dead letter is there."""
+    table, good, bad = sample_table(dynamodb_client, "resume-deletes", ITEMS, 0.05, seed=29)
+    small_batches = ("--batch-size", "5")
+    n = mid_run(reference[0])  # the same items as ``works``: the same Scans
+    with FaultProxy(
+        dynamodb_server.endpoint_url, {"kill_sender": 1.0}, after_requests=n, max_faults=1
+    ) as proxy:
+        killed = cli(*command(proxy.url, table, tmp_path, *small_batches))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    written = uncommitted_documents(dynamodb_client, table, tmp_path)
+    assert len(written) >= 4, written
+    broken, *deleted = written[: len(written) // 2 + 1]
+    for doc_id in deleted:
+        dynamodb_client.delete_item(TableName=table, Key={"id": {"S": doc_id}})
+        good.pop(doc_id)
+    dynamodb_client.update_item(
+        TableName=table,
+        Key={"id": {"S": broken}},
+        UpdateExpression="SET workType = :bad",
+        ExpressionAttributeValues={":bad": {"S": "not-a-work-type"}},
+    )
+    good.pop(broken)
+    resumed = cli(
+        *command(dynamodb_server.endpoint_url, table, tmp_path, "--resume", *small_batches)
+    )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"removed {len(deleted)} document(s) of items deleted" in resumed.stdout
+    assert_exact(tmp_path, good, {**bad, broken: "workType"})
+    assert not journal_of(tmp_path).exists()

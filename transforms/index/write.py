@@ -38,6 +38,12 @@ milliseconds): it is written as an external version, so an older record
 never overwrites a newer one, and a document the index already holds in
 the same or a newer version counts as written.
 
+``written_keys`` (a run journal's :class:`~transforms.journal.WrittenKeys`)
+records the item keys of each batch before it is sent, and the bundle
+finalizer forgets them once the runner has committed the bundle: what an
+interrupted run wrote but never committed can then be checked against the
+table (``pipeline.resume.uncommitted``).
+
 Counters (namespace ``reindex``): ``indexed`` documents written,
 ``index_refused`` dead letters emitted here, ``index_retries`` documents
 sent again after a 429/5xx, ``index_version_conflicts`` documents the index
@@ -47,6 +53,7 @@ already held in a newer version.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +77,7 @@ from transforms.index import (
     normalize_uri,
     open_backend,
 )
+from transforms.journal.written_keys import WrittenKeys, forget
 from transforms.runners.capabilities import runner_capabilities
 from transforms.runners.group_batches import GroupBatches
 from transforms.runners.process_exit import skip_final_collection_in_sdk_worker
@@ -170,8 +178,10 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         batch_bytes: int = 8 * 2**20,
         version_field: str | None = None,
         key_attributes: tuple[str, ...] | None = None,
+        written_keys: WrittenKeys | None = None,
     ):
         self._uri = uri
+        self._written_keys = written_keys
         self._id_fields = id_fields
         self._key_attributes = key_attributes
         self._batch_size = batch_size
@@ -191,6 +201,7 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
             "_pending",
             "_writer",
             "_in_flight",
+            "_key_files",
         )
         return {k: v for k, v in self.__dict__.items() if k not in runtime} | {"_index": None}
 
@@ -204,10 +215,12 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         self._pending_bytes = 0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
         self._in_flight: collections.deque = collections.deque()
+        self._key_files: list[str] | None = None
 
     def start_bundle(self) -> None:
         self._pending = []
         self._pending_bytes = 0
+        self._key_files = None
         self._abandon_in_flight()
 
     def process(
@@ -215,7 +228,11 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         record: Any,
         timestamp=beam.DoFn.TimestampParam,
         window=beam.DoFn.WindowParam,
+        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
     ) -> Iterator[Any]:
+        if self._key_files is None and self._written_keys is not None:
+            self._key_files = []  # this bundle's key records, forgotten once it is committed
+            bundle_finalizer.register(functools.partial(forget, self._key_files))
         if isinstance(record, KeyedRecord):
             entry = _Pending(record.record, record.key, timestamp, window)
         else:
@@ -339,7 +356,10 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         if pending:
             documents = [document for _, document, _ in pending]
             versions = None if self._version_field is None else [v for _, _, v in pending]
-            written = self._writer.submit(self._write, documents, versions)
+            keys = None
+            if self._key_files is not None:
+                keys = [entry.key for entry, _, _ in pending if entry.key is not None]
+            written = self._writer.submit(self._write, documents, versions, keys, self._key_files)
             self._in_flight.append((written, documents, [entry for entry, _, _ in pending]))
         while len(self._in_flight) > 1:
             yield from self._collect_oldest()
@@ -349,8 +369,17 @@ class _WriteBatchesFn(TaggedOutputsDoFn):
         while self._in_flight:
             yield from self._collect_oldest()
 
-    def _write(self, documents: list[Document], versions: list | None) -> tuple[list, dict]:
-        """In the writer thread: one batch written, and the backend's counters after it."""
+    def _write(
+        self,
+        documents: list[Document],
+        versions: list | None,
+        keys: list | None,
+        key_files: list[str] | None,
+    ) -> tuple[list, dict]:
+        """In the writer thread: one batch written (its keys recorded first, with
+        ``written_keys``), and the backend's counters after it."""
+        if keys:
+            key_files.append(self._written_keys.record(keys))
         if versions is None:
             refusals = self._index.write_batch(documents)
         else:
@@ -393,7 +422,7 @@ class _WriteGroupsFn(_WriteBatchesFn):
         window=beam.DoFn.WindowParam,
     ) -> Iterator[Any]:
         for record in records:
-            yield from _WriteBatchesFn.process(self, record, timestamp, window)
+            yield from _WriteBatchesFn.process(self, record, timestamp, window, None)
         yield from self._flush()
         yield from self._drain()  # nothing may be left for finish_bundle
 
@@ -414,6 +443,8 @@ class WriteToIndex(beam.PTransform):
     compiled encoder, byte-identical to ``to_json()``. ``table``: the table
     name recorded in dead letters. ``version_field``: the model field
     holding the record's external version (search servers only).
+    ``written_keys``: where the keys of each batch are recorded until its
+    bundle is committed (a runner that finalizes bundles only).
 
     Returns an :class:`IndexWriteResult` (``.indexed``, ``.dead_letters``).
     """
@@ -432,8 +463,10 @@ class WriteToIndex(beam.PTransform):
         batch_bytes: int | None = None,
         version_field: str | None = None,
         key_attributes: Sequence[str] | None = None,
+        written_keys: WrittenKeys | None = None,
     ):
         super().__init__()
+        self._written_keys = written_keys
         self._uri = normalize_uri(uri)
         if isinstance(key_attributes, str):
             raise TypeError(
@@ -476,8 +509,17 @@ class WriteToIndex(beam.PTransform):
             "batch_bytes": self._batch_bytes,
             "version_field": self._version_field,
             "key_attributes": self._key_attributes,
+            "written_keys": self._written_keys,
         }
-        if runner_capabilities(records.pipeline).finish_bundle_outputs:
+        capabilities = runner_capabilities(records.pipeline)
+        if self._written_keys is not None and not (
+            capabilities.bundle_finalization and capabilities.finish_bundle_outputs
+        ):
+            raise ValueError(
+                "written_keys needs a runner that finalizes bundles and keeps what "
+                f"finish_bundle emits; {capabilities.runner} does not"
+            )
+        if capabilities.finish_bundle_outputs:
             write_fn = _WriteBatchesFn(*settings, **options)
         else:
             records = records | "Batches" >> GroupBatches(self._batch_size, _identity)

@@ -10,6 +10,7 @@ A journal is a folder, written through Beam's ``FileSystems`` (local,
     positions/*.json          one record per committed bundle (append-only)
     dead-letters/*.jsonl      the dead letters of committed bundles, one part per bundle
     progress/*.json           this attempt's running counts, one file per worker process
+    written/*.json            the keys of index writes whose bundle is not yet committed
 
 Once every segment was read to its end and the dead letters were
 consolidated, the run removes its journal (:meth:`RunJournal.remove`): the
@@ -65,6 +66,8 @@ STAGES = (VERIFIED, SWAPPED)
 POSITIONS = "positions"
 DEAD_LETTERS = "dead-letters"
 PROGRESS = "progress"
+WRITTEN = "written"
+FOLDERS = (POSITIONS, DEAD_LETTERS, PROGRESS, WRITTEN)
 
 
 class JournalError(ValueError):
@@ -210,7 +213,7 @@ class RunJournal:
     def remove_files(self) -> int:
         """Deletes everything the journal holds (an earlier run's header, records, parts)."""
         removed = delete_matching(self.join(HEADER)) + delete_matching(self.join(STAGE))
-        for folder in (POSITIONS, DEAD_LETTERS, PROGRESS):
+        for folder in FOLDERS:
             removed += delete_matching(self.join(folder, "*"))
         return removed
 
@@ -224,7 +227,7 @@ class RunJournal:
         self.remove_temporary()
         if not is_local(self.path):
             return
-        for folder in (POSITIONS, DEAD_LETTERS, PROGRESS, ""):
+        for folder in (*FOLDERS, ""):
             try:
                 os.rmdir(os.path.join(self.path, folder))
             except OSError:
@@ -233,8 +236,7 @@ class RunJournal:
     def remove_temporary(self) -> int:
         """Deletes files left half-written by a process that stopped while writing."""
         return sum(
-            delete_matching(self.join(folder, "*" + TEMPORARY_SUFFIX))
-            for folder in (POSITIONS, DEAD_LETTERS, PROGRESS)
+            delete_matching(self.join(folder, "*" + TEMPORARY_SUFFIX)) for folder in FOLDERS
         ) + delete_matching(self.join("*" + TEMPORARY_SUFFIX))
 
     def ref(self, header: RunHeader, attempt_id: str | None = None) -> JournalRef:
