@@ -58,6 +58,7 @@ from pipeline.arg_types import positive_float as _positive_float
 from pipeline.arg_types import positive_int as _positive_int
 from pipeline.errors import CommandInterrupted, UsageError
 from pipeline.logs import configure_logging
+from transforms.runners.temp_folder import private_temp_folder
 
 __all__ = ["main"]
 
@@ -1009,7 +1010,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     previous = _raise_on_signals()
     try:
-        return _run_command(argv)
+        with private_temp_folder():  # what Beam leaves in the temporary folder goes with it
+            return _run_command(argv)
     except KeyboardInterrupt as interrupt:
         signum = getattr(interrupt, "signum", signal.SIGINT)
         print(f"error: interrupted by {signal.Signals(signum).name}", file=sys.stderr)

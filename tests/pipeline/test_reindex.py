@@ -6,6 +6,7 @@ the malformed items, each with the field that is wrong.
 """
 
 import json
+import os
 
 import apache_beam as beam
 import pytest
@@ -112,6 +113,34 @@ def test_cli_reindex_end_to_end(dynamodb_server, works_table, tmp_path):
     assert search.returncode == 0, search.stderr
     hits = [line.split("\t") for line in search.stdout.splitlines()]
     assert len(hits) == 3 and all(hit[0] in good for hit in hits)
+
+
+DEFAULT_WORKERS = (
+    "--runner=DirectRunner",
+    "--direct_running_mode=multi_processing",
+    "--direct_num_workers=2",
+)
+"""The command's default on two cores, for a table too large to read in its process."""
+
+
+@pytest.mark.parametrize(
+    "runner", [DEFAULT_WORKERS, RUNNERS["portable"]], ids=["default", "portable"]
+)
+def test_cli_leaves_nothing_in_the_temporary_folder(dynamodb_server, works_table, tmp_path, runner):
+    """Beam's folders of the run (pipelines, environments, the job service's staging)
+    go with the command's own temporary folder, in the command's process and its workers'."""
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    table, good, _ = works_table
+    done = cli(
+        *reindex_args(dynamodb_server.endpoint_url, table, tmp_path),
+        "--total-segments=4",
+        *runner,
+        env={**os.environ, "TMPDIR": str(system_temp)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert index_rows(tmp_path / "index.db") == good
+    assert sorted(path.name for path in system_temp.iterdir()) == []
 
 
 def test_cli_replay_after_a_model_fix(dynamodb_server, works_table, tmp_path):

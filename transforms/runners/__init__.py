@@ -14,4 +14,6 @@ are the shapes the transforms take where a capability is missing:
   cluster has no workers (dask waits for one, silently).
 - ``process_exit``: the command line's process and Beam's SDK worker
   processes end without the interpreter's last garbage collection.
+- ``temp_folder``: what Beam leaves in the temporary folder goes with the
+  command's own temporary folder.
 """
