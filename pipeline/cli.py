@@ -70,6 +70,7 @@ EXIT_NO_CATCH_UP, EXIT_INTERRUPTED = 6, 130
 DEFAULT_PROGRESS_INTERVAL = 10.0
 MAX_TOTAL_SEGMENTS = 1_000_000  # DynamoDB's limits, as the scan checks them
 MAX_PAGE_SIZE = 1_000_000
+MAX_SAMPLE_SEGMENTS = 1_000  # as pipeline.plan.sample checks it
 
 
 class _UsageError(Exception):
@@ -478,9 +479,10 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--sample-segments",
         metavar="N",
-        type=_positive_int,
-        help="estimate the size from a short scan of N segments (DescribeTable reports 0 "
-        "bytes for hours after a table is created); the plan states the read units it used",
+        type=_int_between(1, MAX_SAMPLE_SEGMENTS),
+        help="estimate the size from a short scan of N segments, read one after the other "
+        f"(at most {MAX_SAMPLE_SEGMENTS:,}; DescribeTable reports 0 bytes for hours after "
+        "a table is created); the plan states the read units it used",
     )
 
     search = _command(

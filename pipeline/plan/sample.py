@@ -20,10 +20,12 @@ from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.scan.errors import explain
 from transforms.dynamodb.scan.restriction import MAX_TOTAL_SEGMENTS
 
-__all__ = ["SampleEstimate", "sample_table"]
+__all__ = ["MAX_SAMPLE_SEGMENTS", "SampleEstimate", "sample_table"]
 
 GROWTH = 16
 DEFAULT_PAGES_PER_SEGMENT = 4
+MAX_SAMPLE_SEGMENTS = 1_000
+"""The most segments a sample reads: one after the other, so that it stays short."""
 UNIT_BYTES = 4096
 
 
@@ -119,8 +121,8 @@ def sample_table(
     Raises :class:`~transforms.dynamodb.scan.errors.ScanError` with a one-line message
     when the table cannot be scanned.
     """
-    if segments < 1 or segments > MAX_TOTAL_SEGMENTS:
-        raise ValueError(f"segments must be from 1 to {MAX_TOTAL_SEGMENTS:,}, got {segments}")
+    if segments < 1 or segments > MAX_SAMPLE_SEGMENTS:
+        raise ValueError(f"segments must be from 1 to {MAX_SAMPLE_SEGMENTS:,}, got {segments}")
     client = client_config.create_client()
     try:
         total, pages, units = segments, 0, 0.0

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import cli as cli_module
 from pipeline.local.sample_data import generate_items
+from pipeline.plan.sample import MAX_SAMPLE_SEGMENTS
 from tests.reindex_runs import ROOT, cli, reindex_args
 from tests.tables import seeded_table
 from transforms.dynamodb.scan.request import MAX_PAGE_SIZE
@@ -214,6 +215,12 @@ def test_options_the_job_would_refuse_are_the_only_line(
 def test_the_command_lines_limits_are_the_scans():
     assert cli_module.MAX_TOTAL_SEGMENTS == MAX_TOTAL_SEGMENTS
     assert cli_module.MAX_PAGE_SIZE == MAX_PAGE_SIZE
+    assert cli_module.MAX_SAMPLE_SEGMENTS == MAX_SAMPLE_SEGMENTS
+
+
+def test_a_sample_larger_than_a_short_scan_is_refused():
+    line = usage_error("plan", "--table", "works", "--sample-segments", "99999")
+    assert line == "error: argument --sample-segments: must be from 1 to 1,000, got 99,999"
 
 
 def test_local_folders_are_made_absolute_for_workers_elsewhere(tmp_path, monkeypatch):
