@@ -101,3 +101,75 @@ def test_an_endpoint_that_was_not_reached_is_not_waited_for_twice_in_a_while(
     with pytest.raises(EndpointUnreachable) as later:
         table_description.describe_table(config, "works")
     assert later.value is not first.value
+
+
+@pytest.fixture
+def untrusted_tls_endpoint(tmp_path):
+    """A loopback TLS server whose certificate (self-signed) nothing here trusts."""
+    import datetime
+    import socket
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                context.wrap_socket(connection, server_side=True).close()
+            except (ssl.SSLError, OSError):  # the client refuses the certificate
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_an_untrusted_certificate_says_to_set_the_ca_bundle(untrusted_tls_endpoint, monkeypatch):
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    config = DynamoDBClientConfig(
+        region_name="us-east-1", endpoint_url=untrusted_tls_endpoint, max_attempts=1
+    )
+    with pytest.raises(EndpointUnreachable) as refused:
+        table_description.describe_table(config, "works")
+    assert str(refused.value).startswith(
+        f"TLS with endpoint {untrusted_tls_endpoint} failed, its certificate is not trusted "
+        "here: set AWS_CA_BUNDLE to the file of the certificate authority that signed it ("
+    ), str(refused.value)

@@ -212,6 +212,18 @@ def test_cli_unreachable_endpoint_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach endpoint {url}")
 
 
+def test_cli_https_to_a_plain_http_server_says_to_use_http(dynamodb_server, tmp_path):
+    url = dynamodb_server.endpoint_url.replace("http://", "https://")
+    done = cli(*reindex_args(url, "works", tmp_path), "--runner=FnApiRunner", timeout=120)
+    assert done.returncode == 3
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        f"error: TLS with endpoint {url} failed, it does not speak TLS: for a server on "
+        "plain HTTP, use http:// in --endpoint-url ("
+    ), lines[0]
+
+
 def test_cli_missing_required_option(tmp_path):
     done = cli("reindex", "--table", "t")
     assert done.returncode == 2

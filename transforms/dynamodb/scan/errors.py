@@ -19,6 +19,7 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from transforms.dynamodb.wire import Key, dumps_item
@@ -190,6 +191,8 @@ def explain(error: BaseException, table_name: str, endpoint: str | None) -> Scan
         )
     if isinstance(error, NoRegionError):
         return ScanError("no AWS region set: pass --region or set AWS_DEFAULT_REGION")
+    if isinstance(error, SSLError):
+        return EndpointUnreachable(_tls_failure(str(error), where))
     if isinstance(error, _TRANSIENT_EXCEPTIONS):
         return EndpointUnreachable(
             f"cannot reach {where}: check --endpoint-url and the network ({error})"
@@ -197,6 +200,20 @@ def explain(error: BaseException, table_name: str, endpoint: str | None) -> Scan
     if isinstance(error, BotoCoreError):
         return ScanError(f"DynamoDB client error on table {table_name!r}: {error}")
     return ScanError(f"scan of table {table_name!r} failed: {error!r}")
+
+
+def _tls_failure(text: str, where: str) -> str:
+    """What to fix when TLS with the endpoint failed, from the SSL error's text."""
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        fix = "it does not speak TLS: for a server on plain HTTP, use http:// in --endpoint-url"
+    elif "CERTIFICATE_VERIFY_FAILED" in text:
+        fix = (
+            "its certificate is not trusted here: set AWS_CA_BUNDLE to the file of the "
+            "certificate authority that signed it"
+        )
+    else:
+        fix = "check --endpoint-url"
+    return f"TLS with {where} failed, {fix} ({text})"
 
 
 def segment_failed(
