@@ -89,17 +89,52 @@ def positive_float(text: str) -> float:
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+_BEAM_EXTRAS = {"gs": "gcp", "s3": "aws", "hdfs": "hadoop", "azfs": "azure"}
+"""The file systems of Beam's ``FileSystems``, by scheme, and the extra each needs."""
+
+
 def folder_path(text: str) -> str:
     """A local path made absolute (worker processes may run in another
-    directory, as Dask's do), or a URI such as ``gs://...`` as given."""
+    directory, as Dask's do), or a URI such as ``gs://...`` as given, once
+    Beam has a file system for its scheme."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     if _SCHEME.match(text):
+        _check_file_system(text)
         return text
     return os.path.abspath(os.path.expanduser(text))
 
 
 folder_path.__name__ = "path"
+
+
+def _check_file_system(uri: str) -> None:
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    scheme = uri.split("://", 1)[0]
+    extra = _BEAM_EXTRAS.get(scheme.lower())
+    try:
+        FileSystems.get_filesystem(uri)
+    except (ValueError, BeamIOError) as error:  # no file system, or one that cannot start
+        causes = getattr(error, "exception_details", None) or {}
+        missing = isinstance(error, ValueError) or any(
+            isinstance(cause, ImportError) for cause in causes.values()
+        )
+        if extra is None:
+            known = ", ".join(f"{name}://" for name in _BEAM_EXTRAS)
+            message = (
+                f"{scheme}:// is not a file system Beam knows: give a local path or a URI "
+                f"of {known}"
+            )
+        elif missing:
+            message = (
+                f"{scheme}:// needs Beam's {extra} extra, not installed here: "
+                f"pip install 'apache-beam[{extra}]'"
+            )
+        else:
+            message = f"{scheme}:// cannot be used: {next(iter(causes.values()), error)}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def index_uri(text: str) -> str:

@@ -218,6 +218,27 @@ def test_the_command_lines_limits_are_the_scans():
     assert cli_module.MAX_SAMPLE_SEGMENTS == MAX_SAMPLE_SEGMENTS
 
 
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        (
+            "foo://bucket/dead",
+            "foo:// is not a file system Beam knows: give a local path or a URI of gs://, "
+            "s3://, hdfs://, azfs://",
+        ),
+        (
+            "hdfs://namenode/dead",
+            "hdfs:// needs Beam's hadoop extra, not installed here: "
+            "pip install 'apache-beam[hadoop]'",
+        ),
+    ],
+    ids=["unknown", "not-installed"],
+)
+def test_a_dead_letter_uri_beam_cannot_write_says_why(tmp_path, uri, message):
+    line = usage_error(*reindex(tmp_path), "--dead-letters", uri)
+    assert line == f"error: argument --dead-letters: {message}"
+
+
 def test_a_sample_larger_than_a_short_scan_is_refused():
     line = usage_error("plan", "--table", "works", "--sample-segments", "99999")
     assert line == "error: argument --sample-segments: must be from 1 to 1,000, got 99,999"
