@@ -58,7 +58,6 @@ from pipeline.arg_types import positive_float as _positive_float
 from pipeline.arg_types import positive_int as _positive_int
 from pipeline.errors import CommandInterrupted, UsageError
 from pipeline.logs import configure_logging
-from transforms.runners.temp_folder import private_temp_folder
 
 __all__ = ["main"]
 
@@ -1012,6 +1011,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     previous = _raise_on_signals()
     try:
+        configure_logging()  # before Beam is imported: its import logs
+        from transforms.runners.temp_folder import private_temp_folder
+
         with private_temp_folder():  # what Beam leaves in the temporary folder goes with it
             return _run_command(argv)
     except KeyboardInterrupt as interrupt:
