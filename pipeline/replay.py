@@ -17,6 +17,7 @@ dead-lettered is indexed as it is, or has no document.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -286,14 +287,18 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
         "records",
         _SplitByKind.UNREPLAYABLE,
     )
-    records = (decoded.records, rebuilt["records"]) | "Records" >> beam.Flatten()
-    written = records | "Index" >> WriteToIndex(
-        config.index, id_fields=id_fields, table=table, key_attributes=key_attributes
+    # Each branch of records is written where it is made: a Flatten of the two
+    # would be a materialised collection, every record of the replay held at once.
+    index = functools.partial(
+        WriteToIndex, config.index, id_fields=id_fields, table=table, key_attributes=key_attributes
     )
+    written = decoded.records | "Index" >> index()
+    written_rebuilt = rebuilt["records"] | "IndexRebuilt" >> index()
     files = (
         (
             decoded.dead_letters,
             written.dead_letters,
+            written_rebuilt.dead_letters,
             split[_SplitByKind.UNREPLAYABLE],
             rebuilt[_SplitByKind.UNREPLAYABLE],
         )
@@ -303,7 +308,8 @@ def run_replay(config: ReplayConfig, pipeline_args: list[str]) -> ReplaySummary:
     tally = None
     if needs_tally(runner_capabilities(pipeline)):
         tally = tally_path(config.still_failing)
-        counted = {"read": letters, "indexed": written.indexed} | "Tally" >> Tally(
+        indexed = (written.indexed, written_rebuilt.indexed) | "Indexed" >> beam.Flatten()
+        counted = {"read": letters, "indexed": indexed} | "Tally" >> Tally(
             tally, {"read": _read, "indexed": _indexed}
         )
         _ = (counted, files) | "End" >> EndBranches()
