@@ -201,7 +201,8 @@ class ReindexOutputs(NamedTuple):
     items: beam.PCollection
     records: beam.PCollection
     removals: beam.PCollection
-    dead_letters: beam.PCollection
+    dead_letters: beam.PCollection | None
+    """Every branch's dead letters; None with a journal, where each branch writes its own."""
     tally: str | None = None
 
 
@@ -342,10 +343,11 @@ def build_reindex(
             )
         )
     branches = (read.dead_letters, decoded.dead_letters, written.dead_letters, deleted.dead_letters)
-    dead_letters = branches | "AllDeadLetters" >> beam.Flatten()
+    dead_letters = None
     if journal is None:
+        dead_letters = branches | "AllDeadLetters" >> beam.Flatten()
         files = dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.dead_letters)
-    else:
+    else:  # no Flatten of the branches: the runner would hold every letter at once
         parts = [
             branch | f"DeadLetterParts{name}" >> WriteDeadLetterParts(journal)
             for name, branch in zip(("Source", "Decode", "Index", "Delete"), branches, strict=True)

@@ -61,6 +61,12 @@ def test_fewer_records_than_the_size_are_all_sampled(tmp_path):
     assert _sample(tmp_path, notes, 5) == {"a": notes[0].to_json(), "b": notes[1].to_json()}
 
 
+def test_ids_and_texts_holding_unicode_line_separators_are_sampled_whole(tmp_path):
+    """U+2028, U+2029 and U+0085 break lines for ``str.splitlines``, not in JSON Lines."""
+    notes = [Note("a\u2028b", "x\u2029y"), Note("c\x85d", "z")]
+    assert _sample(tmp_path, notes, 5) == {note.id: note.to_json() for note in notes}
+
+
 def test_the_combine_reads_the_ranked_records_directly(tmp_path):
     """A ``Flatten`` in front of the combine would stop the runner from lifting it
     into the reading stage: every record would then be shipped between stages."""

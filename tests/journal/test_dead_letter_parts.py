@@ -118,3 +118,31 @@ def test_parts_are_written_per_bundle_and_counted(tmp_path):
     parts = list((tmp_path / "journal" / "dead-letters").glob(f"{RUN}-*.jsonl"))
     assert parts and sum(len(p.read_text().splitlines()) for p in parts) == 5
     assert reindex_counters(result)["dead_letters_decode"] == 5
+
+
+def test_letters_holding_unicode_line_separators_are_consolidated_whole(tmp_path):
+    """U+2028, U+0085 and the like are line breaks to ``str.splitlines`` but not to
+    JSON Lines: a letter whose item holds one stays one letter."""
+    parts = tmp_path / "journal" / "dead-letters"
+    odd = "a\u2028b\x85c\x1cd\u2029e"
+    letters = [decode_letter(1, "T1") | {"error": odd}, decode_letter(2, "T1")]
+    write_part(parts, f"{RUN}-0001", letters)
+    dead = tmp_path / "dead"
+    assert consolidate_dead_letters(str(parts), RUN, str(dead)).total() == 2
+    assert [letter["error"] for letter in read_dead_letters(str(dead))] == [odd, "expected S"]
+
+
+def test_a_bundle_larger_than_memory_holds_is_spooled_whole(tmp_path):
+    ref = JournalRef(str(tmp_path / "journal"), RUN, "attempt")
+    big = "x" * 2**16
+    letters = [decode_letter(n, "T") | {"error": big} for n in range(200)]  # about 13 MiB
+
+    def build(p):
+        _ = p | beam.Create(letters, reshuffle=False) | WriteDeadLetterParts(ref)
+
+    run_pipeline(build)
+    parts = list((tmp_path / "journal" / "dead-letters").glob(f"{RUN}-*.jsonl"))
+    assert len(parts) == 1
+    assert [letter["key"] for letter in read_dead_letters(str(parts[0]))] == [
+        letter["key"] for letter in letters
+    ]

@@ -145,7 +145,8 @@ def read_sample(path: str) -> dict[str, str]:
     """``{id: record JSON}`` from a sample file written by :class:`SampleDocuments`."""
     with FileSystems.open(path, compression_type="uncompressed") as stream:
         text = stream.read().decode("utf-8")
-    return {doc_id: body for doc_id, body in (json.loads(line) for line in text.splitlines())}
+    lines = (line for line in text.split("\n") if line)  # not splitlines: U+2028 is no break here
+    return {doc_id: body for doc_id, body in (json.loads(line) for line in lines)}
 
 
 class SampleCheck(NamedTuple):

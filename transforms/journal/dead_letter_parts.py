@@ -1,7 +1,8 @@
 """Dead letters that are durable per bundle, and their consolidation at the end.
 
 ``WriteDeadLetterParts(ref)`` writes the dead letters of each bundle to a
-part file of its own in ``finish_bundle``, before the runner commits the
+part file of its own in ``finish_bundle`` (spooled until then: in memory up
+to 8 MiB, then in a local temporary file), before the runner commits the
 bundle, so the dead letters of every committed page are on disk when the
 scan's bundle finalizer records its position
 (:mod:`transforms.journal.commits`). Parts are named
@@ -31,12 +32,15 @@ import collections
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.dead_letters import (
@@ -47,7 +51,7 @@ from transforms.dead_letters import (
     dumps_dead_letter,
     without_letters,
 )
-from transforms.journal.files import matching, read_bytes, write_atomically, writing_atomically
+from transforms.journal.files import matching, writing_atomically
 from transforms.journal.journal import DEAD_LETTERS, JournalRef
 from transforms.journal.progress import process_progress
 
@@ -59,8 +63,14 @@ SCAN_STAGE = "scan"
 LETTERS_PER_FILE = 100_000
 
 
+SPOOL_BYTES = 8 * 2**20
+"""A bundle's letters are held in memory up to this size, then in a local temporary file."""
+
+
 class _WritePartFn(beam.DoFn):
-    """Counts and buffers a bundle's dead letters; writes them as one part in ``finish_bundle``."""
+    """Counts a bundle's dead letters and spools them; writes them as one part in
+    ``finish_bundle``. Memory stays bounded however many letters a bundle holds (a
+    wrong model dead-letters every item a bundle reads)."""
 
     def __init__(self, ref: JournalRef):
         self._ref = ref
@@ -68,23 +78,41 @@ class _WritePartFn(beam.DoFn):
     def setup(self) -> None:
         self._counters = DeadLetterCounters()
         self._progress = process_progress(self._ref)
-        self._lines: list[str] = []
+        self._spool = None
+        self._letters = 0
 
     def start_bundle(self) -> None:
-        self._lines = []
+        self._discard()
 
     def process(self, letter: dict[str, Any]) -> None:
-        self._lines.append(dumps_dead_letter(letter))
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self._spool.write(dumps_dead_letter(letter).encode("utf-8") + b"\n")
+        self._letters += 1
         self._counters.count(letter)
 
     def finish_bundle(self) -> None:
-        lines, self._lines = self._lines, []
-        if not lines:
+        spool, letters = self._spool, self._letters
+        if spool is None:
             return
         name = f"{self._ref.run_id}-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}{FILE_SUFFIX}"
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        write_atomically(self._ref.join(DEAD_LETTERS, name), data)
-        self._progress.add(dead_letters=len(lines))
+        try:
+            spool.seek(0)
+            with writing_atomically(self._ref.join(DEAD_LETTERS, name)) as stream:
+                shutil.copyfileobj(spool, stream)
+        finally:
+            self._discard()
+        self._progress.add(dead_letters=letters)
+
+    def teardown(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        """Drops the spool (written, or of a failed bundle)."""
+        if getattr(self, "_spool", None) is not None:
+            self._spool.close()
+        self._spool = None
+        self._letters = 0
 
 
 class WriteDeadLetterParts(beam.PTransform):
@@ -122,11 +150,13 @@ def _identity(letter: dict[str, Any]) -> tuple:
 
 
 def _part_lines(path: str) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of each line of the part at ``path`` that is not blank."""
-    text = read_bytes(path).decode("utf-8")
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield line_number, line
+    """``(line number, line)`` of each line of the part at ``path`` that is not blank,
+    read as a stream (a part holds a whole bundle's letters)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        for line_number, raw in enumerate(stream, start=1):
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line.strip():
+                yield line_number, line
 
 
 def _parse(line: str, path: str, line_number: int) -> dict[str, Any]:
@@ -233,4 +263,9 @@ def _write_files(destination: str, lines: Iterable[str], count: int) -> None:
 def count_part_letters(ref: JournalRef) -> int:
     """How many dead letters the parts of ``ref``'s run hold so far (duplicates included)."""
     parts = matching(ref.join(DEAD_LETTERS, f"{ref.run_id}-*{FILE_SUFFIX}"))
-    return sum(read_bytes(path).count(b"\n") for path in parts)
+    return sum(_newlines(path) for path in parts)
+
+
+def _newlines(path: str) -> int:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(2**20), b""))
