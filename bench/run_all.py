@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     # measure moto, not the two clients (both read at its pace).
     "vs_awswrangler": (["--server=replay"], ["--server=replay", "--items=3000", "--repeats=1"]),
     "cores": ([], ["--items=20000", "--repeats=1"]),
+    "dead_letter_memory": ([], ["--small=2000", "--large=10000"]),
 }
 
 RENAMED_TARGETS = {"ours / json.loads": ("ours / json.loads (stretch)",)}
