@@ -717,6 +717,7 @@ def _remove_documents_of_deleted_items(
     removed = remove_documents_of_deleted_items(
         run.journal.path,
         run.ref.run_id,
+        run.ref.attempt_id,
         rebuild.build_uri,
         client_config(config),
         source.table,

@@ -1,16 +1,16 @@
-"""After a rebuild's job: the documents of uncommitted writes whose items are gone.
+"""After a resumed rebuild's job: the documents of uncommitted writes whose items are gone.
 
 The index writer of a journaled rebuild records the keys of every batch
 before it sends it, and forgets them once the runner has committed the
-bundle (:mod:`transforms.journal.written_keys`). The keys left are those of
-writes no attempt committed: an interrupted run's last bundles, a bundle
-that failed and was retried. Their pages were read again, and every item
-still in the table was written again (or dead-lettered); an item deleted
-in between was not, and its document must go so that the new index holds
-exactly the table. Each key left is read again (strongly consistent
-``BatchGetItem``), the documents of the items gone are deleted from the
-build, and the key files are then forgotten, a group of files at a time,
-so a stop in between only leaves keys to check again.
+bundle (:mod:`transforms.journal.written_keys`). The keys earlier attempts
+left are those of writes they never committed: an interrupted run's last
+bundles. Their pages were read again, and every item still in the table
+was written again (or dead-lettered); an item deleted in between was not,
+and its document must go so that the new index holds exactly the table.
+Each key left is read again (strongly consistent ``BatchGetItem``), the
+documents of the items gone are deleted from the build, and the key files
+are then forgotten, a group of files at a time, so a stop in between only
+leaves keys to check again.
 """
 
 from __future__ import annotations
@@ -34,17 +34,22 @@ KEYS_PER_CHECK = 10_000
 def remove_documents_of_deleted_items(
     journal_path: str,
     run_id: str,
+    attempt_id: str,
     index_uri: str,
     client_config: DynamoDBClientConfig,
     table: str,
     key_attributes: Sequence[str],
 ) -> int:
-    """Deletes from ``index_uri`` the documents of uncommitted writes of run
-    ``run_id`` whose items ``table`` no longer holds; returns how many there were."""
+    """Deletes from ``index_uri`` the documents of uncommitted writes of run ``run_id``
+    (but attempt ``attempt_id``, this one) whose items ``table`` no longer holds;
+    returns how many there were."""
     removed = 0
     client = backend = None
     try:
-        for keys, paths in uncommitted_key_files(journal_path, run_id, KEYS_PER_CHECK):
+        groups = uncommitted_key_files(
+            journal_path, run_id, KEYS_PER_CHECK, besides_attempt=attempt_id
+        )
+        for keys, paths in groups:
             if client is None:
                 client = client_config.create_client()
                 backend = open_backend(index_uri)

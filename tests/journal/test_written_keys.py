@@ -51,6 +51,12 @@ def test_keys_of_every_type_round_trip_in_groups_and_are_forgotten(tmp_path):
     assert isinstance(groups[0][0][1]["sk"]["B"], bytes)
     (whole,) = uncommitted_key_files(str(tmp_path / "journal"), RUN, keys_per_group=100)
     assert whole[0] == keys
+    mine = JournalRef(str(tmp_path / "journal"), RUN, "a later attempt")
+    paths.append(WrittenKeys(mine).record([{"id": {"S": "w3"}}]))
+    (earlier,) = uncommitted_key_files(
+        str(tmp_path / "journal"), RUN, 100, besides_attempt="a later attempt"
+    )
+    assert earlier[0] == keys
     forget(paths)
     assert list(uncommitted_key_files(str(tmp_path / "journal"), RUN, 100)) == []
     assert len(list((tmp_path / "journal" / "written").iterdir())) == 1  # the other run's
