@@ -11,7 +11,9 @@ that is dropped too, since the command line says in one line what was done
 and how to resume. When a worker process dies, Beam's threads and loggers
 report it with a traceback each (a dozen of them for two workers); each is
 said in one line instead (its message and the exception's last line), and
-the command's own error line says what happened to the run.
+the command's own error line says what happened to the run. The Dask
+client's records are dropped (a traceback per lost connection when its
+scheduler goes): the job's failure is its one error line.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ class _DropKnownNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not any(message.startswith(noise) for noise in _NOISE)
+
+
+class _QuietDask(logging.Filter):
+    """Drops dask.distributed's records below CRITICAL: its client logs its start and,
+    when the scheduler goes, a traceback per lost connection, while the job's failure
+    is one error line. A filter on the handler, as dask sets its own loggers' levels
+    when it is imported, after ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("distributed") and record.levelno < logging.CRITICAL)
 
 
 class _DropInterruptTracebacks(logging.Filter):
@@ -123,6 +135,7 @@ def configure_logging() -> None:
     handler.addFilter(_DropKnownNoise())
     handler.addFilter(_DropInterruptTracebacks())
     handler.addFilter(_OneLineRunnerTracebacks())
+    handler.addFilter(_QuietDask())
     root.addHandler(handler)
     threading.excepthook = _runner_thread_errors_in_one_line(threading.excepthook)
     root.setLevel(logging.WARNING)
@@ -130,9 +143,6 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
     for name in ("opensearch", "elasticsearch", "elastic_transport"):  # a traceback per failed
         logging.getLogger(name).setLevel(logging.ERROR)  # request; errors say it in one line
-    # dask.distributed's client logs its start and, when the scheduler goes, tracebacks of
-    # every lost connection: the job's failure is one error line
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     # Beam's Dask runner warns, for each in-memory input it makes a bag of, that its
     # default partition size has changed since an earlier Beam version
     logging.getLogger("apache_beam.runners.dask.transform_evaluator").setLevel(logging.ERROR)

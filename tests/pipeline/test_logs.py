@@ -25,6 +25,11 @@ _SCRIPT = textwrap.dedent(
         fail("/project/transforms/ours.py")
     except RuntimeError:
         logging.getLogger("transforms.ours").exception("our own failure")
+    logging.getLogger("distributed.client").setLevel(logging.INFO)  # as dask sets it
+    try:
+        raise OSError("scheduler gone")
+    except OSError:
+        logging.getLogger("distributed.client").exception("reconnecting")
     for name, where in (("runner", "/site-packages/grpc/_server.py"),
                         ("ours", "/project/transforms/ours.py")):
         thread = threading.Thread(target=fail, args=(where,), name=name)
@@ -49,5 +54,6 @@ def test_a_runners_failures_are_one_line_each_and_ours_keep_their_traceback():
         "subprocess exited with return code -9"
     ) in lines
     assert "ERROR transforms.ours: our own failure" in lines
+    assert not any("distributed" in line for line in lines)  # the job's error says it
     assert "Exception in thread ours:" in done.stderr  # Python's own report, with its traceback
     assert done.stderr.count("Traceback (most recent call last):") == 2  # ours only
