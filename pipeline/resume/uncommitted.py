@@ -18,8 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.errors import ReindexError
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.keys import reread_keys
+from transforms.dynamodb.scan.errors import AccessDenied, explain
 from transforms.index import key_document_id, open_backend
 from transforms.journal.written_keys import forget, uncommitted_key_files
 
@@ -53,11 +57,7 @@ def remove_documents_of_deleted_items(
             if client is None:
                 client = client_config.create_client()
                 backend = open_backend(index_uri)
-            gone = [
-                key_document_id(reread.key, key_attributes)
-                for reread in reread_keys(client, table, keys, key_attributes=key_attributes)
-                if reread.item is None
-            ]
+            gone = _gone(client, table, keys, key_attributes, client_config.endpoint_url)
             if gone:
                 removed += backend.delete(gone)
             forget(paths)
@@ -73,3 +73,27 @@ def remove_documents_of_deleted_items(
             removed,
         )
     return removed
+
+
+def _gone(client, table: str, keys, key_attributes, endpoint: str | None) -> list[str]:
+    """The document ids of ``keys`` whose items ``table`` no longer holds."""
+    try:
+        return [
+            key_document_id(reread.key, key_attributes)
+            for reread in reread_keys(client, table, keys, key_attributes=key_attributes)
+            if reread.item is None
+        ]
+    except (BotoCoreError, ClientError) as error:
+        explained = explain(error, table, endpoint)
+        if isinstance(explained, AccessDenied):
+            reason = (
+                f"access denied to table {table!r}: the credentials need "
+                "dynamodb:BatchGetItem on it"
+            )
+        else:
+            reason = str(explained)
+        raise ReindexError(
+            "the keys an interrupted run wrote but never committed could not be read "
+            f"again ({reason}); the new index is kept: fix it and run the command again "
+            "with --resume"
+        ) from error
