@@ -1,6 +1,7 @@
 """Shared fixtures: a real DynamoDB-compatible server (moto) on loopback."""
 
 import contextlib
+import http.server
 import os
 import socket
 import threading
@@ -75,3 +76,33 @@ def silent_endpoint():
     listener.close()
     for connection in accepted:
         connection.close()
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """Answers every request as DynamoDB answers credentials without the permission,
+    keeping each request's ``Authorization`` header."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.authorizations.append(self.headers.get("Authorization", ""))
+        body = b'{"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException"}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def refusing_server():
+    """A loopback DynamoDB endpoint that refuses every request (access denied)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    server.authorizations = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

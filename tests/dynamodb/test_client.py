@@ -7,40 +7,11 @@ credentials file since its last job. Requests go to a loopback server that
 keeps each request's ``Authorization`` header and refuses it.
 """
 
-import http.server
-import threading
-
 import pytest
 from botocore.exceptions import ClientError
 
 from transforms.dynamodb.client import DynamoDBClientConfig
 from transforms.dynamodb.stream.clients import create_streams_client
-
-
-class _Refusing(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.authorizations.append(self.headers.get("Authorization", ""))
-        body = b'{"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException"}'
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def refusing_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    server.authorizations = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

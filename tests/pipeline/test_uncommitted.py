@@ -1,8 +1,6 @@
 """Documents of uncommitted writes whose items are gone, removed after a resumed rebuild."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -53,37 +51,6 @@ def test_documents_of_items_gone_go_and_those_of_this_attempt_are_not_read(
     assert len(left) == 1 and left[0].startswith(f"{RUN}-this one-")
 
 
-class _Refusing(BaseHTTPRequestHandler):
-    """Answers every request as DynamoDB answers credentials without the permission."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(
-            {
-                "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
-                "message": "not authorized to perform: dynamodb:BatchGetItem",
-            }
-        ).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def refusing_endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.parametrize(
     "where, reason",
     [
@@ -95,11 +62,12 @@ def refusing_endpoint():
     ],
 )
 def test_keys_that_cannot_be_read_again_say_what_to_fix_and_stay(
-    tmp_path, refusing_endpoint, where, reason
+    tmp_path, refusing_server, where, reason
 ):
     uri = index_of(tmp_path, [1])
     write_ahead(tmp_path, "killed", [1])
-    endpoint = refusing_endpoint if where == "refusing" else f"http://127.0.0.1:{free_port()}"
+    port = refusing_server.server_port if where == "refusing" else free_port()
+    endpoint = f"http://127.0.0.1:{port}"
     config = DynamoDBClientConfig(region_name="us-east-1", endpoint_url=endpoint, max_attempts=1)
     with pytest.raises(ReindexError) as failed:
         remove_documents_of_deleted_items(
