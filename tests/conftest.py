@@ -4,6 +4,7 @@ import contextlib
 import http.server
 import os
 import socket
+import tempfile
 import threading
 
 import boto3
@@ -32,6 +33,22 @@ def pytest_configure(config):
         "dask: uses Beam's DaskRunner (the dask extra), most against a dask.distributed "
         "cluster of worker processes (run by default; deselect with -m 'not dask')",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_folder(tmp_path_factory):
+    """What the tests, and the processes they start, put in the temporary folder goes
+    under pytest's own (which keeps the last three runs): Beam leaves folders there,
+    and a command killed by a test leaves its own."""
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    yield
+    tempfile.tempdir = saved_tempdir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
 
 
 @pytest.fixture(scope="session", autouse=True)
