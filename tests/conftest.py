@@ -4,7 +4,6 @@ import contextlib
 import http.server
 import os
 import socket
-import tempfile
 import threading
 
 import boto3
@@ -13,6 +12,7 @@ from hypothesis import settings
 
 from pipeline.local.dynamodb_server import LocalDynamoDB, dummy_credentials
 from tests.dask_cluster import dask_cluster  # noqa: F401  (a fixture)
+from transforms.runners.temp_folder import temp_folder_at
 
 REGION = "us-east-1"
 
@@ -40,15 +40,8 @@ def _temporary_folder(tmp_path_factory):
     """What the tests, and the processes they start, put in the temporary folder goes
     under pytest's own (which keeps the last three runs): Beam leaves folders there,
     and a command killed by a test leaves its own."""
-    folder = str(tmp_path_factory.mktemp("tmp"))
-    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tempfile.tempdir = folder
-    yield
-    tempfile.tempdir = saved_tempdir
-    if saved_env is None:
-        os.environ.pop("TMPDIR", None)
-    else:
-        os.environ["TMPDIR"] = saved_env
+    with temp_folder_at(str(tmp_path_factory.mktemp("tmp"))):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

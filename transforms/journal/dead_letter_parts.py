@@ -40,7 +40,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.dead_letters import (
@@ -51,7 +50,7 @@ from transforms.dead_letters import (
     dumps_dead_letter,
     without_letters,
 )
-from transforms.journal.files import matching, writing_atomically
+from transforms.journal.files import matching, open_to_read, writing_atomically
 from transforms.journal.journal import DEAD_LETTERS, JournalRef
 from transforms.journal.progress import process_progress
 
@@ -152,7 +151,7 @@ def _identity(letter: dict[str, Any]) -> tuple:
 def _part_lines(path: str) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of each line of the part at ``path`` that is not blank,
     read as a stream (a part holds a whole bundle's letters)."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+    with open_to_read(path) as stream:
         for line_number, raw in enumerate(stream, start=1):
             line = raw.decode("utf-8").rstrip("\r\n")
             if line.strip():
@@ -267,5 +266,5 @@ def count_part_letters(ref: JournalRef) -> int:
 
 
 def _newlines(path: str) -> int:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+    with open_to_read(path) as stream:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(2**20), b""))

@@ -25,6 +25,7 @@ __all__ = [
     "delete_matching",
     "is_local",
     "matching",
+    "open_to_read",
     "read_bytes",
     "read_json",
     "write_atomically",
@@ -83,8 +84,13 @@ def write_json(path: str, obj: Any, *, sync: bool = True) -> None:
     write_atomically(path, text.encode("utf-8"), sync=sync)
 
 
+def open_to_read(path: str) -> BinaryIO:
+    """The file at ``path`` as a binary stream, as written (no decompression)."""
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def read_bytes(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+    with open_to_read(path) as stream:
         return stream.read()
 
 

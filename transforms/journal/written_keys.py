@@ -46,7 +46,7 @@ class WrittenKeys:
         """Writes ``keys`` to a new file of the journal; returns its path."""
         ref = self._ref
         name = f"{ref.run_id}-{ref.attempt_id}-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
-        path = self._ref.join(WRITTEN, name)
+        path = ref.join(WRITTEN, name)
         keys_json = [item_to_json(k) for k in keys]
         write_json(path, {"run": ref.run_id, "attempt": ref.attempt_id, "keys": keys_json})
         return path

@@ -18,15 +18,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["private_temp_folder"]
+__all__ = ["private_temp_folder", "temp_folder_at"]
 
 PREFIX = "dynamodb-reindex-"
 
 
 @contextlib.contextmanager
-def private_temp_folder() -> Iterator[str]:
-    """A new folder that ``tempfile`` and ``TMPDIR`` name until the block ends, then removed."""
-    folder = tempfile.mkdtemp(prefix=PREFIX)
+def temp_folder_at(folder: str) -> Iterator[str]:
+    """``tempfile`` and ``TMPDIR`` name ``folder`` until the block ends, then what they
+    named before."""
     saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
     tempfile.tempdir = os.environ["TMPDIR"] = folder
     try:
@@ -37,4 +37,14 @@ def private_temp_folder() -> Iterator[str]:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = saved_env
+
+
+@contextlib.contextmanager
+def private_temp_folder() -> Iterator[str]:
+    """A new folder that ``tempfile`` and ``TMPDIR`` name until the block ends, then removed."""
+    folder = tempfile.mkdtemp(prefix=PREFIX)
+    try:
+        with temp_folder_at(folder):
+            yield folder
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
