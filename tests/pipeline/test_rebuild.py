@@ -550,7 +550,7 @@ def test_sets_verify_when_the_sample_is_written_in_another_worker_process(
             "id": {"S": f"t{n:03d}"},
             "tags": {"SS": [f"tag {n} {k}" for k in range(8)]},
             "blobs": {"BS": [bytes([k, n % 7]) for k in range(4)]},
-            "sizes": {"NS": [str(n * k - 5) for k in range(3)]},
+            "sizes": {"NS": [str((n + 1) * k - 5) for k in range(3)]},
         }
         for n in range(150)
     ]
