@@ -24,7 +24,11 @@ Run it alone::
 
 It stops by itself after ``--max-seconds`` (default one hour), or when its
 standard input closes – which is how :class:`ReplayServer`, the context manager
-that benchmarks use, ties its life to theirs.
+that benchmarks use, ties its life to theirs. In the background, give it an
+input that stays open without data, ``sleep infinity | python bench/replay_server.py
+... &``: a script's background job reads ``/dev/null``, which ends at once, and
+an endless input such as ``/dev/zero`` keeps a CPU busy reading it, which would
+count against every figure.
 """
 
 from __future__ import annotations
