@@ -40,6 +40,7 @@ __all__ = [
     "resolve_runner_args",
     "runner_with_metrics",
     "small_for_workers",
+    "starts_worker_processes",
     "usable_cores",
     "with_default_runner",
 ]
@@ -251,6 +252,16 @@ def chooses_workers(args: Sequence[str]) -> bool:
     if found is not None and found[1].lower() not in _LOCAL_ENGINE:
         return False
     return not any(_given(args, flag) for flag in _WORKER_FLAGS)
+
+
+def starts_worker_processes(args: Sequence[str]) -> bool:
+    """True when ``args`` (resolved by :func:`with_default_runner`) run the local
+    engine with worker processes (``multi_processing``)."""
+    found = _runner_value(args)
+    if found is None or found[1].rsplit(".", 1)[-1].lower() not in _READING_LOCAL_ENGINES:
+        return False
+    mode = _flag_value(args, "--direct_running_mode")
+    return mode is not None and mode[1] == "multi_processing"
 
 
 def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[str]:

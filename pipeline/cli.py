@@ -1049,6 +1049,7 @@ def _run_command(argv: Sequence[str] | None) -> int:
         check_dask_scheduler,
         chooses_workers,
         resolve_runner_args,
+        starts_worker_processes,
         with_default_runner,
     )
 
@@ -1093,6 +1094,10 @@ def _run_command(argv: Sequence[str] | None) -> int:
             checked = resolve_runner_args(with_default_runner(beam_args, 1))
         beam_args = checked
         check_dask_scheduler(beam_args)
+        if starts_worker_processes(beam_args):
+            from transforms.runners.local_workers import start_workers_quietly
+
+            start_workers_quietly()
     except (_UsageError, BadBeamOption) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

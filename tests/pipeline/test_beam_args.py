@@ -15,6 +15,7 @@ from pipeline.beam_args import (
     local_readers,
     resolve_runner_args,
     small_for_workers,
+    starts_worker_processes,
     usable_cores,
     with_default_runner,
 )
@@ -166,6 +167,20 @@ def test_the_segment_count_plans_for_the_local_engines_readers():
     )
     for runner in ("DataflowRunner", "FlinkRunner", "DaskRunner"):
         assert readers(f"--runner={runner}") is None  # the runner does not say
+
+
+def test_worker_processes_are_those_of_the_local_engine_in_multi_processing_mode():
+    def starts(*args, cores=2):
+        return starts_worker_processes(
+            resolve_runner_args(with_default_runner(list(args), cores=cores))
+        )
+
+    assert starts()  # the default on several CPUs
+    assert not starts(cores=1)
+    assert starts("--runner=FnApiRunner", "--direct_running_mode=multi_processing")
+    assert not starts("--direct_num_workers=2", "--direct_running_mode=multi_threading")
+    assert not starts("--runner=FnApiRunner")
+    assert not starts("--runner=DaskRunner", "--direct_running_mode=multi_processing")
 
 
 def test_other_runners_are_left_alone():

@@ -9,7 +9,9 @@ are the shapes the transforms take where a capability is missing:
 - ``group_batches``: batches made by a ``GroupByKey``, not in ``finish_bundle``.
 - ``tally``: counts made in the pipeline where the runner reports no metrics.
 - ``local_workers``: the local engine's worker processes keep what a
-  self-checkpoint leaves to read (Beam 2.77 drops it there).
+  self-checkpoint leaves to read (Beam 2.77 drops it there), and start with
+  ``worker_main``, Beam's worker without the two lines it logs before it has
+  read its options.
 - ``cluster_watch``: a wait for a job on a Dask cluster that says when the
   cluster has no workers (dask waits for one, silently).
 - ``process_exit``: the command line's process and Beam's SDK worker

@@ -21,6 +21,11 @@ bundle still builds a bundle processor on its worker.
 The swap is made only where Beam's engine has the shape it was written
 against (checked when it is made); elsewhere :func:`keep_residuals` returns
 False and the sources do not self-checkpoint with several workers, as before.
+
+:func:`start_workers_quietly` makes the engine start its worker processes
+(``multi_processing``) with :mod:`~transforms.runners.worker_main`, which
+runs Beam's worker without the two lines each worker printed before reading
+its options.
 """
 
 from __future__ import annotations
@@ -28,9 +33,16 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
+import shlex
+import sys
 from collections.abc import Mapping
 
-__all__ = ["keep_residuals"]
+from transforms.runners.process_exit import SDK_WORKER_MAIN
+
+__all__ = ["keep_residuals", "start_workers_quietly"]
+
+WORKER_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker_main.py")
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -152,4 +164,42 @@ def keep_residuals() -> bool:
         return False
     fn_runner = _engine()[0]
     fn_runner.ParallelBundleManager = manager
+    return True
+
+
+def beams_worker_command() -> bytes:
+    """The command Beam's local engine gives its worker processes in this interpreter
+    (``FnApiRunner.run_pipeline`` in its ``multi_processing`` mode)."""
+    return f"{sys.executable} -m {SDK_WORKER_MAIN}".encode()
+
+
+@functools.cache
+def start_workers_quietly() -> bool:
+    """Makes the local engine run :mod:`~transforms.runners.worker_main` where it would
+    run Beam's worker command in this interpreter (once per process).
+
+    The engine makes a handler for each worker process by the URN of the
+    worker's environment; this registers, for subprocess workers, one that
+    gives Beam's own handler that command instead of Beam's, and any other
+    command unchanged. Returns False, changing nothing, where Beam's engine
+    does not have that shape.
+    """
+    try:
+        from apache_beam.portability import python_urns
+        from apache_beam.runners.portability.fn_api_runner import worker_handlers
+    except ImportError:
+        return False
+    beams = getattr(worker_handlers, "SubprocessSdkWorkerHandler", None)
+    register = getattr(worker_handlers.WorkerHandler, "register_environment", None)
+    urn = getattr(python_urns, "SUBPROCESS_SDK", None)
+    if beams is None or register is None or urn is None:
+        _LOGGER.debug("Beam's local engine differs: its workers start with its own command")
+        return False
+    replaced = beams_worker_command()
+    quiet = f"{shlex.quote(sys.executable)} {shlex.quote(WORKER_MAIN)}".encode()
+
+    def subprocess_worker(command: bytes, state, provision_info, grpc_server):
+        return beams(quiet if command == replaced else command, state, provision_info, grpc_server)
+
+    register(urn, bytes)(subprocess_worker)
     return True
