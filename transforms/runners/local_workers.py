@@ -167,7 +167,7 @@ def keep_residuals() -> bool:
     return True
 
 
-def beams_worker_command() -> bytes:
+def _beams_worker_command() -> bytes:
     """The command Beam's local engine gives its worker processes in this interpreter
     (``FnApiRunner.run_pipeline`` in its ``multi_processing`` mode)."""
     return f"{sys.executable} -m {SDK_WORKER_MAIN}".encode()
@@ -195,7 +195,7 @@ def start_workers_quietly() -> bool:
     if beams is None or register is None or urn is None:
         _LOGGER.debug("Beam's local engine differs: its workers start with its own command")
         return False
-    replaced = beams_worker_command()
+    replaced = _beams_worker_command()
     quiet = f"{shlex.quote(sys.executable)} {shlex.quote(WORKER_MAIN)}".encode()
 
     def subprocess_worker(command: bytes, state, provision_info, grpc_server):
