@@ -257,11 +257,7 @@ def chooses_workers(args: Sequence[str]) -> bool:
 def starts_worker_processes(args: Sequence[str]) -> bool:
     """True when ``args`` (resolved by :func:`with_default_runner`) run the local
     engine with worker processes (``multi_processing``)."""
-    found = _runner_value(args)
-    if found is None or found[1].rsplit(".", 1)[-1].lower() not in _READING_LOCAL_ENGINES:
-        return False
-    mode = _flag_value(args, "--direct_running_mode")
-    return mode is not None and mode[1] == "multi_processing"
+    return _local_engine_mode(args) == "multi_processing"
 
 
 def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[str]:
@@ -302,16 +298,25 @@ def with_default_runner(args: Sequence[str], cores: int | None = None) -> list[s
 _READING_LOCAL_ENGINES = {"directrunner", "switchingdirectrunner", "fnapirunner"}
 
 
+def _local_engine_mode(args: Sequence[str]) -> str | None:
+    """The ``--direct_running_mode`` of the local engine ``args`` (resolved) run on,
+    "" when not given; None for another runner."""
+    found = _runner_value(args)
+    if found is None or found[1].rsplit(".", 1)[-1].lower() not in _READING_LOCAL_ENGINES:
+        return None
+    mode = _flag_value(args, "--direct_running_mode")
+    return "" if mode is None else mode[1]
+
+
 def local_readers(args: Sequence[str]) -> int | None:
     """How many segments the local engine of ``args`` (resolved by
     :func:`with_default_runner`) reads at once: ``--direct_num_workers`` in the
     ``multi_processing`` and ``multi_threading`` modes, 1 in the launching
     process; None for other runners, which do not say."""
-    found = _runner_value(args)
-    if found is None or found[1].rsplit(".", 1)[-1].lower() not in _READING_LOCAL_ENGINES:
+    mode = _local_engine_mode(args)
+    if mode is None:
         return None
-    mode = _flag_value(args, "--direct_running_mode")
-    if mode is None or mode[1] not in ("multi_processing", "multi_threading"):
+    if mode not in ("multi_processing", "multi_threading"):
         return 1
     workers = _flag_value(args, "--direct_num_workers")
     if workers is None:
